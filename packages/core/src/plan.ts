@@ -1,0 +1,264 @@
+/**
+ * The plan: everything about a launch resolved before anything starts. One shape serves every
+ * backend; a backend may add its own part under `backendPlan`. Making a plan has no side effects.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { BottleError, EXIT_USAGE } from './errors.js';
+import {
+  DEFAULT_PROVISIONERS,
+  missingLaunchEnv,
+  resolveManifestPath,
+  type EgressRoute,
+  type GitUser,
+  type LoadedManifest,
+} from './manifest.js';
+import type { AgentEndpoints } from './backend.js';
+
+/** What the user asked for: which agent, from which manifest, and whether to bring the cwd along. */
+export interface BottleSpec {
+  manifest: LoadedManifest;
+  agentName: string;
+  copyCwd: boolean;
+  userCwd: string;
+}
+
+export const GUEST_USER = 'node';
+export const GUEST_HOME = '/home/node';
+export const GUEST_WORKSPACE = '/home/node/workspace';
+export const GUEST_PROMPT_PATH = '/home/node/.claude-bottle-prompt.txt';
+export const GUEST_CA_PATH = '/usr/local/share/ca-certificates/bot-bottle-egress-ca.crt';
+export const GUEST_SKILLS_DIR = '/home/node/.claude/skills';
+/** The value the bottle holds in a routed secret's env var, so clients start; the gateway sets the real one. */
+export const SECRET_PLACEHOLDER = 'bot-bottle-placeholder-the-gateway-injects-the-real-value';
+
+export const EGRESS_PORT = 3128;
+export const GIT_GATE_PORT = 9418;
+export const SUPERVISE_PORT = 9100;
+
+export interface EgressPlan {
+  routes: EgressRoute[];
+  /** Env vars on the host whose values the gateway injects; never passed to the bottle. */
+  secretEnv: string[];
+  /** Per-bottle CA, made at launch on the host (key mode 600, never copied into the bottle). */
+  caCertPath: string;
+  caKeyPath: string;
+  /** Append-only JSONL, one line per request and decision. */
+  auditLogPath: string;
+  port: number;
+}
+
+export interface GitGateUpstream {
+  name: string;
+  upstream: string;
+  /** Absolute host path, mounted read-only into the bundle only. */
+  identityFile: string | null;
+  knownHosts: string | null;
+  push: boolean;
+  protect: string[];
+}
+
+export interface GitGatePlan {
+  upstreams: GitGateUpstream[];
+  port: number;
+}
+
+export interface SupervisePlan {
+  queueDir: string;
+  currentConfigDir: string;
+  port: number;
+}
+
+export interface SkillPlan {
+  name: string;
+  /** Absolute host dir, or the first place looked when none exists (the skills provisioner fails then). */
+  hostDir: string;
+  found: boolean;
+  searched: string[];
+}
+
+export interface ProvisionerStep {
+  name: string;
+  options: Record<string, unknown>;
+}
+
+export interface BottlePlan {
+  planVersion: 1;
+  slug: string;
+  agentName: string;
+  bottleName: string;
+  manifestPath: string;
+  copyCwd: boolean;
+  userCwd: string;
+  stateDir: string;
+  stageDir: string;
+  promptFile: string;
+  prompt: string;
+  guest: { user: string; home: string; workspace: string; promptPath: string; caPath: string; skillsDir: string };
+  /** Env every agent process gets, before the backend adds its endpoints. */
+  guestEnv: Record<string, string>;
+  provisioners: ProvisionerStep[];
+  skills: SkillPlan[];
+  gitUser: GitUser | null;
+  egress: EgressPlan;
+  gitGate: GitGatePlan;
+  supervise: SupervisePlan | null;
+  /** Labels put on everything the backend creates, so `ls` and `gc` find it. */
+  labels: Record<string, string>;
+  /** Launch problems found while planning (e.g. a route's env var is unset): `run` refuses, `plan` reports. */
+  launchProblems: string[];
+  backendPlan?: Record<string, unknown>;
+}
+
+export interface PlanOptions {
+  env?: NodeJS.ProcessEnv;
+  home?: string;
+  /** Makes the slug deterministic (tests, reproducible plans). */
+  seed?: string;
+  /** Creation time recorded in labels; defaults to now. */
+  now?: Date;
+  backend?: string;
+}
+
+const SLUG_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+export function slugSuffix(seed?: string): string {
+  const bytes = seed === undefined ? randomBytes(5) : createHash('sha256').update(seed).digest().subarray(0, 5);
+  return Array.from(bytes, (b) => SLUG_ALPHABET[b % SLUG_ALPHABET.length]).join('');
+}
+
+export const SLUG_PATTERN = /^[a-z0-9][a-z0-9_-]{0,39}-[a-z0-9]{5}$/;
+
+export function stateHome(env: NodeJS.ProcessEnv = process.env, home = homedir()): string {
+  const xdg = env.XDG_STATE_HOME;
+  return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(home, '.local', 'state'), 'bot-bottle');
+}
+
+export function bottleStateDir(slug: string, env: NodeJS.ProcessEnv = process.env, home = homedir()): string {
+  return path.join(stateHome(env, home), 'bottles', slug);
+}
+
+/** Guest skills dir: BOT_BOTTLE_GUEST_SKILLS_DIR, then the original's CLAUDE_BOTTLE_GUEST_SKILLS_DIR. */
+export function guestSkillsDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.BOT_BOTTLE_GUEST_SKILLS_DIR || env.CLAUDE_BOTTLE_GUEST_SKILLS_DIR || GUEST_SKILLS_DIR;
+}
+
+/** A skill's host dir: `skills/<name>` beside the manifest, then `~/.claude/skills/<name>`. */
+export function skillSearchPath(name: string, manifestDir: string, home = homedir()): string[] {
+  return [path.join(manifestDir, 'skills', name), path.join(home, '.claude', 'skills', name)];
+}
+
+export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs?: (p: string) => boolean } = {}): BottlePlan {
+  const env = options.env ?? process.env;
+  const home = options.home ?? homedir();
+  const { manifest, baseDir, source } = spec.manifest;
+  const agent = Object.hasOwn(manifest.agents, spec.agentName) ? manifest.agents[spec.agentName] : undefined;
+  if (!agent) {
+    const names = Object.keys(manifest.agents);
+    throw new BottleError('AGENT_NOT_FOUND', `agent "${spec.agentName}" is not defined in ${source}`, {
+      suggestions: [names.length ? `Use one of: ${names.join(', ')}` : 'Add an agent under "agents" in the manifest.'],
+      exit: EXIT_USAGE,
+    });
+  }
+  const bottle = manifest.bottles[agent.bottle];
+  if (!bottle) throw new BottleError('INTERNAL', `agent "${spec.agentName}" names bottle "${agent.bottle}", which validation should have refused`);
+
+  const slug = `${spec.agentName}-${slugSuffix(options.seed)}`;
+  const stateDir = bottleStateDir(slug, env, home);
+  const stageDir = path.join(stateDir, 'stage');
+  const secretEnv = [...new Set((bottle.egress?.routes ?? []).flatMap((r) => (r.auth ? [r.auth.env] : [])))];
+  const guestEnv: Record<string, string> = {
+    HOME: GUEST_HOME,
+    USER: GUEST_USER,
+    NODE_EXTRA_CA_CERTS: GUEST_CA_PATH,
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+  };
+  for (const name of secretEnv) guestEnv[name] = SECRET_PLACEHOLDER;
+
+  const exists = options.existingDirs ?? ((p: string) => statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false);
+  const skills: SkillPlan[] = (agent.skills ?? []).map((name) => {
+    const searched = skillSearchPath(name, baseDir, home);
+    const hit = searched.find((p) => exists(p));
+    return { name, hostDir: hit ?? searched[0]!, found: hit !== undefined, searched };
+  });
+
+  const launchProblems = missingLaunchEnv(bottle, env).map(
+    (name) => `bottles.${agent.bottle}.egress.routes: env var ${name} is not set; export it before \`bottle run\` (the gateway injects it, the bottle never sees it)`,
+  );
+
+  const createdAt = (options.now ?? new Date()).toISOString();
+  return {
+    planVersion: 1,
+    slug,
+    agentName: spec.agentName,
+    bottleName: agent.bottle,
+    manifestPath: source,
+    copyCwd: spec.copyCwd,
+    userCwd: spec.userCwd,
+    stateDir,
+    stageDir,
+    promptFile: path.join(stateDir, 'agent', 'prompt.txt'),
+    prompt: agent.prompt ?? '',
+    guest: {
+      user: GUEST_USER,
+      home: GUEST_HOME,
+      workspace: GUEST_WORKSPACE,
+      promptPath: GUEST_PROMPT_PATH,
+      caPath: GUEST_CA_PATH,
+      skillsDir: guestSkillsDir(env),
+    },
+    guestEnv,
+    provisioners: (agent.provisioners ?? [...DEFAULT_PROVISIONERS]).map((ref) =>
+      typeof ref === 'string' ? { name: ref, options: {} } : { name: ref.name, options: ref.options ?? {} },
+    ),
+    skills,
+    gitUser: bottle.git_user && (bottle.git_user.name || bottle.git_user.email) ? bottle.git_user : null,
+    egress: {
+      routes: bottle.egress?.routes ?? [],
+      secretEnv,
+      caCertPath: path.join(stateDir, 'egress', 'ca.crt'),
+      caKeyPath: path.join(stateDir, 'egress', 'ca.key'),
+      auditLogPath: path.join(stateDir, 'audit.jsonl'),
+      port: EGRESS_PORT,
+    },
+    gitGate: {
+      upstreams: (bottle.git ?? []).map((g) => ({
+        name: g.Name,
+        upstream: g.Upstream,
+        identityFile: g.IdentityFile ? resolveManifestPath(g.IdentityFile, baseDir, home) : null,
+        knownHosts: g.KnownHosts ? resolveManifestPath(g.KnownHosts, baseDir, home) : null,
+        push: g.push ?? true,
+        protect: g.protect ?? [],
+      })),
+      port: GIT_GATE_PORT,
+    },
+    supervise: bottle.supervise
+      ? { queueDir: path.join(stateDir, 'supervise', 'queue'), currentConfigDir: path.join(stateDir, 'supervise', 'current-config'), port: SUPERVISE_PORT }
+      : null,
+    labels: {
+      'bot-bottle': '1',
+      'bot-bottle.slug': slug,
+      'bot-bottle.agent': spec.agentName,
+      'bot-bottle.created': createdAt,
+      ...(options.backend ? { 'bot-bottle.backend': options.backend } : {}),
+    },
+    launchProblems,
+  };
+}
+
+/** The env every agent process gets: the plan's guest env plus the bundle endpoints the backend found. */
+export function agentEnv(plan: BottlePlan, endpoints: AgentEndpoints): Record<string, string> {
+  const proxy = endpoints.proxyUrl;
+  return {
+    ...plan.guestEnv,
+    HTTP_PROXY: proxy,
+    HTTPS_PROXY: proxy,
+    http_proxy: proxy,
+    https_proxy: proxy,
+    // Nothing bypasses the gateway; an empty NO_PROXY keeps clients from inventing exceptions.
+    NO_PROXY: '',
+    no_proxy: '',
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * The provisioner contract. A provisioner is a package that default-exports
+ * `defineProvisioner({...})` and registers it with the CLI through the oclif hook
+ * `bottle:provisioners`. It prepares a bottle through the Target contract only.
+ */
+import * as v from 'valibot';
+import type { AgentEndpoints, Target } from './backend.js';
+import type { BottlePlan } from './plan.js';
+
+/** The contract version this core speaks; a definition declaring another is refused with a fix. */
+export const PROVISIONER_API_VERSION = 1;
+
+export interface ProvisionContext<Options = Record<string, unknown>> {
+  plan: BottlePlan;
+  target: Target;
+  endpoints: AgentEndpoints;
+  /** The options the manifest gave this provisioner, validated by its `options` schema. */
+  options: Options;
+  /** The host's environment (read-only; secrets here must never be copied into the target). */
+  hostEnv: Readonly<NodeJS.ProcessEnv>;
+  log(message: string): void;
+  warn(message: string): void;
+  signal: AbortSignal;
+}
+
+export interface ProvisionResult {
+  /** Env the agent process should get (e.g. a file path the provisioner wrote). */
+  env?: Record<string, string>;
+  /** Arguments to add to the agent's command line (e.g. a system prompt file). */
+  agentArgs?: string[];
+}
+
+export interface ProvisionerDefinition<Options = Record<string, unknown>> {
+  apiVersion: typeof PROVISIONER_API_VERSION;
+  /** The name agents list in `provisioners`; [a-z0-9_-], unique across installed packages. */
+  name: string;
+  description?: string;
+  /** Provisioners that must run earlier in the agent's list when this one runs. */
+  after?: readonly string[];
+  /** A valibot schema for this provisioner's options (`{"name": ..., "options": {...}}` in the manifest). */
+  options?: v.GenericSchema<unknown, Options>;
+  apply(ctx: ProvisionContext<Options>): Promise<ProvisionResult | void>;
+}
+
+const DefinitionShape = v.object({
+  apiVersion: v.literal(PROVISIONER_API_VERSION, `apiVersion must be ${PROVISIONER_API_VERSION}`),
+  name: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'name must be 1-40 characters of a-z, 0-9, "-" or "_"')),
+  description: v.optional(v.string()),
+  after: v.optional(v.array(v.string())),
+  options: v.optional(v.custom<v.GenericSchema>((s) => typeof s === 'object' && s !== null && '~standard' in s, 'options must be a valibot schema')),
+  apply: v.custom<(...args: unknown[]) => unknown>((f) => typeof f === 'function', 'apply must be a function'),
+});
+
+/** Checks a definition's shape and returns it; authors call this as their default export. */
+export function defineProvisioner<Options = Record<string, unknown>>(definition: ProvisionerDefinition<Options>): ProvisionerDefinition<Options> {
+  const r = v.safeParse(DefinitionShape, definition);
+  if (!r.success) {
+    const lines = r.issues.map((i) => `${(i.path ?? []).map((p) => String(p.key)).join('.') || 'definition'}: ${i.message}`);
+    throw new TypeError(`invalid provisioner definition: ${lines.join('; ')}`);
+  }
+  return Object.freeze({ ...definition });
+}
+
+/** What the oclif hook hands back: the definitions a package provides. */
+export type ProvisionerHookResult = ProvisionerDefinition<any> | readonly ProvisionerDefinition<any>[];
+
+export interface RegisteredProvisioner {
+  definition: ProvisionerDefinition<any>;
+  packageName: string;
+  packageVersion: string;
+  /** Core plugins ship with the CLI; others were installed or linked by the user. */
+  builtIn: boolean;
+}

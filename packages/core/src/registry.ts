@@ -1,0 +1,54 @@
+/**
+ * Turns what the `bottle:provisioners` hook returned from each plugin into one registry, refusing
+ * duplicates and broken plugins with messages that say how to fix them. The hook only registers;
+ * running happens in the runner, in the manifest's order.
+ */
+import { BottleError } from './errors.js';
+import { defineProvisioner, type ProvisionerDefinition, type RegisteredProvisioner } from './provisioner.js';
+
+export interface HookSuccess {
+  plugin: { name: string; version: string; type?: string };
+  result: unknown;
+}
+export interface HookFailure {
+  plugin: { name: string; version?: string };
+  error: unknown;
+}
+
+export type ProvisionerRegistry = ReadonlyMap<string, RegisteredProvisioner>;
+
+export function buildRegistry(successes: readonly HookSuccess[], failures: readonly HookFailure[], corePlugins: ReadonlySet<string> = new Set()): ProvisionerRegistry {
+  if (failures.length) {
+    const f = failures[0]!;
+    const why = f.error instanceof Error ? f.error.message : String(f.error);
+    throw new BottleError('PROVISIONER_HOOK_FAILED', `plugin ${f.plugin.name} failed to register its provisioners: ${why}`, {
+      details: failures.slice(1).map((x) => `also failed: ${x.plugin.name}: ${x.error instanceof Error ? x.error.message : String(x.error)}`),
+      suggestions: [`Update or remove it: bottle plugins update, or bottle plugins uninstall ${f.plugin.name}`],
+    });
+  }
+  const registry = new Map<string, RegisteredProvisioner>();
+  // Sort so that the outcome never depends on the order oclif happened to run hooks in.
+  const sorted = [...successes].sort((a, b) => a.plugin.name.localeCompare(b.plugin.name));
+  for (const { plugin, result } of sorted) {
+    if (result === undefined || result === null) continue; // the hook of a plugin that provides none
+    const items = Array.isArray(result) ? result : [result];
+    for (const item of items) {
+      let definition: ProvisionerDefinition<any>;
+      try {
+        definition = defineProvisioner(item as ProvisionerDefinition<any>);
+      } catch (e) {
+        throw new BottleError('PROVISIONER_HOOK_FAILED', `plugin ${plugin.name} registered an invalid provisioner: ${(e as Error).message}`, {
+          suggestions: [`Update the plugin, or remove it: bottle plugins uninstall ${plugin.name}`],
+        });
+      }
+      const existing = registry.get(definition.name);
+      if (existing) {
+        throw new BottleError('PROVISIONER_DUPLICATE', `two plugins provide a provisioner named "${definition.name}": ${existing.packageName}@${existing.packageVersion} and ${plugin.name}@${plugin.version}`, {
+          suggestions: [`Uninstall one of them: bottle plugins uninstall ${corePlugins.has(plugin.name) ? existing.packageName : plugin.name}`],
+        });
+      }
+      registry.set(definition.name, { definition, packageName: plugin.name, packageVersion: plugin.version, builtIn: corePlugins.has(plugin.name) });
+    }
+  }
+  return registry;
+}

@@ -1,0 +1,120 @@
+/**
+ * Applies an agent's provisioners one at a time in the order the manifest declares, after checking
+ * that every name is installed, every `after` is honoured and every options object is valid.
+ * The first failure stops the run and names the provisioner and why.
+ */
+import * as v from 'valibot';
+import { BottleError, EXIT_USAGE, isBottleError } from './errors.js';
+import type { AgentEndpoints, Target } from './backend.js';
+import type { BottlePlan, ProvisionerStep } from './plan.js';
+import type { ProvisionResult, ProvisionerDefinition } from './provisioner.js';
+import type { ProvisionerRegistry } from './registry.js';
+
+export interface ResolvedStep {
+  definition: ProvisionerDefinition<any>;
+  options: unknown;
+  packageName: string;
+}
+
+/** Checks names, `after` and options before anything starts; throws the first problem with its fix. */
+export function resolveSteps(steps: readonly ProvisionerStep[], registry: ProvisionerRegistry, where = 'provisioners'): ResolvedStep[] {
+  const installed = [...registry.keys()].sort();
+  const resolved: ResolvedStep[] = [];
+  const position = new Map(steps.map((s, i) => [s.name, i]));
+  steps.forEach((step, i) => {
+    const reg = registry.get(step.name);
+    if (!reg) {
+      throw new BottleError('PROVISIONER_UNKNOWN', `${where}[${i}]: no installed provisioner is named "${step.name}"`, {
+        details: [`installed: ${installed.join(', ') || '(none)'}`],
+        suggestions: [`Fix the name, or install the plugin that provides it: bottle plugins install <package>`, 'List what is installed: bottle provisioners'],
+        exit: EXIT_USAGE,
+      });
+    }
+    for (const dep of reg.definition.after ?? []) {
+      const at = position.get(dep);
+      if (at === undefined || at > i) {
+        throw new BottleError('PROVISIONER_ORDER', `${where}[${i}]: provisioner "${step.name}" must run after "${dep}", ${at === undefined ? `but "${dep}" is not in the list` : `but "${dep}" comes later (at ${where}[${at}])`}`, {
+          suggestions: [`List "${dep}" before "${step.name}" in ${where}: [${orderFix(steps.map((s) => s.name), step.name, dep).map((n) => JSON.stringify(n)).join(', ')}]`],
+          exit: EXIT_USAGE,
+        });
+      }
+    }
+    let options: unknown = step.options;
+    if (reg.definition.options) {
+      const r = v.safeParse(reg.definition.options, step.options);
+      if (!r.success) {
+        throw new BottleError('PROVISIONER_OPTIONS', `${where}[${i}].options: invalid options for provisioner "${step.name}"`, {
+          details: r.issues.map((iss) => `${[`${where}[${i}].options`, ...(iss.path ?? []).map((p) => String(p.key))].join('.')}: ${iss.message}`),
+          suggestions: [`See the options ${reg.packageName} documents.`],
+          exit: EXIT_USAGE,
+        });
+      }
+      options = r.output;
+    } else if (Object.keys(step.options).length > 0) {
+      throw new BottleError('PROVISIONER_OPTIONS', `${where}[${i}].options: provisioner "${step.name}" takes no options`, {
+        suggestions: [`Remove "options" from ${where}[${i}].`],
+        exit: EXIT_USAGE,
+      });
+    }
+    resolved.push({ definition: reg.definition, options, packageName: reg.packageName });
+  });
+  return resolved;
+}
+
+function orderFix(names: string[], name: string, dep: string): string[] {
+  const without = names.filter((n) => n !== dep);
+  const at = without.indexOf(name);
+  without.splice(at, 0, dep);
+  return without;
+}
+
+export interface RunProvisionersInput {
+  plan: BottlePlan;
+  target: Target;
+  endpoints: AgentEndpoints;
+  hostEnv?: NodeJS.ProcessEnv;
+  signal?: AbortSignal;
+  onStep?: (name: string, index: number, total: number) => void;
+  log?: (name: string, message: string) => void;
+  warn?: (name: string, message: string) => void;
+}
+
+export interface ProvisionOutcome {
+  env: Record<string, string>;
+  agentArgs: string[];
+  applied: string[];
+}
+
+export async function runProvisioners(steps: readonly ResolvedStep[], input: RunProvisionersInput): Promise<ProvisionOutcome> {
+  const signal = input.signal ?? new AbortController().signal;
+  const outcome: ProvisionOutcome = { env: {}, agentArgs: [], applied: [] };
+  for (const [i, step] of steps.entries()) {
+    const name = step.definition.name;
+    if (signal.aborted) throw new BottleError('INTERRUPTED', `interrupted before provisioner "${name}"`, { exit: 130 });
+    input.onStep?.(name, i, steps.length);
+    let result: ProvisionResult | void;
+    try {
+      result = await step.definition.apply({
+        plan: input.plan,
+        target: input.target,
+        endpoints: input.endpoints,
+        options: step.options,
+        hostEnv: input.hostEnv ?? process.env,
+        log: (m) => input.log?.(name, m),
+        warn: (m) => input.warn?.(name, m),
+        signal,
+      });
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new BottleError('PROVISIONER_FAILED', `provisioner "${name}" (${step.packageName}) failed: ${why}`, {
+        suggestions: isBottleError(e) && e.suggestions.length ? e.suggestions : [`Re-run with BOTTLE_DEBUG=1 for details; the launch was cleaned up.`],
+        details: isBottleError(e) ? e.details : [],
+        cause: e,
+      });
+    }
+    if (result?.env) Object.assign(outcome.env, result.env);
+    if (result?.agentArgs) outcome.agentArgs.push(...result.agentArgs);
+    outcome.applied.push(name);
+  }
+  return outcome;
+}

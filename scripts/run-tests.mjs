@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// Runs every package's uvu suites (each package in its own process, in dependency order) and ends
+// with one plain line "N passed, N failed". Exits non-zero on any failure, including a suite that
+// crashed before uvu could count it.
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+const only = process.argv.slice(2);
+const dirs = ['packages', 'apps', 'examples', 'bench']
+  .flatMap((d) => (existsSync(path.join(root, d)) ? readdirSync(path.join(root, d)).map((n) => path.join(root, d, n)) : []))
+  .filter((d) => existsSync(path.join(d, 'test')) && existsSync(path.join(d, 'package.json')))
+  .filter((d) => only.length === 0 || only.some((o) => d.endsWith(o)));
+
+let passed = 0;
+let failed = 0;
+const failures = [];
+for (const dir of dirs) {
+  const name = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).name;
+  process.stderr.write(`\n== ${name}\n`);
+  const { code, out } = await new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'node_modules/uvu/bin.js'), '-c', 'false', 'test'], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, FORCE_COLOR: '0' },
+    });
+    let out = '';
+    child.stdout.on('data', (b) => {
+      out += b;
+      process.stderr.write(b);
+    });
+    child.on('close', (code) => resolve({ code, out }));
+  });
+  const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const ok = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const skipped = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  let bad = total - ok - skipped;
+  if (code !== 0 && bad === 0) bad = 1; // crashed or failed outside a counted test
+  passed += ok;
+  failed += bad;
+  if (bad) failures.push(name);
+}
+if (failures.length) process.stderr.write(`\nfailing: ${failures.join(', ')}\n`);
+process.stdout.write(`${passed} passed, ${failed} failed\n`);
+process.exit(failed === 0 && dirs.length > 0 ? 0 : 1);
