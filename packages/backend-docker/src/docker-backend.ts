@@ -1,0 +1,336 @@
+/**
+ * The docker backend. The bottle is a container with no network interface but loopback
+ * (`--network none`); its bundle is a sidecar container whose services listen only on unix sockets
+ * in a volume that the two of them, and nothing else, mount. A forwarder in the bottle maps
+ * 127.0.0.1:3128/9418/9100 onto those sockets. With no route, no DNS and no address to aim at, the
+ * bottle cannot reach the host, other containers, other bottles or metadata services, on a Linux
+ * engine and on Docker Desktop alike.
+ */
+import { spawn } from 'node:child_process';
+import { fstatSync } from 'node:fs';
+import { chmod, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  BottleError,
+  agentEnv,
+  stateHome,
+  type Backend,
+  type BottlePlan,
+  type BottleStatus,
+  type DoctorCheck,
+  type GcReport,
+  type LaunchProgress,
+  type LaunchedBottle,
+} from '@bot-bottle/core';
+import { docker, dockerOk } from './docker-cli.js';
+import { ensureImages, type ImageSettings } from './images.js';
+import {
+  AGENT_ENDPOINTS,
+  LABEL,
+  LABEL_AGENT,
+  LABEL_CREATED,
+  LABEL_OWNER,
+  LABEL_ROLE,
+  LABEL_SLUG,
+  SOCKET_DIR,
+  bundleName,
+  containerName,
+  socketVolumeName,
+} from './names.js';
+import { KEEP, ownerGone, ownerId } from './owner.js';
+import { DockerTarget } from './target.js';
+
+export interface DockerLaunchOptions {
+  progress: LaunchProgress;
+  signal?: AbortSignal;
+  /** Leave the bottle running after the CLI exits (owner "keep"). */
+  keep?: boolean;
+  images?: ImageSettings;
+  /** Hook to prepare bundle files on the host before the bundle starts (e.g. the egress CA). */
+  prepareBundle?: (plan: BottlePlan, bundleDir: string) => Promise<Record<string, unknown>>;
+}
+
+export interface StateRecord {
+  slug: string;
+  agent: string;
+  backend: 'docker';
+  createdAt: string;
+  owner: string;
+  manifestPath: string;
+}
+
+const BOTTLE_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'];
+const BUNDLE_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'];
+
+function labelArgs(labels: Record<string, string>): string[] {
+  return Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+}
+
+async function waitForFile(file: string, timeoutMs: number, signal?: AbortSignal, alive?: () => Promise<string | null>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let checks = 0;
+  while (Date.now() < deadline) {
+    if (signal?.aborted) throw new BottleError('INTERRUPTED', 'interrupted', { exit: 130 });
+    if (await stat(file).catch(() => null)) return;
+    // Now and then, ask the engine whether the bundle died instead of waiting out the timeout.
+    if (alive && ++checks % 50 === 0) {
+      const why = await alive();
+      if (why) throw new BottleError('BACKEND_FAILED', `the bundle stopped while starting: ${why}`, { suggestions: ['Re-run with BOTTLE_DEBUG=1; `docker logs` of the bundle shows why.'] });
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new BottleError('BACKEND_FAILED', `the bundle did not become ready within ${timeoutMs / 1000}s`, { suggestions: ['Check `docker logs` of the bundle container; re-run with BOTTLE_DEBUG=1.'] });
+}
+
+export class DockerBackend implements Backend {
+  readonly name = 'docker';
+
+  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+
+  private stateRoot(): string {
+    return path.join(stateHome(this.env), 'bottles');
+  }
+
+  async doctor(): Promise<DoctorCheck[]> {
+    const checks: DoctorCheck[] = [];
+    const v = await docker(['version', '--format', '{{.Client.Version}}|{{.Server.Version}}'], { timeoutMs: 15_000 }).catch((e: unknown) => e as Error);
+    if (v instanceof Error) {
+      const missing = v instanceof BottleError && /not installed/.test(v.message);
+      checks.push({ name: 'docker client', ok: !missing, detail: missing ? 'not installed' : 'installed', ...(missing ? { fix: 'apt-get install docker.io (Debian) or install Docker Desktop' } : {}) });
+      checks.push({ name: 'docker engine', ok: false, detail: v.message, fix: 'sudo systemctl start docker (or start Docker Desktop)' });
+      return checks;
+    }
+    const [client, server] = v.stdout.trim().split('|');
+    checks.push({ name: 'docker client', ok: true, detail: client || 'installed' });
+    if (v.exitCode !== 0 || !server) {
+      checks.push({ name: 'docker engine', ok: false, detail: `not reachable: ${v.stderr.trim().split('\n')[0] ?? ''}`, fix: 'sudo systemctl start docker (or start Docker Desktop; as root without systemd: dockerd &)' });
+    } else {
+      checks.push({ name: 'docker engine', ok: true, detail: `reachable, version ${server}` });
+    }
+    return checks;
+  }
+
+  async launch(plan: BottlePlan, options: DockerLaunchOptions): Promise<LaunchedBottle> {
+    const { progress, signal } = options;
+    const slug = plan.slug;
+    const bottle = containerName(slug);
+    const bundle = bundleName(slug);
+    const volume = socketVolumeName(slug);
+    const owner = options.keep ? KEEP : ownerId();
+    const labels = { ...plan.labels, [LABEL]: '1', [LABEL_SLUG]: slug, [LABEL_AGENT]: plan.agentName, [LABEL_OWNER]: owner, [LABEL_CREATED]: plan.labels[LABEL_CREATED] ?? new Date().toISOString() };
+
+    let destroyed = false;
+    const destroy = async () => {
+      if (destroyed) return;
+      destroyed = true;
+      await removeBottle(slug, this.stateRoot());
+    };
+
+    try {
+      // The state record comes first, so that an interrupted launch is always found by `gc`.
+      await mkdir(plan.stateDir, { recursive: true, mode: 0o700 });
+      await mkdir(plan.stageDir, { recursive: true, mode: 0o700 });
+      const record: StateRecord = { slug, agent: plan.agentName, backend: 'docker', createdAt: labels[LABEL_CREATED], owner, manifestPath: plan.manifestPath };
+      await writeFile(path.join(plan.stateDir, 'bottle.json'), JSON.stringify(record, null, 2) + '\n', { mode: 0o600 });
+      await writeFile(path.join(plan.stateDir, 'plan.json'), JSON.stringify(plan, null, 2) + '\n', { mode: 0o600 });
+
+      progress('images');
+      const images = await ensureImages({ ...options.images, progress: (m) => progress('images', m), ...(signal ? { signal } : {}) });
+
+      progress('bundle');
+      const bundleDir = path.join(plan.stateDir, 'bundle');
+      const logDir = path.join(plan.stateDir, 'log');
+      await mkdir(bundleDir, { recursive: true, mode: 0o700 });
+      await mkdir(logDir, { recursive: true, mode: 0o700 });
+      const extra = options.prepareBundle ? await options.prepareBundle(plan, bundleDir) : {};
+      await writeFile(path.join(bundleDir, 'bundle.json'), JSON.stringify({ slug, socketDir: SOCKET_DIR, logDir: '/var/log/bot-bottle', ...extra }, null, 2) + '\n', { mode: 0o600 });
+      await chmod(bundleDir, 0o755);
+
+      await dockerOk(['volume', 'create', ...labelArgs({ ...labels, [LABEL_ROLE]: 'sockets' }), volume], 'creating the socket volume', { signal });
+      const bundleNetwork = this.env.BOT_BOTTLE_BUNDLE_NETWORK || 'bridge';
+      await dockerOk(
+        [
+          'run', '-d', '--init', '--name', bundle,
+          ...labelArgs({ ...labels, [LABEL_ROLE]: 'bundle' }),
+          '--network', bundleNetwork,
+          '--cap-drop', 'ALL', ...BUNDLE_CAPS.flatMap((c) => ['--cap-add', c]),
+          '--security-opt', 'no-new-privileges',
+          '-v', `${volume}:${SOCKET_DIR}`,
+          '-v', `${bundleDir}:/etc/bot-bottle:ro`,
+          '-v', `${logDir}:/var/log/bot-bottle`,
+          // Secrets pass by name: docker reads the values from this process's env, so they are in
+          // neither argv nor the bottle.
+          ...plan.egress.secretEnv.flatMap((name) => ['-e', name]),
+          images.bundle,
+        ],
+        'starting the bundle',
+        { signal, timeoutMs: 60_000 },
+      );
+
+      progress('bottle');
+      const env = agentEnv(plan, AGENT_ENDPOINTS);
+      await dockerOk(
+        [
+          'run', '-d', '--init', '--name', bottle,
+          ...labelArgs({ ...labels, [LABEL_ROLE]: 'bottle' }),
+          '--network', 'none',
+          '--cap-drop', 'ALL', ...BOTTLE_CAPS.flatMap((c) => ['--cap-add', c]),
+          '--security-opt', 'no-new-privileges',
+          '--pids-limit', '4096',
+          '-v', `${volume}:${SOCKET_DIR}`,
+          ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+          images.agent,
+        ],
+        'starting the bottle',
+        { signal, timeoutMs: 60_000 },
+      );
+
+      progress('bundle ready');
+      await waitForFile(path.join(logDir, 'ready'), 30_000, signal, async () => {
+        const r = await docker(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', bundle]);
+        return r.stdout.startsWith('running') ? null : (await docker(['logs', '--tail', '5', bundle])).stderr.trim() || r.stdout.trim();
+      });
+
+      const target = new DockerTarget(bottle);
+      return {
+        slug,
+        target,
+        endpoints: { ...AGENT_ENDPOINTS },
+        attach: (argv, o) => attach(bottle, argv, { tty: o.tty, env: o.env ?? {}, workdir: plan.guest.workspace }),
+        destroy,
+      };
+    } catch (e) {
+      await destroy().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async list(): Promise<BottleStatus[]> {
+    const r = await docker(['ps', '-a', '--filter', `label=${LABEL}`, '--format', '{{json .}}']);
+    if (r.exitCode !== 0) throw new BottleError('BACKEND_FAILED', `listing containers failed: ${r.stderr.trim()}`);
+    const bySlug = new Map<string, { agent: string; created: string; roles: Map<string, string>; owner: string }>();
+    for (const line of r.stdout.split('\n').filter(Boolean)) {
+      const c = JSON.parse(line) as { Labels: string; State: string };
+      const labels = Object.fromEntries(c.Labels.split(',').map((kv) => { const i = kv.indexOf('='); return [kv.slice(0, i), kv.slice(i + 1)]; }));
+      const slug = labels[LABEL_SLUG];
+      if (!slug) continue;
+      const entry = bySlug.get(slug) ?? { agent: labels[LABEL_AGENT] ?? '?', created: labels[LABEL_CREATED] ?? '', roles: new Map(), owner: labels[LABEL_OWNER] ?? '' };
+      entry.roles.set(labels[LABEL_ROLE] ?? 'unknown', c.State);
+      bySlug.set(slug, entry);
+    }
+    const out: BottleStatus[] = [];
+    for (const [slug, e] of bySlug) {
+      const b = e.roles.get('bottle');
+      const u = e.roles.get('bundle');
+      let state: BottleStatus['state'] = b === 'running' && u === 'running' ? 'running' : b === 'created' || u === 'created' ? 'starting' : 'exited';
+      if (ownerGone(e.owner)) state = 'orphaned';
+      out.push({ slug, agent: e.agent, backend: 'docker', state, createdAt: e.created, detail: `bottle ${b ?? 'missing'}, bundle ${u ?? 'missing'}${e.owner === KEEP ? ', kept' : ''}` });
+    }
+    // State dirs whose containers are gone are half-launched or crashed bottles: say so.
+    for (const rec of await readRecords(this.stateRoot())) {
+      if (bySlug.has(rec.slug)) continue;
+      out.push({ slug: rec.slug, agent: rec.agent, backend: 'docker', state: 'orphaned', createdAt: rec.createdAt, detail: 'no containers; state left behind' });
+    }
+    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  async exec(slug: string, argv: readonly string[], options: { tty: boolean }): Promise<number> {
+    const name = containerName(slug);
+    const r = await docker(['inspect', '--format', '{{.State.Running}}|{{index .Config.Labels "bot-bottle.slug"}}|{{.Config.WorkingDir}}', name]);
+    if (r.exitCode !== 0 || !r.stdout.includes(`|${slug}|`)) {
+      throw new BottleError('BOTTLE_NOT_FOUND', `no bottle named ${slug}`, { suggestions: ['List bottles with `bottle ls`.'], exit: 2 });
+    }
+    if (!r.stdout.startsWith('true')) throw new BottleError('BOTTLE_NOT_FOUND', `bottle ${slug} is not running`, { suggestions: [`Remove it with \`bottle stop ${slug}\`.`] });
+    return attach(name, argv, { tty: options.tty, env: {}, workdir: '/home/node/workspace' });
+  }
+
+  async stop(slug: string): Promise<void> {
+    const found = (await this.list()).some((b) => b.slug === slug);
+    if (!found) throw new BottleError('BOTTLE_NOT_FOUND', `no bottle named ${slug}`, { suggestions: ['List bottles with `bottle ls`.'], exit: 2 });
+    await removeBottle(slug, this.stateRoot());
+  }
+
+  async gc(options: { dryRun: boolean }): Promise<GcReport> {
+    const report: GcReport = { removed: [], kept: [] };
+    const owners = new Map<string, string>();
+    const things: { kind: 'container' | 'volume' | 'network'; name: string; slug: string }[] = [];
+    for (const kind of ['container', 'volume', 'network'] as const) {
+      const args = kind === 'container' ? ['ps', '-a'] : [kind, 'ls'];
+      const fmt = kind === 'container' ? '{{.Names}}' : '{{.Name}}';
+      const r = await docker([...args, '--filter', `label=${LABEL}`, '--format', `${fmt}|{{.Label "${LABEL_SLUG}"}}|{{.Label "${LABEL_OWNER}"}}`]);
+      for (const line of r.stdout.split('\n').filter(Boolean)) {
+        const [name = '', slug = '', owner = ''] = line.split('|');
+        things.push({ kind, name, slug });
+        if (owner && !owners.has(slug)) owners.set(slug, owner);
+      }
+    }
+    const records = await readRecords(this.stateRoot());
+    for (const rec of records) if (!owners.has(rec.slug)) owners.set(rec.slug, rec.owner);
+    const slugs = new Set([...things.map((t) => t.slug), ...records.map((r) => r.slug)]);
+    for (const slug of slugs) {
+      const owner = owners.get(slug);
+      const mine = things.filter((t) => t.slug === slug).map((t) => `${t.kind} ${t.name}`);
+      const stateDir = records.some((r) => r.slug === slug) ? [`state ${path.join(this.stateRoot(), slug)}`] : [];
+      if (!ownerGone(owner) && !(owner === KEEP && mine.length === 0)) {
+        report.kept.push(...mine.map((m) => `${m} (owner ${owner === KEEP ? 'kept with --keep' : 'alive'})`));
+        continue;
+      }
+      report.removed.push(...mine, ...stateDir);
+      if (!options.dryRun) await removeBottle(slug, this.stateRoot());
+    }
+    return report;
+  }
+}
+
+async function readRecords(root: string): Promise<StateRecord[]> {
+  const names = await readdir(root).catch(() => [] as string[]);
+  const out: StateRecord[] = [];
+  for (const n of names) {
+    const text = await readFile(path.join(root, n, 'bottle.json'), 'utf8').catch(() => null);
+    if (text) {
+      try {
+        const rec = JSON.parse(text) as StateRecord;
+        if (rec.backend === 'docker') out.push(rec);
+      } catch {
+        out.push({ slug: n, agent: '?', backend: 'docker', createdAt: '', owner: '', manifestPath: '' });
+      }
+    } else if ((await stat(path.join(root, n)).catch(() => null))?.isDirectory()) {
+      // A launch killed before its record was complete: no owner, so gc takes it.
+      out.push({ slug: n, agent: '?', backend: 'docker', createdAt: '', owner: '', manifestPath: '' });
+    }
+  }
+  return out;
+}
+
+/** Removes a bottle's containers, volume and state dir; each step tolerates "already gone". */
+export async function removeBottle(slug: string, stateRoot: string): Promise<void> {
+  await docker(['rm', '-f', '-v', containerName(slug), bundleName(slug)], { timeoutMs: 60_000 });
+  const vols = await docker(['volume', 'ls', '-q', '--filter', `label=${LABEL_SLUG}=${slug}`]);
+  const names = vols.stdout.split('\n').filter(Boolean);
+  if (names.length) await docker(['volume', 'rm', '-f', ...names], { timeoutMs: 60_000 });
+  await rm(path.join(stateRoot, slug), { recursive: true, force: true });
+}
+
+/** True when stdin is something worth forwarding (a TTY, a pipe or a file; not /dev/null or closed). */
+function stdinIsInput(): boolean {
+  try {
+    const st = fstatSync(0);
+    return st.isFIFO() || st.isFile() || st.isSocket() || process.stdin.isTTY === true;
+  } catch {
+    return false;
+  }
+}
+
+function attach(container: string, argv: readonly string[], o: { tty: boolean; env: Record<string, string>; workdir: string }): Promise<number> {
+  const args = ['exec'];
+  if (stdinIsInput()) args.push('-i');
+  if (o.tty) args.push('-t');
+  args.push('-u', 'node', '-w', o.workdir);
+  for (const [k, v] of Object.entries(o.env)) args.push('-e', `${k}=${v}`);
+  args.push(container, ...argv);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.env.BOT_BOTTLE_DOCKER || 'docker', args, { stdio: [stdinIsInput() ? 'inherit' : 'ignore', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('close', (code, sig) => resolve(code ?? (sig ? 128 + 2 : 1)));
+  });
+}

@@ -1,0 +1,2 @@
+export * from './config.js';
+export { startBundle, type RunningBundle } from './bundle.js';
