@@ -20,7 +20,7 @@ for (const dir of dirs) {
   const name = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).name;
   process.stderr.write(`\n== ${name}\n`);
   const { code, out } = await new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'node_modules/uvu/bin.js'), '-c', 'false', 'test'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'node_modules/uvu/bin.js'), '-c', 'false', 'test', '\\.test\\.ts$'], {
       cwd: dir,
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, FORCE_COLOR: '0' },

@@ -1,0 +1,153 @@
+/**
+ * Attacks from inside a real bottle. Each destination is one this test serves itself (a container
+ * on a test-made network, a decoy at the metadata address, a host listener), so that a broken guard
+ * never sends a packet off this machine. Every attempt must fail.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import net from 'node:net';
+import { networkInterfaces } from 'node:os';
+import type { LaunchedBottle } from '@bot-bottle/core';
+import { docker, dockerOk } from '../src/index.js';
+import { TEST_LABEL, inBottle, launch, removeTestResources, testEnv, testImages, uniq, type TestEnv } from './helpers.js';
+
+const test = suite('isolation: attacks from inside a bottle');
+
+/** Node one-liner run in the bottle: tries each host:port and prints JSON {target: "open" | error code}. */
+const PROBE = `
+const net = require('net');
+const targets = JSON.parse(process.argv[1]);
+Promise.all(targets.map((t) => new Promise((res) => {
+  const [host, port] = [t.slice(0, t.lastIndexOf(':')), Number(t.slice(t.lastIndexOf(':') + 1))];
+  const s = net.connect({ host, port, timeout: 3000 });
+  s.on('connect', () => { s.destroy(); res([t, 'open']); });
+  s.on('timeout', () => { s.destroy(); res([t, 'timeout']); });
+  s.on('error', (e) => res([t, e.code || e.message]));
+}))).then((r) => console.log(JSON.stringify(Object.fromEntries(r))));
+`;
+
+async function probe(bottle: LaunchedBottle, targets: string[]): Promise<Record<string, string>> {
+  const r = await bottle.target.exec(['node', '-e', PROBE, JSON.stringify(targets)], { user: 'node', timeoutMs: 30_000 });
+  assert.is(r.exitCode, 0, r.stderr);
+  return JSON.parse(r.stdout) as Record<string, string>;
+}
+
+const ctx: {
+  t?: TestEnv;
+  a?: LaunchedBottle;
+  b?: LaunchedBottle;
+  net?: string;
+  server?: string;
+  serverIp?: string;
+  metaNet?: string;
+  hostServer?: net.Server;
+  hostPort?: number;
+  runtime?: string;
+} = {};
+
+test.before(async () => {
+  const images = await testImages();
+  ctx.runtime = images.runtime;
+  ctx.t = await testEnv();
+  // A server on another docker network, reachable by name and IP from that network.
+  ctx.net = uniq('bbtest-net');
+  await dockerOk(['network', 'create', '--label', TEST_LABEL, ctx.net], 'test network');
+  ctx.server = uniq('bbtest-server');
+  await dockerOk(['run', '-d', '--label', TEST_LABEL, '--network', ctx.net, '--name', ctx.server, images.runtime, 'node', '-e', 'require("net").createServer((s)=>s.end("hi")).listen(8080)'], 'test server');
+  ctx.serverIp = (await dockerOk(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', ctx.server], 'inspect')).trim();
+  // A decoy at the cloud metadata address, on a test-made link-local network.
+  ctx.metaNet = uniq('bbtest-meta');
+  await dockerOk(['network', 'create', '--label', TEST_LABEL, '--subnet', '169.254.169.0/24', ctx.metaNet], 'metadata network');
+  await dockerOk(['run', '-d', '--label', TEST_LABEL, '--network', ctx.metaNet, '--ip', '169.254.169.254', '--name', uniq('bbtest-meta'), images.runtime, 'node', '-e', 'require("http").createServer((q,s)=>s.end("decoy")).listen(80)'], 'metadata decoy');
+  // A host service bound to every address.
+  ctx.hostServer = net.createServer((s) => s.end('host'));
+  await new Promise<void>((r) => ctx.hostServer!.listen(0, '0.0.0.0', () => r()));
+  ctx.hostPort = (ctx.hostServer.address() as net.AddressInfo).port;
+  ctx.a = await launch(ctx.t);
+  ctx.b = await launch(ctx.t);
+});
+
+test.after(async () => {
+  await ctx.a?.destroy();
+  await ctx.b?.destroy();
+  ctx.hostServer?.close();
+  await removeTestResources();
+  await ctx.t?.cleanup();
+});
+
+test('the guards are real: the test servers answer from where they should', async () => {
+  // Without this, every "refused" below could pass because the servers never ran.
+  const fromNet = await docker(['run', '--rm', '--label', TEST_LABEL, '--network', ctx.net!, ctx.runtime!, 'curl', '-sS', '-m', '5', `telnet://${ctx.server}:8080`]);
+  assert.ok(fromNet.stdout.includes('hi'), `server reachable on its own network: ${fromNet.stderr}`);
+  const decoy = await docker(['run', '--rm', '--label', TEST_LABEL, '--network', ctx.metaNet!, ctx.runtime!, 'curl', '-sS', '-m', '5', 'http://169.254.169.254/']);
+  assert.is(decoy.stdout, 'decoy');
+  const host = await docker(['run', '--rm', '--label', TEST_LABEL, ctx.runtime!, 'curl', '-sS', '-m', '5', `telnet://172.17.0.1:${ctx.hostPort}`]);
+  assert.ok(host.stdout.includes('host'), 'a plain container reaches the host service (the hole a bottle must not have)');
+});
+
+test('the bottle has no interface but loopback and no route', async () => {
+  const r = await inBottle(ctx.a!, 'cat /proc/net/dev; echo ---; cat /proc/net/route');
+  assert.is(r.exitCode, 0);
+  const [dev = '', route = ''] = r.stdout.split('---');
+  const ifaces = dev.split('\n').slice(2).map((l) => l.split(':')[0]!.trim()).filter(Boolean);
+  assert.equal(ifaces, ['lo']);
+  assert.is(route.trim().split('\n').length, 1, `no routes beyond the header: ${route}`);
+});
+
+test('a server on another docker network is unreachable by IP and by name', async () => {
+  const r = await probe(ctx.a!, [`${ctx.serverIp}:8080`, `${ctx.server}:8080`]);
+  for (const [t, outcome] of Object.entries(r)) assert.is.not(outcome, 'open', `${t} must be unreachable`);
+});
+
+test('host services on 0.0.0.0 are unreachable through every host address', async () => {
+  const hostAddrs = Object.values(networkInterfaces()).flat().filter((i) => i && i.family === 'IPv4').map((i) => i!.address);
+  const gateways = ['172.17.0.1', ...hostAddrs];
+  const r = await probe(ctx.a!, [...new Set(gateways)].map((a) => `${a}:${ctx.hostPort}`));
+  for (const [t, outcome] of Object.entries(r)) assert.is.not(outcome, 'open', `${t} must be unreachable`);
+});
+
+test('the metadata address is unreachable (decoy served on a test network)', async () => {
+  const r = await probe(ctx.a!, ['169.254.169.254:80']);
+  assert.is.not(r['169.254.169.254:80'], 'open');
+  const curl = await inBottle(ctx.a!, 'curl -sS -m 5 --noproxy "*" http://169.254.169.254/ ; echo "exit=$?"');
+  assert.not.ok(curl.stdout.includes('decoy'));
+});
+
+test('DNS resolves nothing: not the engine-resolved name of a container', async () => {
+  const r = await inBottle(ctx.a!, `getent hosts ${ctx.server} ; echo "exit=$?"`);
+  assert.ok(r.stdout.includes('exit=2'), r.stdout);
+  const viaNode = await ctx.a!.target.exec(['node', '-e', `require('dns').lookup(${JSON.stringify(ctx.server)}, (e, a) => console.log(e ? 'ERR ' + e.code : 'OK ' + a))`], { user: 'node' });
+  assert.ok(viaNode.stdout.startsWith('ERR'), viaNode.stdout);
+});
+
+test('another bottle and its bundle are unreachable; the bundle listens on no network port', async () => {
+  const bundleB = `bot-bottle-${ctx.b!.slug}-bundle`;
+  const ipB = (await dockerOk(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', bundleB], 'inspect')).trim();
+  assert.ok(ipB, 'bundle B has an address on its egress network');
+  const r = await probe(ctx.a!, [3128, 9418, 9100, 80, 443].map((p) => `${ipB}:${p}`));
+  for (const [t, outcome] of Object.entries(r)) assert.is.not(outcome, 'open', `${t} must be unreachable`);
+  // A container that does share the bundle's network finds no listening port either.
+  const scan = await docker(['run', '--rm', '--label', TEST_LABEL, ctx.runtime!, 'sh', '-c', `for p in 3128 9418 9100 80 443 8080; do curl -s -m 2 telnet://${ipB}:$p </dev/null >/dev/null; echo "$p=$?"; done`]);
+  for (const line of scan.stdout.trim().split('\n')) assert.ok(line.endsWith('=7') || line.endsWith('=28'), `connection to bundle ${line} must fail (7 refused / 28 timeout)`);
+  // And bottle B's sockets are not in bottle A at all.
+  const own = await inBottle(ctx.a!, `ls /run/bot-bottle; cat /proc/mounts | grep -c ${ctx.b!.slug} ; true`);
+  assert.not.ok(own.stdout.includes(ctx.b!.slug.slice(-5) + '-sock'));
+});
+
+test('the bottle reaches its own bundle and only through loopback', async () => {
+  const r = await inBottle(ctx.a!, 'curl -sS -m 5 --noproxy '*' http://127.0.0.1:3128/__bottle/health');
+  assert.ok(r.stdout.includes(`"slug":"${ctx.a!.slug}"`), r.stdout + r.stderr);
+});
+
+test('no docker socket and no docker client in the bottle', async () => {
+  const r = await inBottle(ctx.a!, 'for p in /var/run/docker.sock /run/docker.sock /run/containerd/containerd.sock; do test -e $p && echo "found $p"; done; command -v docker; true');
+  assert.is(r.stdout.trim(), '');
+});
+
+test('the agent user cannot become root', async () => {
+  const r = await inBottle(ctx.a!, 'id -u; su -c id 2>&1 </dev/null; sudo -n id 2>&1; true');
+  assert.ok(r.stdout.startsWith('1000'));
+  assert.not.ok(/uid=0/.test(r.stdout.split('\n').slice(1).join('\n')), r.stdout);
+});
+
+test.run();
