@@ -135,7 +135,7 @@ test('another bottle and its bundle are unreachable; the bundle listens on no ne
 });
 
 test('the bottle reaches its own bundle and only through loopback', async () => {
-  const r = await inBottle(ctx.a!, 'curl -sS -m 5 --noproxy '*' http://127.0.0.1:3128/__bottle/health');
+  const r = await inBottle(ctx.a!, "curl -sS -m 5 --noproxy '*' http://127.0.0.1:3128/__bottle/health");
   assert.ok(r.stdout.includes(`"slug":"${ctx.a!.slug}"`), r.stdout + r.stderr);
 });
 
