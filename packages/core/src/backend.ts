@@ -93,7 +93,8 @@ export interface DoctorCheck {
 export interface Backend {
   readonly name: string;
   doctor(): Promise<DoctorCheck[]>;
-  launch(plan: BottlePlan, options: { progress: LaunchProgress; signal?: AbortSignal }): Promise<LaunchedBottle>;
+  /** Starts the bundle and the bottle. With keep, the bottle outlives this process (`bottle stop` removes it). */
+  launch(plan: BottlePlan, options: { progress: LaunchProgress; signal?: AbortSignal; keep?: boolean }): Promise<LaunchedBottle>;
   list(): Promise<BottleStatus[]>;
   exec(slug: string, argv: readonly string[], options: { tty: boolean }): Promise<number>;
   stop(slug: string): Promise<void>;

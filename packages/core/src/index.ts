@@ -7,3 +7,4 @@ export * from './provisioner.js';
 export * from './registry.js';
 export * from './runner.js';
 export * from './recording-target.js';
+export * from './session.js';
