@@ -6,6 +6,7 @@ import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { BottleError, EXIT_USAGE } from './errors.js';
+import { expandHome } from './manifest.js';
 
 export const MANIFEST_FILE_NAME = 'bottle.json';
 export const MANIFEST_ENV = 'BOT_BOTTLE_MANIFEST';
@@ -37,9 +38,10 @@ export async function discoverManifest(input: ManifestDiscoveryInput = {}): Prom
   const cwd = path.resolve(input.cwd ?? process.cwd());
   const home = input.home ?? homedir();
   // An explicit choice is used as given, even when missing: loading it reports the real problem.
-  if (input.flag) return { path: path.resolve(cwd, input.flag), via: 'flag' };
+  // "~/..." reaches here unexpanded from `--manifest=~/x` and from env files.
+  if (input.flag) return { path: path.resolve(cwd, expandHome(input.flag, home)), via: 'flag' };
   const fromEnv = env[MANIFEST_ENV];
-  if (fromEnv) return { path: path.resolve(cwd, fromEnv), via: 'env' };
+  if (fromEnv) return { path: path.resolve(cwd, expandHome(fromEnv, home)), via: 'env' };
   const tried: string[] = [];
   for (let dir = cwd; ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, MANIFEST_FILE_NAME);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { BottleError, EXIT_USAGE } from './errors.js';
 import {
   DEFAULT_PROVISIONERS,
+  formatPath,
   missingLaunchEnv,
   resolveManifestPath,
   type EgressRoute,
@@ -158,6 +159,7 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
   if (!agent) {
     const names = Object.keys(manifest.agents);
     throw new BottleError('AGENT_NOT_FOUND', `agent "${spec.agentName}" is not defined in ${source}`, {
+      details: [names.length ? `the agents are: ${names.join(', ')}` : 'no agents are defined'],
       suggestions: [names.length ? `Use one of: ${names.join(', ')}` : 'Add an agent under "agents" in the manifest.'],
       exit: EXIT_USAGE,
     });
@@ -184,9 +186,16 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
     return { name, hostDir: hit ?? searched[0]!, found: hit !== undefined, searched };
   });
 
-  const launchProblems = missingLaunchEnv(bottle, env).map(
-    (name) => `bottles.${agent.bottle}.egress.routes: env var ${name} is not set; export it before \`bottle run\` (the gateway injects it, the bottle never sees it)`,
-  );
+  const missing = new Set(missingLaunchEnv(bottle, env));
+  const launchProblems: string[] = [];
+  for (const [i, route] of (bottle.egress?.routes ?? []).entries()) {
+    const name = route.auth?.env;
+    if (name === undefined || !missing.has(name)) continue;
+    missing.delete(name); // one line per variable, at the first route that needs it
+    launchProblems.push(
+      `${formatPath(['bottles', agent.bottle, 'egress', 'routes', i, 'auth', 'env'])}: env var ${name} is not set; export it before \`bottle run\` (the gateway injects it for ${route.host}; the bottle never sees it)`,
+    );
+  }
 
   const createdAt = (options.now ?? new Date()).toISOString();
   return {

@@ -214,7 +214,9 @@ function expectManifestError(err: BottleError, details: readonly (RegExp | strin
 }
 
 const bad = suite<World>('manifest: bad manifests');
-bad.before(async (ctx) => Object.assign(ctx, await makeWorld()));
+bad.before(async (ctx) => {
+  Object.assign(ctx, await makeWorld());
+});
 bad.after(cleanupTempDirs);
 
 for (const c of BAD) {
@@ -300,7 +302,9 @@ bad('relative IdentityFile resolves against the manifest folder, not the cwd', a
 });
 
 const json = suite<World>('manifest: JSON text');
-json.before(async (ctx) => Object.assign(ctx, await makeWorld()));
+json.before(async (ctx) => {
+  Object.assign(ctx, await makeWorld());
+});
 json.after(cleanupTempDirs);
 
 async function jsonError(world: World, text: string): Promise<BottleError> {
@@ -406,7 +410,9 @@ json('a byte-order mark at the start is accepted', async (w) => {
 });
 
 const files = suite<World>('manifest: files');
-files.before(async (ctx) => Object.assign(ctx, await makeWorld()));
+files.before(async (ctx) => {
+  Object.assign(ctx, await makeWorld());
+});
 files.after(cleanupTempDirs);
 
 files('a directory instead of a file', async ({ base, home }) => {
@@ -450,7 +456,9 @@ files('~ in the manifest path is the home folder', async ({ home }) => {
 });
 
 const good = suite<World>('manifest: good manifests');
-good.before(async (ctx) => Object.assign(ctx, await makeWorld()));
+good.before(async (ctx) => {
+  Object.assign(ctx, await makeWorld());
+});
 good.after(cleanupTempDirs);
 
 const SPEC_EXAMPLE = `{
