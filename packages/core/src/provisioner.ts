@@ -42,20 +42,36 @@ export interface ProvisionerDefinition<Options = Record<string, unknown>> {
   apply(ctx: ProvisionContext<Options>): Promise<ProvisionResult | void>;
 }
 
+const REQUIRED_RULES: Record<string, string> = {
+  apiVersion: `apiVersion must be ${PROVISIONER_API_VERSION}`,
+  name: 'name must be 1-40 characters of a-z, 0-9, "-" or "_"',
+  apply: 'apply must be a function',
+};
+
 const DefinitionShape = v.object({
-  apiVersion: v.literal(PROVISIONER_API_VERSION, `apiVersion must be ${PROVISIONER_API_VERSION}`),
-  name: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'name must be 1-40 characters of a-z, 0-9, "-" or "_"')),
+  apiVersion: v.literal(PROVISIONER_API_VERSION, REQUIRED_RULES.apiVersion),
+  name: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, REQUIRED_RULES.name)),
   description: v.optional(v.string()),
   after: v.optional(v.array(v.string())),
   options: v.optional(v.custom<v.GenericSchema>((s) => typeof s === 'object' && s !== null && '~standard' in s, 'options must be a valibot schema')),
-  apply: v.custom<(...args: unknown[]) => unknown>((f) => typeof f === 'function', 'apply must be a function'),
+  apply: v.custom<(...args: unknown[]) => unknown>((f) => typeof f === 'function', REQUIRED_RULES.apply),
 });
+
+const DefinitionSchema = v.pipe(
+  DefinitionShape,
+  v.check((d) => !(d.after ?? []).includes(d.name), 'after must not name the provisioner itself'),
+);
 
 /** Checks a definition's shape and returns it; authors call this as their default export. */
 export function defineProvisioner<Options = Record<string, unknown>>(definition: ProvisionerDefinition<Options>): ProvisionerDefinition<Options> {
-  const r = v.safeParse(DefinitionShape, definition);
+  const r = v.safeParse(DefinitionSchema, definition);
   if (!r.success) {
-    const lines = r.issues.map((i) => `${(i.path ?? []).map((p) => String(p.key)).join('.') || 'definition'}: ${i.message}`);
+    const lines = r.issues.map((i) => {
+      const where = (i.path ?? []).map((p) => String(p.key)).join('.') || 'definition';
+      const rule = REQUIRED_RULES[where];
+      // valibot reports a missing key with its own generic text; say which rule the key follows.
+      return i.input === undefined && rule ? `${where}: missing; ${rule}` : `${where}: ${i.message}`;
+    });
     throw new TypeError(`invalid provisioner definition: ${lines.join('; ')}`);
   }
   return Object.freeze({ ...definition });

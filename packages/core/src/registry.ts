@@ -17,8 +17,14 @@ export interface HookFailure {
 
 export type ProvisionerRegistry = ReadonlyMap<string, RegisteredProvisioner>;
 
+function byName(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export function buildRegistry(successes: readonly HookSuccess[], failures: readonly HookFailure[], corePlugins: ReadonlySet<string> = new Set()): ProvisionerRegistry {
   if (failures.length) {
+    // oclif runs hooks in parallel; order by name so the same failures always read the same.
+    failures = [...failures].sort((a, b) => byName(a.plugin.name, b.plugin.name));
     const f = failures[0]!;
     const why = f.error instanceof Error ? f.error.message : String(f.error);
     throw new BottleError('PROVISIONER_HOOK_FAILED', `plugin ${f.plugin.name} failed to register its provisioners: ${why}`, {
@@ -28,7 +34,7 @@ export function buildRegistry(successes: readonly HookSuccess[], failures: reado
   }
   const registry = new Map<string, RegisteredProvisioner>();
   // Sort so that the outcome never depends on the order oclif happened to run hooks in.
-  const sorted = [...successes].sort((a, b) => a.plugin.name.localeCompare(b.plugin.name));
+  const sorted = [...successes].sort((a, b) => byName(a.plugin.name, b.plugin.name));
   for (const { plugin, result } of sorted) {
     if (result === undefined || result === null) continue; // the hook of a plugin that provides none
     const items = Array.isArray(result) ? result : [result];
@@ -42,6 +48,11 @@ export function buildRegistry(successes: readonly HookSuccess[], failures: reado
         });
       }
       const existing = registry.get(definition.name);
+      if (existing && existing.packageName === plugin.name) {
+        throw new BottleError('PROVISIONER_DUPLICATE', `plugin ${plugin.name}@${plugin.version} registers the provisioner "${definition.name}" twice`, {
+          suggestions: [`Update the plugin, or remove it: bottle plugins uninstall ${plugin.name}`],
+        });
+      }
       if (existing) {
         throw new BottleError('PROVISIONER_DUPLICATE', `two plugins provide a provisioner named "${definition.name}": ${existing.packageName}@${existing.packageVersion} and ${plugin.name}@${plugin.version}`, {
           suggestions: [`Uninstall one of them: bottle plugins uninstall ${corePlugins.has(plugin.name) ? existing.packageName : plugin.name}`],

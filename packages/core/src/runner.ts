@@ -4,7 +4,7 @@
  * The first failure stops the run and names the provisioner and why.
  */
 import * as v from 'valibot';
-import { BottleError, EXIT_USAGE, isBottleError } from './errors.js';
+import { BottleError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, isBottleError } from './errors.js';
 import type { AgentEndpoints, Target } from './backend.js';
 import type { BottlePlan, ProvisionerStep } from './plan.js';
 import type { ProvisionResult, ProvisionerDefinition } from './provisioner.js';
@@ -26,7 +26,7 @@ export function resolveSteps(steps: readonly ProvisionerStep[], registry: Provis
     if (!reg) {
       throw new BottleError('PROVISIONER_UNKNOWN', `${where}[${i}]: no installed provisioner is named "${step.name}"`, {
         details: [`installed: ${installed.join(', ') || '(none)'}`],
-        suggestions: [`Fix the name, or install the plugin that provides it: bottle plugins install <package>`, 'List what is installed: bottle provisioners'],
+        suggestions: [`Fix the name, or install the plugin that provides it: bottle plugins install <package>`],
         exit: EXIT_USAGE,
       });
     }
@@ -44,7 +44,7 @@ export function resolveSteps(steps: readonly ProvisionerStep[], registry: Provis
       const r = v.safeParse(reg.definition.options, step.options);
       if (!r.success) {
         throw new BottleError('PROVISIONER_OPTIONS', `${where}[${i}].options: invalid options for provisioner "${step.name}"`, {
-          details: r.issues.map((iss) => `${[`${where}[${i}].options`, ...(iss.path ?? []).map((p) => String(p.key))].join('.')}: ${iss.message}`),
+          details: r.issues.map((iss) => `${appendPath(`${where}[${i}].options`, (iss.path ?? []).map((p) => p.key))}: ${iss.message}`),
           suggestions: [`See the options ${reg.packageName} documents.`],
           exit: EXIT_USAGE,
         });
@@ -59,6 +59,17 @@ export function resolveSteps(steps: readonly ProvisionerStep[], registry: Provis
     resolved.push({ definition: reg.definition, options, packageName: reg.packageName });
   });
   return resolved;
+}
+
+/** `base` followed by valibot path keys: `.key` for names, `[0]` for indexes, `["a b"]` otherwise. */
+function appendPath(base: string, keys: readonly unknown[]): string {
+  let out = base;
+  for (const k of keys) {
+    if (typeof k === 'number') out += `[${k}]`;
+    else if (typeof k === 'string' && /^[A-Za-z_$][A-Za-z0-9_$-]*$/.test(k)) out += `.${k}`;
+    else out += `[${JSON.stringify(String(k))}]`;
+  }
+  return out;
 }
 
 function orderFix(names: string[], name: string, dep: string): string[] {
@@ -90,7 +101,7 @@ export async function runProvisioners(steps: readonly ResolvedStep[], input: Run
   const outcome: ProvisionOutcome = { env: {}, agentArgs: [], applied: [] };
   for (const [i, step] of steps.entries()) {
     const name = step.definition.name;
-    if (signal.aborted) throw new BottleError('INTERRUPTED', `interrupted before provisioner "${name}"`, { exit: 130 });
+    if (signal.aborted) throw new BottleError('INTERRUPTED', `interrupted before provisioner "${name}"`, { exit: EXIT_INTERRUPTED });
     input.onStep?.(name, i, steps.length);
     let result: ProvisionResult | void;
     try {
@@ -105,10 +116,13 @@ export async function runProvisioners(steps: readonly ResolvedStep[], input: Run
         signal,
       });
     } catch (e) {
+      // A step that stopped because the run was interrupted did not fail on its own.
+      if (signal.aborted) throw new BottleError('INTERRUPTED', `interrupted during provisioner "${name}"`, { exit: EXIT_INTERRUPTED, cause: e });
       const why = e instanceof Error ? e.message : String(e);
       throw new BottleError('PROVISIONER_FAILED', `provisioner "${name}" (${step.packageName}) failed: ${why}`, {
         suggestions: isBottleError(e) && e.suggestions.length ? e.suggestions : [`Re-run with BOTTLE_DEBUG=1 for details; the launch was cleaned up.`],
         details: isBottleError(e) ? e.details : [],
+        exit: isBottleError(e) ? e.exit : EXIT_FAILURE,
         cause: e,
       });
     }
