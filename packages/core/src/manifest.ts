@@ -168,7 +168,7 @@ const BottleEntries = {
 };
 const BottleSchema = objectOnly(v.strictObject(BottleEntries));
 
-const ProvisionerName = v.pipe(v.string(), v.regex(NAME_PATTERN, (issue) => `${describeValue(issue.input)} is not a provisioner name; a provisioner name must ${NAME_RULE}`));
+const ProvisionerName = v.pipe(v.string(), v.regex(NAME_PATTERN, (issue) => `${describeValue(issue.input)} is not a provisioner name; ${NAME_RULE}`));
 const ProvisionerRefEntries = {
   name: ProvisionerName,
   // Kept as given (a record schema would drop keys such as "constructor"); the provisioner's own schema checks it.
@@ -186,7 +186,7 @@ const AgentEntries = {
 const AgentSchema = objectOnly(v.strictObject(AgentEntries));
 
 const NamedRecord = <T extends v.GenericSchema>(what: string, item: T) =>
-  objectOnly(v.record(v.pipe(v.string(), v.regex(NAME_PATTERN, (issue) => `${JSON.stringify(issue.input)} is not a valid ${what} name; ${what} name must ${NAME_RULE}`)), item));
+  objectOnly(v.record(v.pipe(v.string(), v.regex(NAME_PATTERN, (issue) => `${JSON.stringify(issue.input)} is not a valid ${what} name; ${NAME_RULE}`)), item));
 
 const ManifestEntries = {
   $schema: v.optional(v.string()),
@@ -320,6 +320,7 @@ function issueLines(issues: readonly v.BaseIssue<unknown>[], prefix: readonly (s
       message = 'missing; it is required';
     } else if (issue.kind === 'schema' && generic) {
       message = `expected ${describeExpected(issue.expected)} but got ${describeValue(issue.input)}`;
+      if (issue.expected === 'boolean' && (issue.input === 'true' || issue.input === 'false')) message += '; write it without quotes';
     }
     lines.push(`${where}: ${message}`);
   }
@@ -484,18 +485,33 @@ export function resolveManifestPath(p: string, baseDir: string, home = homedir()
   return path.resolve(baseDir, expandHome(p, home));
 }
 
+/**
+ * Agents naming a bottle that is not defined. Works on an unchecked value too, so that a manifest
+ * with schema errors still hears about a misspelt bottle in the same run.
+ */
+function bottleReferenceProblems(value: unknown): string[] {
+  if (!isPlainObject(value) || !isPlainObject(value.bottles) || !isPlainObject(value.agents)) return [];
+  const bottles = value.bottles;
+  const bottleNames = Object.keys(bottles);
+  const problems: string[] = [];
+  for (const [agentName, agent] of Object.entries(value.agents)) {
+    if (!isPlainObject(agent) || typeof agent.bottle !== 'string' || agent.bottle.trim() === '') continue;
+    const name = agent.bottle.trim();
+    if (Object.hasOwn(bottles, name)) continue;
+    const known = bottleNames.length ? `the bottles are: ${bottleNames.join(', ')}` : 'no bottles are defined';
+    problems.push(`${formatPath(['agents', agentName, 'bottle'])}: bottle "${name}" is not defined in "bottles" (${known})`);
+  }
+  return problems;
+}
+
 /** Env vars bot-bottle sets in the bottle itself; a route's secret cannot live in one of them. */
 const RESERVED_GUEST_ENV = new Set(['HOME', 'USER', 'PATH', 'SHELL', 'NODE_EXTRA_CA_CERTS', 'HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'NO_PROXY', 'no_proxy', 'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC']);
 
 /** Problems a schema cannot see: references between sections, duplicates, files that must exist. */
 export async function crossCheck(manifest: Manifest, baseDir: string, home = homedir()): Promise<string[]> {
   const problems: string[] = [];
-  const bottleNames = Object.keys(manifest.bottles);
+  problems.push(...bottleReferenceProblems(manifest));
   for (const [agentName, agent] of Object.entries(manifest.agents)) {
-    if (!Object.hasOwn(manifest.bottles, agent.bottle)) {
-      const known = bottleNames.length ? `the bottles are: ${bottleNames.join(', ')}` : 'no bottles are defined';
-      problems.push(`${formatPath(['agents', agentName, 'bottle'])}: bottle "${agent.bottle}" is not defined in "bottles" (${known})`);
-    }
     const seen = new Set<string>();
     (agent.provisioners ?? []).forEach((ref, i) => {
       const name = typeof ref === 'string' ? ref : ref.name;
@@ -567,7 +583,7 @@ export async function validateManifest(value: unknown, source: string, baseDir: 
   const result = v.safeParse(ManifestSchema, value);
   if (!result.success || reserved.length) {
     throw new BottleError('MANIFEST_INVALID', `${source} is not a valid manifest`, {
-      details: [...new Set([...reserved, ...(result.success ? [] : issueLines(result.issues))])],
+      details: [...new Set([...reserved, ...(result.success ? [] : issueLines(result.issues)), ...bottleReferenceProblems(value)])],
       suggestions: ['Fix each key named above; see the manifest reference in the README.'],
       exit: EXIT_USAGE,
     });

@@ -84,6 +84,7 @@ const BAD: BadCase[] = [
     details: ['bottles.dev.egress.routes[0].methods[1]: methods may contain GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS', 'bottles.dev.egress.routes[0].paths[1]: each path prefix must start with "/"'],
   },
   { name: 'supervise is a string', value: bottleWith({ supervise: 'yes' }), details: ['bottles.dev.supervise: expected true or false but got the string "yes"'] },
+  { name: 'supervise is a quoted boolean', value: bottleWith({ supervise: 'true' }), details: ['bottles.dev.supervise: expected true or false but got the string "true"; write it without quotes'] },
   { name: 'an agent is null', value: agentWith(null), details: ['agents.demo: expected an object but got null'] },
   { name: 'an agent without bottle', value: agentWith({ prompt: 'hi' }), details: ['agents.demo.bottle: missing; it is required'] },
   {
@@ -126,7 +127,7 @@ const BAD: BadCase[] = [
   { name: 'duplicate skills', value: agentWith({ bottle: 'dev', skills: ['a', 'b', 'a'] }), details: ['agents.demo.skills[2]: skill "a" is listed twice; list each once'] },
 
   // names
-  { name: 'empty agent name', value: { bottles: { dev: {} }, agents: { '': { bottle: 'dev' } } }, details: [/^agents\[""\]: "" is not a valid agent name; agent name must use 1-40 characters/] },
+  { name: 'empty agent name', value: { bottles: { dev: {} }, agents: { '': { bottle: 'dev' } } }, details: [/^agents\[""\]: "" is not a valid agent name; use 1-40 characters of a-z, 0-9, "-" or "_", starting with a letter or digit$/] },
   { name: 'upper-case agent name', value: { bottles: { dev: {} }, agents: { Demo: { bottle: 'dev' } } }, details: [/^agents\.Demo: "Demo" is not a valid agent name/] },
   { name: 'agent name with a space', value: { bottles: { dev: {} }, agents: { 'my agent': { bottle: 'dev' } } }, details: [/^agents\["my agent"\]: "my agent" is not a valid agent name/] },
   { name: 'agent name of 41 characters', value: { bottles: { dev: {} }, agents: { ['a'.repeat(41)]: { bottle: 'dev' } } }, details: [/^agents\.a{41}: "a{41}" is not a valid agent name/] },
@@ -137,7 +138,7 @@ const BAD: BadCase[] = [
   { name: 'skill name with a slash', value: agentWith({ bottle: 'dev', skills: ['../etc'] }), details: [/^agents\.demo\.skills\[0\]: a skill name must be a directory name/] },
 
   // provisioner refs
-  { name: 'provisioner ref with a bad name', value: agentWith({ bottle: 'dev', provisioners: ['Bad Name'] }), details: [/^agents\.demo\.provisioners\[0\]: the string "Bad Name" is not a provisioner name; a provisioner name must use 1-40/] },
+  { name: 'provisioner ref with a bad name', value: agentWith({ bottle: 'dev', provisioners: ['Bad Name'] }), details: [/^agents\.demo\.provisioners\[0\]: the string "Bad Name" is not a provisioner name; use 1-40 characters/] },
   { name: 'provisioner ref is a number', value: agentWith({ bottle: 'dev', provisioners: [1] }), details: ['agents.demo.provisioners[0]: a provisioner is a name ("ca") or an object {"name": "...", "options": {...}}, not the number 1'] },
   { name: 'provisioner ref is null', value: agentWith({ bottle: 'dev', provisioners: [null] }), details: [/^agents\.demo\.provisioners\[0\]: a provisioner is a name .*, not null$/] },
   { name: 'provisioner ref object with an unknown key', value: agentWith({ bottle: 'dev', provisioners: [{ name: 'ca', opts: { a: 1 } }] }), details: [/^agents\.demo\.provisioners\[0\]\.opts: unknown key "opts"; did you mean "options"\? remove it or fix its spelling \(allowed here: name, options\)$/] },
@@ -169,6 +170,11 @@ const BAD: BadCase[] = [
   { name: 'auth without env', value: routeWith({ host: 'a.example.com', auth: { header: 'x-api-key' } }), details: ['bottles.dev.egress.routes[0].auth.env: missing; it is required'] },
 
   // many problems at once: one line each, nothing else
+  {
+    name: 'a missing bottle reference is reported beside schema problems',
+    value: { bottles: { dev: { supervise: 'no' } }, agents: { demo: { bottle: 'prd' }, ok: { bottle: 'dev' } } },
+    details: ['bottles.dev.supervise: expected true or false', 'agents.demo.bottle: bottle "prd" is not defined in "bottles" (the bottles are: dev)'],
+  },
   {
     name: 'several problems in one manifest',
     value: { bottles: { dev: { git: [{ Name: 'app', Upstream: 'nope' }], supervise: 1 } }, agents: { demo: { bottle: 'dev', extra: true } } },
