@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// bench/launch: wall time of `bottle run <agent> -- true` against the floor of starting and
+// removing the same two containers with plain `docker run`, median of N runs each, plus the
+// bundle's idle memory. Not a test: it prints figures (and --json gives one JSON document).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const runs = Number(process.env.BENCH_RUNS || 7);
+const json = process.argv.includes('--json');
+const cli = path.join(root, 'apps/cli/bin/run.js');
+const dir = mkdtempSync(path.join(tmpdir(), 'bench-launch-'));
+const manifest = path.join(dir, 'bottle.json');
+writeFileSync(manifest, JSON.stringify({ bottles: { dev: {} }, agents: { bench: { bottle: 'dev', provisioners: [] } } }));
+const env = { ...process.env, XDG_STATE_HOME: path.join(dir, 'state') };
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const time = (fn) => { const t = process.hrtime.bigint(); fn(); return Number(process.hrtime.bigint() - t) / 1e6; };
+const sh = (cmd, args) => { const r = spawnSync(cmd, args, { env, encoding: 'utf8' }); if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`); return r.stdout; };
+
+const log = (m) => process.stderr.write(m + '\n');
+log('warming up (images)');
+sh(process.execPath, [cli, 'image', 'build']);
+const images = JSON.parse(sh(process.execPath, [cli, 'image', 'build', '--json']));
+sh(process.execPath, [cli, 'run', 'bench', '--manifest', manifest, '--', 'true']);
+
+const bottle = [];
+for (let i = 0; i < runs; i++) bottle.push(time(() => sh(process.execPath, [cli, 'run', 'bench', '--manifest', manifest, '--', 'true'])));
+log(`bottle run: ${bottle.map((x) => x.toFixed(0)).join(' ')} ms`);
+
+// The floor: the same two containers (a bundle and a bottle sharing a volume, the bottle with no
+// network), started, a command run in the bottle, and everything removed, with plain docker.
+const floor = [];
+for (let i = 0; i < runs; i++) {
+  const n = `bench-floor-${process.pid}-${i}`;
+  floor.push(time(() => {
+    sh('docker', ['volume', 'create', `${n}-v`]);
+    sh('docker', ['run', '-d', '--init', '--name', `${n}-b`, '-v', `${n}-v:/run/bot-bottle`, '--entrypoint', 'sleep', images.bundle, 'infinity']);
+    sh('docker', ['run', '-d', '--init', '--name', `${n}-a`, '--network', 'none', '-v', `${n}-v:/run/bot-bottle`, '--entrypoint', 'sleep', images.agent, 'infinity']);
+    sh('docker', ['exec', '-u', 'node', `${n}-a`, 'true']);
+    sh('docker', ['rm', '-f', `${n}-a`, `${n}-b`]);
+    sh('docker', ['volume', 'rm', `${n}-v`]);
+  }));
+}
+log(`plain docker floor: ${floor.map((x) => x.toFixed(0)).join(' ')} ms`);
+
+// Idle memory of a bundle: launch one kept bottle, let it settle, read docker stats.
+sh(process.execPath, [cli, 'run', 'bench', '--manifest', manifest, '--keep', '--', 'true']);
+const slug = JSON.parse(sh(process.execPath, [cli, 'ls', '--json'])).find((b) => b.agent === 'bench').slug;
+await new Promise((r) => setTimeout(r, 3000));
+const mem = sh('docker', ['stats', '--no-stream', '--format', '{{.MemUsage}}', `bot-bottle-${slug}-bundle`]).trim().split('/')[0].trim();
+sh(process.execPath, [cli, 'stop', slug]);
+rmSync(dir, { recursive: true, force: true });
+
+const result = {
+  runs,
+  bottleRunMedianMs: Math.round(median(bottle)),
+  dockerFloorMedianMs: Math.round(median(floor)),
+  overheadRatio: Number((median(bottle) / median(floor)).toFixed(2)),
+  overheadPercent: Math.round((median(bottle) / median(floor) - 1) * 100),
+  bundleIdleMemory: mem,
+};
+if (json) console.log(JSON.stringify(result));
+else {
+  console.log(`bottle run -- true      median ${result.bottleRunMedianMs} ms (${runs} runs)`);
+  console.log(`plain docker floor      median ${result.dockerFloorMedianMs} ms`);
+  console.log(`ratio                   ${result.overheadRatio} (overhead ${result.overheadPercent}%)`);
+  console.log(`bundle idle memory      ${mem}`);
+}
