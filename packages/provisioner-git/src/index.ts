@@ -1,0 +1,10 @@
+/** git provisioner (being written). */
+import { BottleError, defineProvisioner, type ProvisionContext } from '@bot-bottle/core';
+
+export default defineProvisioner({
+  apiVersion: 1,
+  name: 'git',
+  async apply(_ctx: ProvisionContext): Promise<void> {
+    throw new BottleError('INTERNAL', 'the git provisioner is not implemented yet');
+  },
+});

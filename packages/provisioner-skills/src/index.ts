@@ -1,0 +1,10 @@
+/** skills provisioner (being written). */
+import { BottleError, defineProvisioner, type ProvisionContext } from '@bot-bottle/core';
+
+export default defineProvisioner({
+  apiVersion: 1,
+  name: 'skills',
+  async apply(_ctx: ProvisionContext): Promise<void> {
+    throw new BottleError('INTERNAL', 'the skills provisioner is not implemented yet');
+  },
+});

@@ -1,0 +1,20 @@
+/**
+ * supervise: registers the bundle's supervise MCP server with Claude Code, as the agent user.
+ * A failure only warns: the agent still runs, without the supervise tools.
+ */
+import { defineProvisioner, type ProvisionContext } from '@bot-bottle/core';
+
+export default defineProvisioner({
+  apiVersion: 1,
+  name: 'supervise',
+  description: 'registers the supervise MCP server with Claude Code',
+  async apply(ctx: ProvisionContext): Promise<void> {
+    const { plan, target, endpoints } = ctx;
+    if (!plan.supervise) return;
+    const argv = ['claude', 'mcp', 'add', '--scope', 'user', '--transport', 'http', 'supervise', endpoints.superviseUrl];
+    const r = await target.exec(argv, { user: plan.guest.user, env: { HOME: plan.guest.home, USER: plan.guest.user } });
+    if (r.exitCode !== 0) {
+      ctx.warn(`supervise: could not register the supervise MCP server (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim()}`);
+    }
+  },
+});
