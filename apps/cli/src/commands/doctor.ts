@@ -1,0 +1,28 @@
+import { BaseCommand } from '../base-command.js';
+import { runDoctor, type DoctorCheckResult } from '../doctor.js';
+
+export default class Doctor extends BaseCommand {
+  static override summary = 'Check what bot-bottle needs on this machine, and how to fix what is missing.';
+  static override description = 'Exits 1 when something required is missing; optional parts (smolvm) are reported without failing.';
+  static override examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --json'];
+
+  async run(): Promise<{ ok: boolean; checks: DoctorCheckResult[] }> {
+    await this.parse(Doctor);
+    const checks = await runDoctor();
+    const ok = checks.every((c) => c.ok || !c.required);
+    const report = { ok, checks };
+    const width = Math.max(...checks.map((c) => c.name.length));
+    for (const c of checks) {
+      const status = c.ok ? 'ok     ' : c.required ? 'MISSING' : 'absent ';
+      this.out(`${status}  ${c.name.padEnd(width)}  ${c.detail}`);
+      if (c.fix && !c.ok) this.out(`         ${' '.repeat(width)}  fix: ${c.fix}`);
+    }
+    if (!ok) {
+      // A failed check is a finding, not an error: print the report (one JSON document under --json), then exit 1.
+      if (this.jsonEnabled()) this.logJson(report);
+      else this.note(`bottle doctor: ${checks.filter((c) => !c.ok && c.required).length} required check(s) failed`);
+      this.exit(1);
+    }
+    return report;
+  }
+}

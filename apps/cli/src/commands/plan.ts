@@ -1,0 +1,66 @@
+import { Args, Flags } from '@oclif/core';
+import { formatPath, makePlan, resolveSteps, type BottlePlan } from '@bot-bottle/core';
+import { BaseCommand } from '../base-command.js';
+import { manifestFlag, readManifest } from '../manifest.js';
+import { loadRegistry } from '../provisioners.js';
+
+export default class Plan extends BaseCommand {
+  static override summary = 'Show what `bottle run` would do for an agent, without doing anything.';
+  static override description =
+    'Resolves the launch plan (slug, state dirs, egress routes, git upstreams, provisioners in order) and checks every provisioner the agent lists is installed and in a valid order. Nothing is created.';
+  static override examples = ['<%= config.bin %> plan demo', '<%= config.bin %> plan demo --json --seed fixed'];
+  static override args = { agent: Args.string({ description: 'Agent name from the manifest', required: true }) };
+  static override flags = {
+    manifest: manifestFlag,
+    'copy-cwd': Flags.boolean({ summary: "Copy the current directory's .git into the bottle's workspace.", default: false }),
+    seed: Flags.string({ summary: 'Make the slug deterministic (same seed, same slug).' }),
+  };
+
+  async run(): Promise<BottlePlan> {
+    const { args, flags } = await this.parse(Plan);
+    const { loaded } = await readManifest(flags.manifest);
+    const plan = makePlan(
+      { manifest: loaded, agentName: args.agent, copyCwd: flags['copy-cwd'], userCwd: process.cwd() },
+      flags.seed === undefined ? {} : { seed: flags.seed },
+    );
+    const registry = await loadRegistry(this.config);
+    const steps = resolveSteps(plan.provisioners, registry, formatPath(['agents', args.agent, 'provisioners']));
+    if (this.jsonEnabled()) return plan;
+
+    const yesNo = (b: boolean) => (b ? 'yes' : 'no');
+    this.out(`plan for agent ${plan.agentName} (bottle ${plan.bottleName})`);
+    this.out(`  manifest     ${plan.manifestPath}`);
+    this.out(`  slug         ${plan.slug}`);
+    this.out(`  state dir    ${plan.stateDir}`);
+    this.out(`  copy cwd     ${yesNo(plan.copyCwd)}${plan.copyCwd ? ` (${plan.userCwd})` : ''}`);
+    this.out(`  supervise    ${plan.supervise ? 'on' : 'off'}`);
+    this.out('provisioners, in order:');
+    steps.forEach((s, i) => {
+      const reg = registry.get(s.definition.name)!;
+      const opts = Object.keys(plan.provisioners[i]!.options).length ? ` options ${JSON.stringify(plan.provisioners[i]!.options)}` : '';
+      this.out(`  ${i + 1}. ${s.definition.name.padEnd(12)} ${reg.packageName}@${reg.packageVersion} (${reg.builtIn ? 'built-in' : 'plugin'})${opts}`);
+    });
+    this.out('egress (everything else is refused):');
+    if (plan.egress.routes.length === 0) this.out('  no routes');
+    for (const r of plan.egress.routes) {
+      const parts = [r.host];
+      if (r.to) parts.push(`-> ${r.to}`);
+      if (r.methods) parts.push(`methods ${r.methods.join(',')}`);
+      if (r.paths) parts.push(`paths ${r.paths.join(',')}`);
+      if (r.auth) parts.push(`${r.auth.header} from $${r.auth.env} (injected by the gateway)`);
+      this.out(`  ${parts.join('  ')}`);
+    }
+    this.out('git upstreams:');
+    if (plan.gitGate.upstreams.length === 0) this.out('  none');
+    for (const u of plan.gitGate.upstreams) this.out(`  ${u.name}  ${u.upstream}${u.identityFile ? `  key ${u.identityFile}` : ''}${u.push ? '' : '  (fetch only)'}`);
+    if (plan.skills.length) {
+      this.out('skills:');
+      for (const s of plan.skills) this.out(`  ${s.name}  ${s.found ? s.hostDir : `NOT FOUND (looked in ${s.searched.join(', ')})`}`);
+    }
+    if (plan.launchProblems.length) {
+      this.out('`bottle run` would refuse to start until these are fixed:');
+      for (const p of plan.launchProblems) this.out(`  ${p}`);
+    }
+    return plan;
+  }
+}

@@ -1,0 +1,39 @@
+import { BaseCommand } from '../base-command.js';
+import { loadRegistry } from '../provisioners.js';
+
+export interface ProvisionerInfo {
+  name: string;
+  package: string;
+  version: string;
+  builtIn: boolean;
+  description: string;
+  after: string[];
+}
+
+export default class Provisioners extends BaseCommand {
+  static override summary = 'List the installed provisioners (built-in and from plugins).';
+  static override description = 'Agents list these by name under "provisioners"; they run in that order. Install more with `bottle plugins install <package>`.';
+  static override examples = ['<%= config.bin %> provisioners', '<%= config.bin %> provisioners --json'];
+
+  async run(): Promise<{ provisioners: ProvisionerInfo[] }> {
+    await this.parse(Provisioners);
+    const registry = await loadRegistry(this.config);
+    const provisioners = [...registry.values()]
+      .map((r) => ({
+        name: r.definition.name,
+        package: r.packageName,
+        version: r.packageVersion,
+        builtIn: r.builtIn,
+        description: r.definition.description ?? '',
+        after: [...(r.definition.after ?? [])],
+      }))
+      .sort((a, b) => Number(b.builtIn) - Number(a.builtIn) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    if (provisioners.length === 0) this.out('no provisioners are installed');
+    const width = Math.max(4, ...provisioners.map((p) => p.name.length));
+    for (const p of provisioners) {
+      this.out(`${p.name.padEnd(width)}  ${`${p.package}@${p.version}`}  ${p.builtIn ? 'built-in' : 'plugin'}${p.after.length ? `  after: ${p.after.join(', ')}` : ''}`);
+      if (p.description) this.out(`${' '.repeat(width)}  ${p.description}`);
+    }
+    return { provisioners };
+  }
+}

@@ -1,0 +1,51 @@
+import { formatPath, missingLaunchEnv } from '@bot-bottle/core';
+import { BaseCommand } from '../base-command.js';
+import { manifestFlag, readManifest } from '../manifest.js';
+
+export interface ValidateResult {
+  manifest: string;
+  via: string;
+  ok: true;
+  bottles: number;
+  agents: number;
+  /** Things checked only at launch, such as route env vars that are unset right now. */
+  notes: string[];
+}
+
+function count(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
+export default class Validate extends BaseCommand {
+  static override summary = 'Check a manifest and report every problem by its JSON path.';
+  static override examples = ['<%= config.bin %> validate', '<%= config.bin %> validate --manifest ./bottle.json'];
+  static override flags = { manifest: manifestFlag };
+
+  async run(): Promise<ValidateResult> {
+    const { flags } = await this.parse(Validate);
+    const { found, loaded } = await readManifest(flags.manifest);
+    const { manifest } = loaded;
+    const notes: string[] = [];
+    const noted = new Set<string>();
+    for (const [bottleName, bottle] of Object.entries(manifest.bottles)) {
+      const missing = new Set(missingLaunchEnv(bottle, process.env));
+      for (const [i, route] of (bottle.egress?.routes ?? []).entries()) {
+        const name = route.auth?.env;
+        if (name === undefined || !missing.has(name) || noted.has(name)) continue;
+        noted.add(name);
+        notes.push(`${formatPath(['bottles', bottleName, 'egress', 'routes', i, 'auth', 'env'])}: ${name} is not set in this shell; checked at launch (export it before \`bottle run\`)`);
+      }
+    }
+    const result: ValidateResult = {
+      manifest: loaded.source,
+      via: found.via,
+      ok: true,
+      bottles: Object.keys(manifest.bottles).length,
+      agents: Object.keys(manifest.agents).length,
+      notes,
+    };
+    this.out(`${loaded.source}: ok, ${count(result.bottles, 'bottle')}, ${count(result.agents, 'agent')}`);
+    for (const n of notes) this.out(`note: ${n}`);
+    return result;
+  }
+}

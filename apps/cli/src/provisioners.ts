@@ -1,0 +1,36 @@
+/**
+ * Provisioner discovery: every plugin (built-in, installed or linked) that declares the oclif hook
+ * `bottle:provisioners` hands over its definitions; core's buildRegistry turns hook failures,
+ * duplicate names and invalid definitions into BottleErrors. The hook only registers: the order
+ * provisioners run in is the agent's list in the manifest.
+ */
+import type { Config } from '@oclif/core';
+import type { Hooks } from '@oclif/core/interfaces';
+import { buildRegistry, type HookFailure, type HookSuccess, type ProvisionerHookResult, type ProvisionerRegistry } from '@bot-bottle/core';
+
+export const PROVISIONER_HOOK = 'bottle:provisioners' as const;
+export const PROVISIONER_KEYWORD = 'bottle-provisioner';
+/** A plugin's hook that takes longer than this is reported as failed, so one broken plugin cannot hang the CLI. */
+export const HOOK_TIMEOUT_MS = 10_000;
+
+/** oclif's hook table with ours added (its `Hooks` is a type alias, so it is extended, not augmented). */
+export type BottleHooks = Hooks & {
+  'bottle:provisioners': { options: Record<string, never>; return: ProvisionerHookResult | undefined };
+};
+
+/** The provisioner packages that ship with the CLI: its `oclif.plugins` entries that declare the hook. */
+export function corePluginNames(config: Config): Set<string> {
+  const declared = new Set(config.pjson.oclif.plugins ?? []);
+  const names = new Set<string>();
+  for (const plugin of config.getPluginsList()) {
+    if (plugin.type === 'core' && declared.has(plugin.name) && plugin.hooks[PROVISIONER_HOOK]) names.add(plugin.name);
+  }
+  return names;
+}
+
+export async function loadRegistry(config: Config): Promise<ProvisionerRegistry> {
+  const { successes, failures } = await config.runHook<typeof PROVISIONER_HOOK, BottleHooks>(PROVISIONER_HOOK, {}, HOOK_TIMEOUT_MS);
+  const ok: HookSuccess[] = successes.map((s) => ({ plugin: { name: s.plugin.name, version: s.plugin.version, type: s.plugin.type }, result: s.result }));
+  const failed: HookFailure[] = failures.map((f) => ({ plugin: { name: f.plugin.name, version: f.plugin.version }, error: f.error }));
+  return buildRegistry(ok, failed, corePluginNames(config));
+}
