@@ -30,8 +30,9 @@ export default class Provisioners extends BaseCommand {
       .sort((a, b) => Number(b.builtIn) - Number(a.builtIn) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     if (provisioners.length === 0) this.out('no provisioners are installed');
     const width = Math.max(4, ...provisioners.map((p) => p.name.length));
+    const pkgWidth = Math.max(...provisioners.map((p) => p.package.length + p.version.length + 1));
     for (const p of provisioners) {
-      this.out(`${p.name.padEnd(width)}  ${`${p.package}@${p.version}`}  ${p.builtIn ? 'built-in' : 'plugin'}${p.after.length ? `  after: ${p.after.join(', ')}` : ''}`);
+      this.out(`${p.name.padEnd(width)}  ${`${p.package}@${p.version}`.padEnd(pkgWidth)}  ${p.builtIn ? 'built-in' : 'plugin  '}${p.after.length ? `  after: ${p.after.join(', ')}` : ''}`.trimEnd());
       if (p.description) this.out(`${' '.repeat(width)}  ${p.description}`);
     }
     return { provisioners };
