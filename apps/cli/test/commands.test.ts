@@ -237,4 +237,13 @@ test('doctor with an engine that does not answer: the docker client is found, th
   assert.match(r.stdout, 'fix: Start the Docker engine');
 });
 
+test('an unknown command: the same format, the nearest command, exit 2', async () => {
+  const r = await bottle(['plann', 'demo']);
+  assert.is(r.exitCode, 2);
+  assert.is(r.stderr, 'Error: unknown command "plann"\nFix: Did you mean `bottle plan`?\nFix: Run `bottle --help` for the list of commands.');
+  const t = await bottle(['plugins', 'lnk', '.']);
+  assert.is(t.exitCode, 2);
+  assert.match(t.stderr, 'Did you mean `bottle plugins link`?');
+});
+
 test.run();
