@@ -8,3 +8,4 @@ export * from './registry.js';
 export * from './runner.js';
 export * from './recording-target.js';
 export * from './session.js';
+export * from './workspace.js';

@@ -7,6 +7,7 @@ import { BottleError } from './errors.js';
 import type { Backend, LaunchProgress } from './backend.js';
 import type { BottlePlan } from './plan.js';
 import { runProvisioners, type ResolvedStep } from './runner.js';
+import { copyWorkspace } from './workspace.js';
 
 export interface SessionOptions {
   plan: BottlePlan;
@@ -37,6 +38,11 @@ export async function runSession(o: SessionOptions): Promise<number> {
   const bottle = await o.backend.launch(o.plan, { progress: o.progress, signal: o.signal, keep: o.keep });
   let keepIt = o.keep;
   try {
+    if (o.plan.copyCwd) {
+      o.progress('workspace', o.plan.userCwd);
+      const copied = await copyWorkspace(o.plan, bottle.target);
+      o.progress('workspace', `${copied.files >= 0 ? `${copied.files} files` : 'all files'} copied${copied.skipped.length ? `; skipped ${copied.skipped.join('; ')}` : ''}`);
+    }
     o.progress('provision');
     const outcome = await runProvisioners(o.steps, {
       plan: o.plan,

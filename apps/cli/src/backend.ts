@@ -1,0 +1,42 @@
+/** Which backend a command drives. Docker is the one that ships; smolmachines joins it later. */
+import { DockerBackend } from '@bot-bottle/backend-docker';
+import type { LaunchProgress } from '@bot-bottle/core';
+
+export function backendFor(env: NodeJS.ProcessEnv = process.env): DockerBackend {
+  return new DockerBackend(env);
+}
+
+/** Progress as plain lines on stderr (never stdout: that is the command's data). */
+export function progressPrinter(quiet: boolean): LaunchProgress {
+  const started = Date.now();
+  return (phase, detail) => {
+    if (quiet) return;
+    const t = ((Date.now() - started) / 1000).toFixed(1).padStart(5);
+    process.stderr.write(`bottle [${t}s] ${phase}${detail ? `: ${detail}` : ''}\n`);
+  };
+}
+
+/** Turns SIGINT/SIGTERM into an abort, once; a second signal leaves the clean-up to `bottle gc`. */
+export function interruptSignal(onFirst: () => void): { signal: AbortSignal; dispose(): void } {
+  const ac = new AbortController();
+  let count = 0;
+  const handler = (sig: NodeJS.Signals) => {
+    count++;
+    if (count === 1) {
+      onFirst();
+      ac.abort(new Error(`interrupted by ${sig}`));
+    } else {
+      process.stderr.write('bottle: interrupted again; leaving the rest to `bottle gc`\n');
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signal: ac.signal,
+    dispose() {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}

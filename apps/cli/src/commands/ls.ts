@@ -1,0 +1,31 @@
+import type { BottleStatus } from '@bot-bottle/core';
+import { BaseCommand } from '../base-command.js';
+import { backendFor } from '../backend.js';
+
+function age(iso: string): string {
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  if (!Number.isFinite(s)) return '?';
+  if (s < 60) return `${Math.floor(s)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+export default class Ls extends BaseCommand {
+  static override summary = 'List bottles: what the engine runs, checked against the state dir.';
+  static override examples = ['<%= config.bin %> ls', '<%= config.bin %> ls --json'];
+
+  async run(): Promise<BottleStatus[]> {
+    await this.parse(Ls);
+    const bottles = await backendFor().list();
+    if (bottles.length === 0) {
+      this.note('no bottles');
+      return bottles;
+    }
+    const rows = [['SLUG', 'AGENT', 'BACKEND', 'STATE', 'AGE', 'DETAIL'], ...bottles.map((b) => [b.slug, b.agent, b.backend, b.state, age(b.createdAt), b.detail ?? ''])];
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    for (const r of rows) this.out(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
+    if (bottles.some((b) => b.state === 'orphaned')) this.note('orphaned bottles lost their owner; `bottle gc` reclaims them');
+    return bottles;
+  }
+}

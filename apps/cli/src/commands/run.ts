@@ -1,0 +1,53 @@
+import { Args, Flags } from '@oclif/core';
+import { BottleError, formatPath, makePlan, resolveSteps, runSession } from '@bot-bottle/core';
+import { BaseCommand } from '../base-command.js';
+import { backendFor, interruptSignal, progressPrinter } from '../backend.js';
+import { manifestFlag, readManifest } from '../manifest.js';
+import { loadRegistry } from '../provisioners.js';
+
+export default class Run extends BaseCommand {
+  static override summary = 'Start an agent in a new bottle and attach to it.';
+  static override description = [
+    'Plans the launch, builds any missing image, starts the bundle and the bottle, applies the agent\'s provisioners in order, then runs Claude Code as user node in /home/node/workspace (interactive when stdin is a terminal).',
+    'With `-- CMD ...` it runs that command instead, streams its output and exits with its exit code.',
+    'Everything is removed when the command ends, unless --keep.',
+  ].join('\n');
+  static override examples = ['<%= config.bin %> run demo', '<%= config.bin %> run demo --copy-cwd', '<%= config.bin %> run demo -- git status'];
+  static override enableJsonFlag = false;
+  static override strict = false;
+  static override args = { agent: Args.string({ description: 'Agent name from the manifest', required: true }) };
+  static override flags = {
+    manifest: manifestFlag,
+    'copy-cwd': Flags.boolean({ summary: "Copy the current directory (files git does not ignore, and .git) into the bottle's workspace.", default: false }),
+    keep: Flags.boolean({ summary: 'Leave the bottle running after the command ends (remove it with `bottle stop`).', default: false }),
+    quiet: Flags.boolean({ char: 'q', summary: 'No progress lines on stderr.', default: false }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags, argv } = await this.parse(Run);
+    const command = (argv as string[]).slice(1);
+    const { loaded } = await readManifest(flags.manifest);
+    const plan = makePlan({ manifest: loaded, agentName: args.agent, copyCwd: flags['copy-cwd'], userCwd: process.cwd() }, { backend: 'docker' });
+    const steps = resolveSteps(plan.provisioners, await loadRegistry(this.config), formatPath(['agents', args.agent, 'provisioners']));
+    const progress = progressPrinter(flags.quiet);
+    const interrupt = interruptSignal(() => process.stderr.write('bottle: interrupted; removing the bottle\n'));
+    try {
+      const code = await runSession({
+        plan,
+        backend: backendFor(),
+        steps,
+        argv: command,
+        tty: command.length === 0 && process.stdin.isTTY === true && process.stdout.isTTY === true,
+        keep: flags.keep,
+        progress,
+        warn: (m) => process.stderr.write(`bottle: warning: ${m}\n`),
+        signal: interrupt.signal,
+        onReady: (slug) => progress('ready', flags.keep ? `${slug} (kept: bottle exec ${slug}; bottle stop ${slug})` : slug),
+      });
+      if (interrupt.signal.aborted) throw new BottleError('INTERRUPTED', 'interrupted; the bottle was removed', { exit: 130 });
+      if (code !== 0) this.exit(code);
+    } finally {
+      interrupt.dispose();
+    }
+  }
+}

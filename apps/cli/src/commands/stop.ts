@@ -1,0 +1,25 @@
+import { Args, Flags } from '@oclif/core';
+import { BottleError } from '@bot-bottle/core';
+import { BaseCommand } from '../base-command.js';
+import { backendFor } from '../backend.js';
+
+export default class Stop extends BaseCommand {
+  static override summary = 'Stop and remove a bottle (its bundle, volume and state go with it).';
+  static override examples = ['<%= config.bin %> stop demo-abc12', '<%= config.bin %> stop --all'];
+  static override args = { slug: Args.string({ description: 'The bottle (see `bottle ls`)' }) };
+  static override flags = { all: Flags.boolean({ summary: 'Stop every bottle.', default: false }) };
+
+  async run(): Promise<{ stopped: string[] }> {
+    const { args, flags } = await this.parse(Stop);
+    if (!args.slug && !flags.all) throw new BottleError('USAGE', 'name a bottle to stop, or pass --all', { suggestions: ['List bottles with `bottle ls`.'], exit: 2 });
+    if (args.slug && flags.all) throw new BottleError('USAGE', 'give a slug or --all, not both', { exit: 2 });
+    const backend = backendFor();
+    const slugs = flags.all ? (await backend.list()).map((b) => b.slug) : [args.slug!];
+    for (const slug of slugs) {
+      await backend.stop(slug);
+      this.out(`stopped ${slug}`);
+    }
+    if (slugs.length === 0) this.note('no bottles');
+    return { stopped: slugs };
+  }
+}
