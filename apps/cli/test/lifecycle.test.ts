@@ -1,0 +1,159 @@
+/**
+ * Lifecycle against the real docker engine, through the real `bottle` process: run, exec, ls,
+ * stop, gc; Ctrl-C and SIGKILL at each phase of a launch; parallel launches of one agent.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { BIN, cleanupTempDirs, tempDir } from './helpers.js';
+
+const test = suite('lifecycle (real engine)');
+
+interface Ctx { env: NodeJS.ProcessEnv; manifest: string; dir: string }
+const ctx = {} as Ctx;
+
+function bottle(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { env: ctx.env, encoding: 'utf8', input: input ?? '', timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function docker(args: string[]): string {
+  return spawnSync('docker', args, { encoding: 'utf8' }).stdout;
+}
+
+/** Everything labelled for a slug, across containers, volumes and networks. */
+function leftovers(slug: string): string[] {
+  const f = `label=bot-bottle.slug=${slug}`;
+  return [
+    ...docker(['ps', '-aq', '--filter', f]).split('\n'),
+    ...docker(['volume', 'ls', '-q', '--filter', f]).split('\n'),
+    ...docker(['network', 'ls', '-q', '--filter', f]).split('\n'),
+  ].filter(Boolean);
+}
+
+test.before(async () => {
+  ctx.dir = await tempDir('bottle-life-');
+  ctx.manifest = path.join(ctx.dir, 'bottle.json');
+  await writeFile(ctx.manifest, JSON.stringify({ bottles: { dev: {} }, agents: { life: { bottle: 'dev', provisioners: [] } } }));
+  ctx.env = { ...process.env, XDG_STATE_HOME: path.join(ctx.dir, 'state'), BOT_BOTTLE_MANIFEST: ctx.manifest };
+  const built = bottle(['image', 'build']);
+  assert.is(built.code, 0, built.stderr);
+});
+
+test.after(cleanupTempDirs);
+
+test('run: stdout, stderr and exit code come back; it runs as node in the workspace', () => {
+  const r = bottle(['run', 'life', '-q', '--', 'sh', '-c', 'echo "$(id -un) $(pwd)"; echo to-stderr >&2; exit 7']);
+  assert.is(r.code, 7, r.stderr);
+  assert.is(r.stdout, 'node /home/node/workspace\n');
+  assert.match(r.stderr, /to-stderr/);
+  const after = JSON.parse(bottle(['ls', '--json']).stdout) as unknown[];
+  assert.equal(after, [], 'nothing is left after the run');
+});
+
+test('run forwards stdin to the command', () => {
+  const r = bottle(['run', 'life', '-q', '--', 'sh', '-c', 'tr a-z A-Z'], 'hello bottle\n');
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, 'HELLO BOTTLE\n');
+});
+
+test('--keep, ls, exec, stop', () => {
+  const run = bottle(['run', 'life', '--keep', '--', 'true']);
+  assert.is(run.code, 0, run.stderr);
+  const list = JSON.parse(bottle(['ls', '--json']).stdout) as { slug: string; agent: string; state: string; backend: string }[];
+  assert.is(list.length, 1);
+  const b = list[0]!;
+  assert.is(b.agent, 'life');
+  assert.is(b.state, 'running');
+  assert.is(b.backend, 'docker');
+  const human = bottle(['ls']);
+  assert.match(human.stdout, new RegExp(`^SLUG .*\\n${b.slug} +life +docker +running`, 'm'));
+  const ex = bottle(['exec', b.slug, '--', 'sh', '-c', 'id -un; exit 3']);
+  assert.is(ex.code, 3);
+  assert.is(ex.stdout, 'node\n');
+  const gcDry = JSON.parse(bottle(['gc', '--dry-run', '--json']).stdout) as { removed: string[] };
+  assert.equal(gcDry.removed, [], 'a kept bottle is not garbage');
+  const stop = bottle(['stop', b.slug]);
+  assert.is(stop.code, 0, stop.stderr);
+  assert.equal(leftovers(b.slug), []);
+  const again = bottle(['stop', b.slug]);
+  assert.is(again.code, 2);
+  assert.match(again.stderr, /no bottle named/);
+  assert.not.match(again.stderr, /\n\s+at /, 'no stack trace');
+});
+
+test('exec on an unknown bottle is a clear error', () => {
+  const r = bottle(['exec', 'nope-aaaaa', '--', 'true']);
+  assert.is(r.code, 2);
+  assert.match(r.stderr, /Error: no bottle named nope-aaaaa\nFix: /);
+});
+
+test('two launches of one agent are independent', async () => {
+  const runOne = () => new Promise<{ code: number | null; out: string }>((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'run', 'life', '-q', '--', 'sh', '-c', 'echo $HOSTNAME; sleep 2'], { env: ctx.env });
+    let out = '';
+    child.stdout.on('data', (b) => (out += b));
+    child.on('close', (code) => resolve({ code, out }));
+  });
+  const [a, b] = await Promise.all([runOne(), runOne()]);
+  assert.is(a.code, 0);
+  assert.is(b.code, 0);
+  assert.is.not(a.out.trim(), b.out.trim(), 'two different containers');
+});
+
+/** Starts `bottle run` in its own process group and resolves when stderr shows the phase. */
+function startUntil(phase: RegExp): Promise<{ pid: number; slugSoFar: () => string; done: Promise<number | null> }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'run', 'life', '--', 'sleep', '120'], { env: ctx.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    const done = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    child.stderr.on('data', (b) => {
+      err += b;
+      if (phase.test(err)) resolve({ pid: child.pid!, slugSoFar: () => err, done });
+    });
+    child.on('close', () => reject(new Error(`run ended before ${phase}: ${err}`)));
+  });
+}
+
+async function waitForGroupExit(pgid: number): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+for (const phase of ['images', 'bundle', 'bottle', 'bundle ready', 'provision', 'ready']) {
+  test(`SIGKILL of the CLI at "${phase}" leaves nothing that gc cannot reclaim`, async () => {
+    const run = await startUntil(new RegExp(`\\] ${phase}(:|\\n)`));
+    process.kill(run.pid, 'SIGKILL');
+    await run.done;
+    // The CLI's own docker children may still be finishing the step it was in; let them land.
+    await waitForGroupExit(run.pid);
+    const gc = bottle(['gc', '--json']);
+    assert.is(gc.code, 0, gc.stderr);
+    const all = [
+      ...docker(['ps', '-aq', '--filter', 'label=bot-bottle.agent=life']).split('\n'),
+      ...docker(['volume', 'ls', '-q', '--filter', 'label=bot-bottle.agent=life']).split('\n'),
+    ].filter(Boolean);
+    assert.equal(all, [], `left after gc: ${all.join(' ')}`);
+    const ls = JSON.parse(bottle(['ls', '--json']).stdout) as unknown[];
+    assert.equal(ls, [], 'ls tells the truth: nothing left');
+  });
+}
+
+test('Ctrl-C (SIGINT) during a run removes the bottle and exits 130', async () => {
+  const run = await startUntil(/\] ready: /);
+  const slug = /ready: (\S+)/.exec(run.slugSoFar())![1]!;
+  process.kill(run.pid, 'SIGINT');
+  const code = await run.done;
+  assert.is(code, 130);
+  assert.equal(leftovers(slug), []);
+});
+
+test.run();
