@@ -201,6 +201,8 @@ export type AgentConfig = v.InferOutput<typeof AgentSchema>;
 export type GitEntry = v.InferOutput<typeof GitEntrySchema>;
 export type GitUser = v.InferOutput<typeof GitUserSchema>;
 export type EgressRoute = v.InferOutput<typeof RouteSchema>;
+/** One egress route's schema, for services that take routes from elsewhere than a manifest (the gateway's run-time updates). */
+export const EgressRouteSchema = RouteSchema;
 export type ProvisionerRef = v.InferOutput<typeof ProvisionerRefSchema>;
 
 /** The keys allowed at a path of the manifest, for "did you mean" hints on unknown keys. */

@@ -1,0 +1,70 @@
+/**
+ * Run-time changes without a restart: a small HTTP API on a unix socket that only the bundle's
+ * own services (supervise) can reach. GET /routes, PUT /routes {"routes": [...]}, GET /health.
+ */
+import { chmod, rm } from 'node:fs/promises';
+import http from 'node:http';
+import { isBottleError } from '@bot-bottle/core';
+import type { Gateway } from './gateway.js';
+
+const MAX_BODY = 1024 * 1024;
+
+export interface AdminServer {
+  socketPath: string;
+  close(): Promise<void>;
+}
+
+function reply(res: http.ServerResponse, status: number, body: unknown) {
+  const text = JSON.stringify(body) + '\n';
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export async function startAdminServer(gateway: Gateway, socketPath: string): Promise<AdminServer> {
+  const server = http.createServer((req, res) => {
+    if (req.url === '/health' && req.method === 'GET') return reply(res, 200, { ok: true, stats: gateway.stats() });
+    if (req.url !== '/routes') return reply(res, 404, { error: 'unknown path; use /routes or /health' });
+    if (req.method === 'GET') return reply(res, 200, { routes: gateway.routes() });
+    if (req.method !== 'PUT') return reply(res, 405, { error: 'use GET or PUT' });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reply(res, 413, { error: 'routes larger than 1 MiB' });
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => {
+      if (res.headersSent) return;
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        return reply(res, 400, { error: 'the body is not JSON; send {"routes": [...]}' });
+      }
+      const routes = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { routes?: unknown }).routes : undefined;
+      if (routes === undefined) return reply(res, 400, { error: 'send {"routes": [...]}' });
+      try {
+        reply(res, 200, { routes: gateway.setRoutes(routes) });
+      } catch (e) {
+        if (isBottleError(e)) return reply(res, 400, { error: e.message, details: e.details, suggestions: e.suggestions });
+        reply(res, 500, { error: (e as Error).message });
+      }
+    });
+  });
+  await rm(socketPath, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => resolve());
+  });
+  await chmod(socketPath, 0o600);
+  return {
+    socketPath,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

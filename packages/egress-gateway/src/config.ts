@@ -1,0 +1,105 @@
+/**
+ * The gateway's config file (JSON), written by the launcher. It names secrets by env var; their
+ * values come from the gateway's own environment and are never written to a file.
+ */
+import { readFile } from 'node:fs/promises';
+import * as v from 'valibot';
+import { BottleError, EXIT_USAGE, formatPath, type EgressRoute } from '@bot-bottle/core';
+import type { GatewayOptions } from './gateway.js';
+import { parseRoutes } from './rules.js';
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const ListenSchema = v.union([
+  v.strictObject({ socket: v.pipe(v.string(), v.nonEmpty()) }),
+  v.strictObject({ port: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)), host: v.optional(v.pipe(v.string(), v.nonEmpty())) }),
+]);
+
+export const GatewayConfigSchema = v.strictObject({
+  /** Where the proxy listens. Default: {"port": 3128, "host": "0.0.0.0"}. */
+  listen: v.optional(ListenSchema),
+  /** The bottle's CA, as made by createBottleCa. */
+  ca: v.strictObject({ cert: v.pipe(v.string(), v.nonEmpty()), key: v.pipe(v.string(), v.nonEmpty()) }),
+  /** The manifest's egress routes (checked again with the manifest's rules). */
+  routes: v.array(v.unknown()),
+  /** Names of env vars whose values the gateway injects; read from its own environment. */
+  secretEnv: v.optional(v.array(v.pipe(v.string(), v.regex(ENV_NAME, 'each secretEnv entry must be an env var name')))),
+  /** PEM files of extra CAs trusted for upstream connections, beside the system store. */
+  extraCaFiles: v.optional(v.array(v.pipe(v.string(), v.nonEmpty()))),
+  /** The append-only JSONL audit log. */
+  auditLog: v.optional(v.nullable(v.pipe(v.string(), v.nonEmpty()))),
+  /** A unix socket for run-time changes (GET/PUT /routes); none when absent. */
+  admin: v.optional(v.strictObject({ socket: v.pipe(v.string(), v.nonEmpty()) })),
+});
+export type GatewayConfig = v.InferOutput<typeof GatewayConfigSchema>;
+
+function invalid(source: string, details: string[]): BottleError {
+  return new BottleError('USAGE', `egress gateway config ${source} is not valid`, {
+    details,
+    suggestions: ['See the config format in the egress-gateway README: {"ca": {"cert", "key"}, "routes": [...], "secretEnv"?, "extraCaFiles"?, "auditLog"?, "listen"?, "admin"?}.'],
+    exit: EXIT_USAGE,
+  });
+}
+
+/** Checks a parsed config file; routes are checked by the manifest's own route schema. */
+export function parseGatewayConfig(value: unknown, source = '<config>'): GatewayConfig & { routes: EgressRoute[] } {
+  const r = v.safeParse(GatewayConfigSchema, value);
+  if (!r.success) {
+    throw invalid(
+      source,
+      r.issues.map((i) => `${formatPath((i.path ?? []).map((p) => p.key as string | number))}: ${i.message}`),
+    );
+  }
+  return { ...r.output, routes: parseRoutes(r.output.routes) };
+}
+
+export async function readGatewayConfig(file: string): Promise<GatewayConfig & { routes: EgressRoute[] }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new BottleError('USAGE', `egress gateway: cannot read its config ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
+      suggestions: ['Pass the config path as the first argument or in BOT_BOTTLE_EGRESS_CONFIG.'],
+      exit: EXIT_USAGE,
+    });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw invalid(file, [`(top level): not JSON: ${(e as Error).message}`]);
+  }
+  return parseGatewayConfig(value, file);
+}
+
+/** Turns a config into gateway options, reading secrets from `env` and extra CAs from disk. */
+export async function gatewayOptionsFromConfig(config: GatewayConfig & { routes: EgressRoute[] }, env: NodeJS.ProcessEnv = process.env): Promise<GatewayOptions> {
+  const secrets: Record<string, string> = {};
+  const missing: string[] = [];
+  for (const name of config.secretEnv ?? []) {
+    const value = env[name];
+    if (value === undefined || value === '') missing.push(name);
+    else secrets[name] = value;
+  }
+  if (missing.length) {
+    throw new BottleError('LAUNCH_ENV_MISSING', `egress gateway: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set in its environment`, {
+      suggestions: ['Start the gateway with each secretEnv variable set to the value it injects.'],
+    });
+  }
+  const extraCaCerts: string[] = [];
+  for (const file of config.extraCaFiles ?? []) {
+    try {
+      extraCaCerts.push(await readFile(file, 'utf8'));
+    } catch (e) {
+      throw new BottleError('USAGE', `egress gateway: cannot read extra CA file ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { exit: EXIT_USAGE });
+    }
+  }
+  return {
+    ca: config.ca,
+    routes: config.routes,
+    secrets,
+    extraCaCerts,
+    auditLogPath: config.auditLog ?? null,
+    listen: config.listen ?? { port: 3128, host: '0.0.0.0' },
+  };
+}

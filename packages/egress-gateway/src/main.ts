@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+/**
+ * Runs the egress gateway from a config file: `bot-bottle-egress-gateway CONFIG.json`
+ * (or BOT_BOTTLE_EGRESS_CONFIG). SIGHUP re-reads the file's routes; SIGTERM/SIGINT stop it.
+ */
+import { isBottleError } from '@bot-bottle/core';
+import { startAdminServer, type AdminServer } from './admin.js';
+import { gatewayOptionsFromConfig, readGatewayConfig } from './config.js';
+import { startGateway } from './gateway.js';
+
+function fail(e: unknown): never {
+  if (isBottleError(e)) {
+    process.stderr.write(`egress gateway: ${e.message}\n${e.details.map((d) => `  ${d}\n`).join('')}${e.suggestions.map((s) => `  fix: ${s}\n`).join('')}`);
+    process.exit(e.exit || 1);
+  }
+  process.stderr.write(`egress gateway: ${(e as Error)?.stack ?? String(e)}\n`);
+  process.exit(1);
+}
+
+const configPath = process.argv[2] ?? process.env.BOT_BOTTLE_EGRESS_CONFIG;
+if (!configPath) fail(new Error('usage: bot-bottle-egress-gateway CONFIG.json (or set BOT_BOTTLE_EGRESS_CONFIG)'));
+
+try {
+  const config = await readGatewayConfig(configPath);
+  const gateway = await startGateway(await gatewayOptionsFromConfig(config));
+  let admin: AdminServer | null = null;
+  if (config.admin) admin = await startAdminServer(gateway, config.admin.socket);
+  process.stderr.write(`egress gateway: listening on ${gateway.socketPath ?? gateway.url} with ${gateway.routes().length} route(s)${admin ? `; admin on ${admin.socketPath}` : ''}\n`);
+  process.on('SIGHUP', () => {
+    readGatewayConfig(configPath).then(
+      (next) => {
+        gateway.setRoutes(next.routes);
+        process.stderr.write(`egress gateway: routes reloaded (${next.routes.length})\n`);
+      },
+      (e: unknown) => process.stderr.write(`egress gateway: routes not reloaded: ${(e as Error).message}\n`),
+    );
+  });
+  const stop = () => {
+    void Promise.all([gateway.close(), admin?.close()]).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+} catch (e) {
+  fail(e);
+}
