@@ -387,7 +387,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (/^[A-Z]{3,10}( |$)/.test(text) || (first.length < 4 && /^[A-Z]+$/.test(text))) {
         tunnels.set(socket, { host, port, tls: false });
         trackClient(socket);
+        // The HTTP parser reads the socket's handle directly and would never see the bytes
+        // already read, so they are taken back out of the stream and handed to it as data.
+        const buffered: Buffer[] = [];
+        for (let c: Buffer | null; (c = socket.read() as Buffer | null) !== null; ) buffered.push(c);
         server.emit('connection', socket);
+        if (buffered.length) socket.emit('data', Buffer.concat(buffered));
+        socket.resume();
         return;
       }
       const reason = 'non-HTTP tunnel refused: the first bytes are neither TLS nor HTTP';

@@ -141,7 +141,7 @@ export async function requestThroughTunnel(
     const tlsSocket = tls.connect({ socket, servername: opts.sni, ca: caPem, checkServerIdentity: () => undefined });
     tlsSocket.on('error', (e) => resolve({ error: e.message }));
     tlsSocket.on('secureConnect', () => {
-      const req = https.request({ createConnection: () => tlsSocket, path: opts.path ?? '/', headers: { host: opts.hostHeader }, agent: false });
+      const req = http.request({ createConnection: () => tlsSocket, path: opts.path ?? '/', headers: { host: opts.hostHeader } });
       req.on('response', (res) => {
         let text = '';
         res.on('data', (c) => (text += c));
