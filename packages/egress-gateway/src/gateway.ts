@@ -34,7 +34,7 @@ export interface GatewayOptions {
 }
 
 export interface GatewayStats {
-  /** Client connections open now (proxy connections and the tunnels inside them). */
+  /** Client connections open now (a CONNECT tunnel is the connection it was opened on). */
   clientSockets: number;
   /** Upstream connections open now, in use or idle in the keep-alive pool. */
   upstreamSockets: number;
@@ -449,7 +449,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           socket.destroy();
         });
         tunnels.set(tlsSocket, { host, port, tls: true });
-        trackClient(tlsSocket);
         server.emit('connection', tlsSocket);
         socket.resume();
       },
