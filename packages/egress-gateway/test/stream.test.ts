@@ -191,7 +191,7 @@ test('WebSocket through the proxy, with the injected header on the upgrade', asy
   const ws = new WebSocket('wss://api.example.test/ws', {
     headers: { 'x-api-key': 'placeholder' },
     createConnection: () => tls.connect({ socket, servername: 'api.example.test', ca: ctx.caPem, ALPNProtocols: ['http/1.1'] }),
-  } as ConstructorParameters<typeof WebSocket>[1]);
+  } as WebSocket.ClientOptions);
   const reply = await new Promise<string>((resolve, reject) => {
     ws.on('open', () => ws.send('hello'));
     ws.on('message', (m) => resolve(m.toString()));
