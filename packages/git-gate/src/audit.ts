@@ -1,0 +1,57 @@
+/**
+ * Audit lines: one JSON object per line, appended to the log the egress gateway also writes.
+ * Each line is one write(2) on a file opened with O_APPEND, so lines from the gate, its push
+ * hooks and the gateway never interleave.
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+
+export type GitService = 'upload-pack' | 'receive-pack' | 'upload-archive' | string;
+
+export interface RefUpdate {
+  ref: string;
+  /** Object id before the push (all zeros when the ref is created). */
+  old: string;
+  /** Object id after the push (all zeros when the ref is deleted). */
+  new: string;
+}
+
+export interface GitAuditEntry {
+  /** ISO 8601 time of the decision. */
+  time: string;
+  /** Tells these lines apart from the egress gateway's in the shared log. */
+  source: 'git-gate';
+  /** git's service name: upload-pack (fetch, clone), receive-pack (push), or what was asked for. */
+  service: GitService;
+  /** The declared name, or the path asked for when it names no declared repo. */
+  repo: string;
+  /** The refs a push updates; empty for a fetch. */
+  refs: RefUpdate[];
+  decision: 'allow' | 'deny';
+  /** Why it was refused, or null. */
+  reason: string | null;
+  upstream?: string;
+  /** Where the request came from, when the gate knows it. */
+  client?: string;
+}
+
+export type AuditInput = Omit<GitAuditEntry, 'time' | 'source' | 'refs'> & { refs?: RefUpdate[] };
+
+export function auditLine(entry: AuditInput, now = new Date()): GitAuditEntry {
+  return { time: now.toISOString(), source: 'git-gate', service: entry.service, repo: entry.repo, refs: entry.refs ?? [], decision: entry.decision, reason: entry.reason, ...(entry.upstream ? { upstream: entry.upstream } : {}), ...(entry.client ? { client: entry.client } : {}) };
+}
+
+/** Appends one line; a log that cannot be written is reported on stderr and never stops git. */
+export function writeAudit(file: string | null, entry: AuditInput, onWrite?: (e: GitAuditEntry) => void): GitAuditEntry {
+  const line = auditLine(entry);
+  if (file) {
+    try {
+      mkdirSync(path.dirname(file), { recursive: true });
+      appendFileSync(file, JSON.stringify(line) + '\n', { mode: 0o640 });
+    } catch (e) {
+      process.stderr.write(`git-gate: audit log ${file}: ${(e as Error).message}\n`);
+    }
+  }
+  onWrite?.(line);
+  return line;
+}

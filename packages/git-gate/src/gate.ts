@@ -1,0 +1,194 @@
+/**
+ * The gate: a listener (TCP or unix socket) that reads each git:// request line, refuses
+ * anything not declared with a clear `ERR` line and an audit line, refreshes the mirror, and
+ * then hands the connection to a real `git daemon --inetd` that may serve that one repository
+ * only (and receive-pack only for an entry with push: true).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { execa } from 'execa';
+import { BottleError } from '@bot-bottle/core';
+import { writeAudit, type AuditInput, type GitAuditEntry } from './audit.js';
+import type { ResolvedGitGateConfig } from './config.js';
+import { KeyedLock } from './lock.js';
+import { localGitEnv, prepareMirrors, refreshMirror, UpstreamError, type Mirror } from './mirror.js';
+import { errPacket, readRequest, resolveRepoPath, serviceProblem, serviceWord } from './protocol.js';
+
+export interface GitGateOptions extends ResolvedGitGateConfig {
+  /** Called with each audit line the gate itself writes (push lines come from the hook). */
+  onAudit?: (entry: GitAuditEntry) => void;
+  /** Diagnostics (git daemon's own errors); default: stderr. */
+  log?: (line: string) => void;
+  /** How long a client may take to send its request line. Default 30 s. */
+  requestTimeoutMs?: number;
+}
+
+export interface RunningGitGate {
+  /** `git://host:port` for a TCP listener, else null. */
+  url: string | null;
+  port: number | null;
+  socketPath: string | null;
+  /** Absolute path of the folder holding `<name>.git` mirrors. */
+  reposDir: string;
+  close(): Promise<void>;
+}
+
+/** Fails with a fix when a binary the gate needs is missing. */
+export async function checkTools(needSsh: boolean): Promise<void> {
+  const gitProblem = async (): Promise<string | null> => {
+    const r = await execa('git', ['--exec-path'], { reject: false });
+    if (r.exitCode !== 0) return 'git is not installed';
+    return existsSync(`${r.stdout.trim()}/git-daemon`) ? null : `git daemon is not installed (no ${r.stdout.trim()}/git-daemon)`;
+  };
+  const problems = [await gitProblem()];
+  if (needSsh) problems.push((await execa('ssh', ['-V'], { reject: false })).exitCode === 0 ? null : 'ssh (openssh-client) is not installed');
+  const found = problems.filter((p): p is string => p !== null);
+  if (found.length) {
+    throw new BottleError('BACKEND_UNAVAILABLE', `git-gate cannot start: ${found.join('; ')}`, {
+      suggestions: ['Install git and openssh-client in the bundle image (Debian: apt-get install -y git openssh-client).'],
+    });
+  }
+}
+
+export async function startGitGate(options: GitGateOptions): Promise<RunningGitGate> {
+  await checkTools(options.entries.some((e) => e.ssh));
+  const { reposDir, mirrors } = await prepareMirrors(options.dataDir, options.entries, options.auditLog, options.upstreamTimeoutMs);
+  const names = options.entries.map((e) => e.name);
+  const lock = new KeyedLock();
+  const log = options.log ?? ((line: string) => process.stderr.write(`git-gate: ${line}\n`));
+  const audit = (entry: AuditInput) => writeAudit(options.auditLog, entry, options.onAudit);
+  const live = new Set<net.Socket>();
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+
+  const refuse = (socket: net.Socket, message: string) => {
+    socket.end(errPacket(message));
+  };
+
+  const serve = async (socket: net.Socket, mirror: Mirror, service: string, firstBytes: Buffer, client: string | undefined) => {
+    const { entry } = mirror;
+    // A push holds the mirror for its whole connection, so no refresh moves a ref between the
+    // hook's upstream push and receive-pack's own update; a fetch holds it only to refresh.
+    const release = await lock.acquire(entry.name);
+    try {
+      await refreshMirror(mirror, options.upstreamTimeoutMs);
+    } catch (e) {
+      release();
+      const reason = e instanceof UpstreamError ? e.message : `refreshing the mirror failed: ${(e as Error).message}`;
+      audit({ service, repo: entry.name, decision: 'deny', reason, upstream: entry.upstream, ...(client ? { client } : {}) });
+      refuse(socket, `git-gate: ${entry.name}.git is unavailable: ${reason}`);
+      return;
+    }
+    if (service === 'upload-pack') {
+      release();
+      audit({ service, repo: entry.name, decision: 'allow', reason: null, upstream: entry.upstream, ...(client ? { client } : {}) });
+    }
+    if (socket.destroyed) {
+      release();
+      return;
+    }
+    const timeoutS = Math.max(60, Math.ceil(options.upstreamTimeoutMs / 1000));
+    const args = [
+      'daemon', '--inetd', '--strict-paths', `--base-path=${reposDir}`, '--export-all', '--informative-errors',
+      '--log-destination=stderr', `--timeout=${timeoutS}`, '--init-timeout=30',
+      '--forbid-override=upload-pack', '--forbid-override=receive-pack', '--forbid-override=upload-archive',
+      '--enable=upload-pack', '--disable=upload-archive',
+      entry.push && service === 'receive-pack' ? '--enable=receive-pack' : '--disable=receive-pack',
+      '--', mirror.dir,
+    ];
+    const env = { ...localGitEnv(), ...(socket.remoteAddress ? { REMOTE_ADDR: socket.remoteAddress, REMOTE_PORT: String(socket.remotePort ?? '') } : {}) };
+    const child = spawn('git', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      for (const line of d.split('\n')) if (line.trim()) log(`daemon (${entry.name}): ${line.trim()}`);
+    });
+    child.stdin.on('error', () => {});
+    child.on('error', (e) => {
+      log(`could not start git daemon: ${e.message}`);
+      socket.destroy();
+    });
+    child.on('close', () => {
+      release();
+      socket.end();
+    });
+    child.stdin.write(firstBytes);
+    socket.pipe(child.stdin);
+    child.stdout.pipe(socket);
+    socket.resume();
+  };
+
+  const onConnection = (socket: net.Socket) => {
+    live.add(socket);
+    socket.on('close', () => live.delete(socket));
+    socket.on('error', () => {});
+    const client = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : undefined;
+    let buf = Buffer.alloc(0);
+    socket.setTimeout(requestTimeoutMs, () => {
+      refuse(socket, 'git-gate: no request line received in time');
+      socket.destroy();
+    });
+    const onData = (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      const r = readRequest(buf);
+      if (r.kind === 'need-more') return;
+      socket.off('data', onData);
+      socket.pause();
+      socket.setTimeout(0);
+      if (r.kind === 'bad') {
+        audit({ service: '(none)', repo: '', decision: 'deny', reason: r.reason, ...(client ? { client } : {}) });
+        refuse(socket, `git-gate: ${r.reason}`);
+        return;
+      }
+      const { service, path: reqPath } = r.request;
+      const sp = serviceProblem(service);
+      const pathDecision = resolveRepoPath(reqPath, names);
+      const repo = pathDecision.ok ? pathDecision.name : reqPath;
+      const deny = (reason: string) => {
+        audit({ service, repo, decision: 'deny', reason: reason.replace(/^git-gate: /, ''), ...(client ? { client } : {}) });
+        refuse(socket, reason);
+      };
+      if (sp) return deny(sp);
+      if (!pathDecision.ok) return deny(pathDecision.reason);
+      const mirror = mirrors.get(pathDecision.name)!;
+      if (service === 'receive-pack' && !mirror.entry.push) {
+        return deny(`git-gate: ${mirror.entry.name}.git is read-only in this bottle (push: false); ${serviceWord(service)} refused`);
+      }
+      serve(socket, mirror, service, Buffer.concat([r.request.raw, r.rest]), client).catch((e: unknown) => {
+        log(`serving ${mirror.entry.name} failed: ${(e as Error).message}`);
+        socket.destroy();
+      });
+    };
+    socket.on('data', onData);
+  };
+
+  const server = net.createServer(onConnection);
+  const listen = options.listen;
+  if ('socket' in listen) await rm(listen.socket, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        new BottleError('BACKEND_FAILED', `git-gate cannot listen on ${'socket' in listen ? listen.socket : `${listen.host}:${listen.port}`}: ${e.code ?? e.message}`, {
+          suggestions: [e.code === 'EADDRINUSE' ? 'Another process uses that address; stop it or choose another port.' : 'Check the listen address in the config.'],
+        }),
+      ),
+    );
+    if ('socket' in listen) server.listen(listen.socket, resolve);
+    else server.listen(listen.port, listen.host, resolve);
+  });
+  if ('socket' in listen) await chmod(listen.socket, 0o666);
+  const addr = server.address();
+  const port = addr && typeof addr === 'object' ? addr.port : null;
+  const host = 'socket' in listen ? null : listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  return {
+    url: port !== null && host !== null ? `git://${host}:${port}` : null,
+    port,
+    socketPath: 'socket' in listen ? listen.socket : null,
+    reposDir,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of live) s.destroy();
+      });
+    },
+  };
+}
