@@ -181,7 +181,8 @@ test(`a ${BIG_MIB} MiB download streams through without growing the gateway memo
   await d.close();
   assert.is(n, BIG_MIB * MiB);
   const growthMiB = (peak - before) / 1024;
-  assert.ok(growthMiB < 16, `RSS grew ${growthMiB.toFixed(1)} MiB (from ${(before / 1024).toFixed(1)} MiB)`);
+  // A gateway that buffered the body would grow by its size (256 MiB); the rest is garbage not yet collected.
+  assert.ok(growthMiB < 24, `RSS grew ${growthMiB.toFixed(1)} MiB (from ${(before / 1024).toFixed(1)} MiB)`);
 });
 
 test('WebSocket through the proxy, with the injected header on the upgrade', async (ctx) => {
