@@ -1,0 +1,258 @@
+/**
+ * The gate end to end with real git clients, a real git daemon and file:// upstreams.
+ */
+import { mkdirSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cleanup, commitFile, commitUpstream, git, gitOk, hasObject, makeUpstream, rawRequest, refsOf, startTestGate, tmpDir, type TestGate } from './helpers.js';
+
+const Gate = suite<{ root: string; home: string; bare: string; ro: string; t: TestGate }>('gate over file:// upstreams');
+
+Gate.before(async (ctx) => {
+  ctx.root = tmpDir();
+  ctx.home = path.join(ctx.root, 'home');
+  ctx.bare = await makeUpstream(ctx.root, 'app');
+  ctx.ro = await makeUpstream(ctx.root, 'docs');
+  ctx.t = await startTestGate(ctx.root, [
+    { name: 'app', upstream: `file://${ctx.bare}`, protect: ['main', 'release/*'] },
+    { name: 'docs', upstream: `file://${ctx.ro}`, push: false },
+    { name: 'open', upstream: `file://${ctx.bare}` },
+  ]);
+});
+
+Gate.after(async (ctx) => {
+  await ctx.t.close();
+  cleanup(ctx.root);
+});
+
+const clone = async (ctx: { root: string; home: string; t: TestGate }, name: string, dir = `${name}-${Math.random().toString(36).slice(2, 7)}`) => {
+  const work = path.join(ctx.root, dir);
+  await gitOk(['clone', '--quiet', `${ctx.t.url}/${name}.git`, work], { home: ctx.home });
+  return work;
+};
+
+Gate('clone by the gate URL, commit, push a branch: the upstream has it, and so does the mirror', async (ctx) => {
+  const work = await clone(ctx, 'open');
+  assert.is(await gitOk(['symbolic-ref', '--short', 'HEAD'], { cwd: work, home: ctx.home }), 'main', 'the clone checks out the upstream default branch');
+  const id = await commitFile(work, ctx.home, 'feature.txt', 'x\n');
+  const r = await git(['push', 'origin', 'HEAD:refs/heads/feature'], { cwd: work, home: ctx.home });
+  assert.is(r.exitCode, 0, r.all);
+  assert.match(r.all, /accepted the push/);
+  assert.is(await gitOk(['rev-parse', 'refs/heads/feature'], { cwd: ctx.bare, home: ctx.home }), id);
+  assert.is(await gitOk(['rev-parse', 'refs/heads/feature'], { cwd: ctx.t.mirror('open'), home: ctx.home }), id);
+  const push = ctx.t.audit().filter((a) => a.service === 'receive-pack' && a.repo === 'open' && a.decision === 'allow');
+  assert.ok(push.some((a) => a.refs.some((u) => u.ref === 'refs/heads/feature' && u.new === id)), 'the push is an audit line with its ref');
+});
+
+Gate('fetch sees a commit made upstream meanwhile (the mirror is refreshed first)', async (ctx) => {
+  const work = await clone(ctx, 'open');
+  const id = await commitUpstream(ctx.root, ctx.bare, `meanwhile-${Date.now()}.txt`);
+  await gitOk(['fetch', '--quiet', 'origin'], { cwd: work, home: ctx.home });
+  assert.is(await gitOk(['rev-parse', 'origin/main'], { cwd: work, home: ctx.home }), id);
+  const fetches = ctx.t.audit().filter((a) => a.service === 'upload-pack' && a.repo === 'open' && a.decision === 'allow');
+  assert.ok(fetches.length >= 2, 'clone and fetch are audit lines');
+  assert.equal(fetches[0]!.refs, []);
+});
+
+Gate('a branch deleted upstream disappears from the mirror', async (ctx) => {
+  await gitOk(['branch', 'gone', 'main'], { cwd: ctx.bare, home: ctx.home });
+  const work = await clone(ctx, 'open');
+  assert.ok((await gitOk(['branch', '-r'], { cwd: work, home: ctx.home })).includes('origin/gone'));
+  await gitOk(['branch', '-D', 'gone'], { cwd: ctx.bare, home: ctx.home });
+  await gitOk(['fetch', '--quiet', '--prune', 'origin'], { cwd: work, home: ctx.home });
+  assert.not.ok((await gitOk(['branch', '-r'], { cwd: work, home: ctx.home })).includes('origin/gone'));
+  assert.is((await git(['rev-parse', '--verify', 'refs/heads/gone'], { cwd: ctx.t.mirror('open'), home: ctx.home })).exitCode, 128);
+});
+
+Gate('non-fast-forward: the upstream refuses, the client sees its message, the mirror keeps nothing', async (ctx) => {
+  const work = await clone(ctx, 'open');
+  await gitOk(['push', '--quiet', 'origin', 'HEAD:refs/heads/nff'], { cwd: work, home: ctx.home });
+  // Someone else moves nff upstream; the bottle's next push is based on the old tip.
+  const other = path.join(ctx.root, `other-nff-${Date.now()}`);
+  await gitOk(['clone', '--quiet', '--branch', 'nff', ctx.bare, other], { home: ctx.home });
+  await commitFile(other, ctx.home, 'theirs.txt', 'theirs\n');
+  await gitOk(['push', '--quiet', 'origin', 'HEAD:nff'], { cwd: other, home: ctx.home });
+  const upstreamBefore = await refsOf(ctx.bare, ctx.home);
+  const mine = await commitFile(work, ctx.home, 'mine.txt', 'mine\n');
+  // The gate refreshed its mirror when the push connected, so the client itself sees "fetch first".
+  const plain = await git(['push', 'origin', 'HEAD:refs/heads/nff'], { cwd: work, home: ctx.home });
+  assert.is.not(plain.exitCode, 0);
+  assert.match(plain.all, /\[rejected\][^\n]*(fetch first|non-fast-forward)/);
+  const mirrorBefore = await refsOf(ctx.t.mirror('open'), ctx.home);
+  // A forced push with a lease on the tip the bottle last saw is refused too (the branch moved);
+  // the mirror keeps neither the ref nor the objects.
+  const leased = await git(['push', '--force-with-lease=refs/heads/nff', 'origin', 'HEAD:refs/heads/nff'], { cwd: work, home: ctx.home });
+  assert.is.not(leased.exitCode, 0, leased.all);
+  assert.is(await refsOf(ctx.bare, ctx.home), upstreamBefore, 'the upstream is unchanged');
+  assert.is(await refsOf(ctx.t.mirror('open'), ctx.home), mirrorBefore, 'the mirror is unchanged');
+  assert.not.ok(await hasObject(ctx.t.mirror('open'), ctx.home, mine), 'the refused commit is not in the mirror');
+});
+
+Gate('a forced push is forwarded (as a lease on the tip the bottle saw) and the upstream takes it', async (ctx) => {
+  const work = await clone(ctx, 'open');
+  await commitFile(work, ctx.home, 'first.txt', '1\n');
+  await gitOk(['push', '--quiet', 'origin', 'HEAD:refs/heads/rewrite'], { cwd: work, home: ctx.home });
+  await gitOk(['commit', '--quiet', '--amend', '-m', 'rewritten'], { cwd: work, home: ctx.home });
+  const plain = await git(['push', 'origin', 'HEAD:refs/heads/rewrite'], { cwd: work, home: ctx.home });
+  assert.is.not(plain.exitCode, 0, 'a plain push of a rewritten branch is a non-fast-forward');
+  const forced = await git(['push', '--force', 'origin', 'HEAD:refs/heads/rewrite'], { cwd: work, home: ctx.home });
+  assert.is(forced.exitCode, 0, forced.all);
+  const head = await gitOk(['rev-parse', 'HEAD'], { cwd: work, home: ctx.home });
+  assert.is(await gitOk(['rev-parse', 'refs/heads/rewrite'], { cwd: ctx.bare, home: ctx.home }), head);
+  assert.is(await gitOk(['rev-parse', 'refs/heads/rewrite'], { cwd: ctx.t.mirror('open'), home: ctx.home }), head);
+});
+
+Gate('a pre-receive hook on the upstream refuses: the client sees the upstream message; mirror unchanged', async (ctx) => {
+  const hook = path.join(ctx.bare, 'hooks', 'pre-receive');
+  writeFileSync(hook, '#!/bin/sh\necho "upstream policy: every commit needs a ticket number" >&2\nexit 1\n');
+  chmodSync(hook, 0o755);
+  try {
+    const work = await clone(ctx, 'open');
+    const id = await commitFile(work, ctx.home, 'hooked.txt', 'x\n');
+    const mirrorBefore = await refsOf(ctx.t.mirror('open'), ctx.home);
+    const upstreamBefore = await refsOf(ctx.bare, ctx.home);
+    const r = await git(['push', 'origin', 'HEAD:refs/heads/hooked'], { cwd: work, home: ctx.home });
+    assert.is.not(r.exitCode, 0);
+    assert.match(r.all, /upstream policy: every commit needs a ticket number/);
+    assert.match(r.all, /refused the push/);
+    assert.match(r.all, /pre-receive hook declined/);
+    assert.is(await refsOf(ctx.t.mirror('open'), ctx.home), mirrorBefore);
+    assert.is(await refsOf(ctx.bare, ctx.home), upstreamBefore);
+    assert.not.ok(await hasObject(ctx.t.mirror('open'), ctx.home, id));
+    const line = ctx.t.audit().find((a) => a.service === 'receive-pack' && a.decision === 'deny' && a.refs.some((u) => u.ref === 'refs/heads/hooked'));
+    assert.ok(line, 'the refused push is an audit line');
+    assert.match(line!.reason ?? '', /upstream refused/);
+  } finally {
+    writeFileSync(hook, '#!/bin/sh\nexit 0\n');
+  }
+});
+
+Gate('protect: pushing to, creating and deleting protected refs is refused with a message that says so', async (ctx) => {
+  const work = await clone(ctx, 'app');
+  await commitFile(work, ctx.home, 'p.txt', 'p\n');
+  const toMain = await git(['push', 'origin', 'HEAD:main'], { cwd: work, home: ctx.home });
+  assert.is.not(toMain.exitCode, 0);
+  assert.match(toMain.all, /refs\/heads\/main is protected in this bottle \(protect: "main"\); pushing to it is refused/);
+  const release = await git(['push', 'origin', 'HEAD:refs/heads/release/1.0/fix'], { cwd: work, home: ctx.home });
+  assert.is.not(release.exitCode, 0);
+  assert.match(release.all, /refs\/heads\/release\/1.0\/fix is protected in this bottle \(protect: "release\/\*"\); creating it is refused/);
+  // A protected branch that already exists upstream cannot be deleted through the gate.
+  await gitOk(['branch', 'release/2', 'main'], { cwd: ctx.bare, home: ctx.home });
+  const upstreamWithRelease = await refsOf(ctx.bare, ctx.home);
+  await gitOk(['fetch', '--quiet', 'origin'], { cwd: work, home: ctx.home });
+  const del = await git(['push', 'origin', '--delete', 'release/2'], { cwd: work, home: ctx.home });
+  assert.is.not(del.exitCode, 0);
+  assert.match(del.all, /refs\/heads\/release\/2 is protected in this bottle \(protect: "release\/\*"\); deleting it is refused/);
+  const delMain = await git(['push', 'origin', ':refs/heads/main'], { cwd: work, home: ctx.home });
+  assert.is.not(delMain.exitCode, 0);
+  assert.match(delMain.all, /deleting it is refused/);
+  assert.is(await refsOf(ctx.bare, ctx.home), upstreamWithRelease);
+  // An unprotected branch still goes through, and can be deleted.
+  assert.is((await git(['push', 'origin', 'HEAD:refs/heads/agent-work'], { cwd: work, home: ctx.home })).exitCode, 0);
+  assert.is((await git(['push', 'origin', '--delete', 'agent-work'], { cwd: work, home: ctx.home })).exitCode, 0);
+  assert.is((await git(['rev-parse', '--verify', 'refs/heads/agent-work'], { cwd: ctx.bare, home: ctx.home })).exitCode, 128);
+  const denied = ctx.t.audit().filter((a) => a.repo === 'app' && a.decision === 'deny');
+  assert.ok(denied.some((a) => /protected/.test(a.reason ?? '') && a.refs.some((u) => u.ref === 'refs/heads/main')));
+});
+
+Gate('push: false: clone works, push is refused before anything is sent', async (ctx) => {
+  const work = await clone(ctx, 'docs');
+  await commitFile(work, ctx.home, 'd.txt', 'd\n');
+  const before = await refsOf(ctx.ro, ctx.home);
+  const r = await git(['push', 'origin', 'HEAD:refs/heads/new'], { cwd: work, home: ctx.home });
+  assert.is.not(r.exitCode, 0);
+  assert.match(r.all, /remote error: git-gate: docs\.git is read-only in this bottle \(push: false\)/);
+  assert.is(await refsOf(ctx.ro, ctx.home), before);
+  assert.ok(ctx.t.audit().some((a) => a.repo === 'docs' && a.service === 'receive-pack' && a.decision === 'deny' && /read-only/.test(a.reason ?? '')));
+});
+
+Gate('undeclared names and path tricks are refused with a clear message, by a real client', async (ctx) => {
+  const cases: [string, RegExp][] = [
+    ['other.git', /repository "\/other\.git" is not declared for this bottle \(declared: app\.git, docs\.git, open\.git\)/],
+    ['../app.git', /refused path "\/\.\.\/app\.git"/],
+    ['app', /"\/app" is not declared.*did you mean app\.git\?/],
+    ['app.git.git', /"\/app\.git\.git" is not declared.*did you mean app\.git\?/],
+    ['APP.git', /"\/APP\.git" is not declared.*did you mean app\.git\?/],
+    ['app.git/', /refused path "\/app\.git\/"/],
+    ['app.git/objects', /refused path/],
+  ];
+  for (const [p, want] of cases) {
+    const r = await git(['ls-remote', `${ctx.t.url}/${p}`], { home: ctx.home });
+    assert.is.not(r.exitCode, 0, p);
+    assert.match(r.all, /fatal: remote error: git-gate: /, p);
+    assert.match(r.all, want, `${p}: ${r.all}`);
+  }
+});
+
+Gate('raw requests: absolute paths, ~user, //, symlinks, upload-archive, other services and junk are refused', async (ctx) => {
+  const port = ctx.t.gate.port!;
+  // A symlink planted beside the mirrors is never served: only declared names resolve.
+  symlinkSync(ctx.bare, path.join(ctx.t.gate.reposDir, 'planted.git'));
+  const cases: [string | Buffer, RegExp][] = [
+    ['git-upload-pack /etc/passwd\0host=gate\0', /ERR git-gate: refused path "\/etc\/passwd"/],
+    ['git-upload-pack //app.git\0host=gate\0', /ERR git-gate: refused path "\/\/app\.git"/],
+    ['git-upload-pack ~root/app.git\0host=gate\0', /ERR git-gate: refused path "~root\/app\.git"/],
+    ['git-upload-pack /~root/app.git\0host=gate\0', /ERR git-gate: refused path/],
+    ['git-upload-pack app.git\0host=gate\0', /ERR git-gate: refused path "app\.git"/],
+    ['git-upload-pack /./app.git\0host=gate\0', /ERR git-gate: refused path/],
+    [`git-upload-pack ${ctx.bare}\0host=gate\0`, /ERR git-gate: refused path/],
+    ['git-upload-pack /planted.git\0host=gate\0', /ERR git-gate: repository "\/planted\.git" is not declared/],
+    ['git-upload-archive /app.git\0host=gate\0', /ERR git-gate: git archive --remote \(upload-archive\) is not served/],
+    ['git-frobnicate /app.git\0host=gate\0', /ERR git-gate: service "git-frobnicate" is not served/],
+    [Buffer.from('GET / HTTP/1.1\r\nHost: gate\r\n\r\n'), /ERR git-gate: not a git:\/\/ request/],
+    ['hello\0', /ERR git-gate: not a git:\/\/ request/],
+  ];
+  for (const [line, want] of cases) {
+    const got = await rawRequest(port, line);
+    assert.match(got, want, `${JSON.stringify(String(line))} -> ${JSON.stringify(got)}`);
+  }
+  const real = await git(['archive', `--remote=${ctx.t.url}/app.git`, 'HEAD'], { home: ctx.home });
+  assert.is.not(real.exitCode, 0);
+  assert.match(real.all, /remote error: git-gate: git archive --remote \(upload-archive\) is not served/);
+  const lines = ctx.t.audit().filter((a) => a.decision === 'deny');
+  assert.ok(lines.some((a) => a.repo === '/planted.git'));
+  assert.ok(lines.some((a) => a.service === 'upload-archive'));
+  assert.ok(lines.some((a) => a.service === 'frobnicate'));
+});
+
+Gate('every audit line has time, service, repo, refs, decision and reason', (ctx) => {
+  const lines = ctx.t.audit();
+  assert.ok(lines.length > 10);
+  for (const l of lines) {
+    assert.type(l.time, 'string');
+    assert.ok(!Number.isNaN(Date.parse(l.time)));
+    assert.is(l.source, 'git-gate');
+    assert.type(l.service, 'string');
+    assert.type(l.repo, 'string');
+    assert.ok(Array.isArray(l.refs));
+    assert.ok(l.decision === 'allow' || l.decision === 'deny');
+    assert.ok(l.decision === 'allow' ? l.reason === null : typeof l.reason === 'string' && l.reason.length > 0);
+  }
+});
+
+Gate.run();
+
+const Mirrors = suite('mirror folders');
+
+Mirrors('a symlink where a mirror would be stops the gate from starting', async () => {
+  const root = tmpDir();
+  try {
+    const bare = await makeUpstream(root, 'app');
+    const dataDir = path.join(root, 'data');
+    mkdirSync(path.join(dataDir, 'repos'), { recursive: true });
+    symlinkSync(bare, path.join(dataDir, 'repos', 'app.git'));
+    const { parseGitGateConfig, startGitGate } = await import('@bot-bottle/git-gate');
+    const config = parseGitGateConfig({ listen: { host: '127.0.0.1', port: 0 }, dataDir, upstreams: [{ name: 'app', upstream: `file://${bare}`, identityFile: null, knownHosts: null, push: true, protect: [] }] });
+    try {
+      await startGitGate(config);
+      assert.unreachable('the gate started over a symlink');
+    } catch (e) {
+      assert.match((e as Error).message, /app\.git is a symbolic link; the gate serves only folders it made itself/);
+    }
+  } finally {
+    cleanup(root);
+  }
+});
+
+Mirrors.run();
