@@ -1,0 +1,172 @@
+/**
+ * The parts that decide before git runs: request lines, paths, policy, ssh options, config.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { errPacket, explainUpstreamFailure, isSshUrl, parseGitGateConfig, protectingPattern, pushPolicyProblem, readRequest, resolveRepoPath, serviceProblem, sshCommand } from '@bot-bottle/git-gate';
+import { cleanup, tmpDir } from './helpers.js';
+
+const Protocol = suite('request lines');
+
+Protocol('reads the first pkt-line and keeps what follows', () => {
+  const body = 'git-upload-pack /app.git\0host=gate:9418\0\0version=2\0';
+  const line = Buffer.concat([Buffer.from((body.length + 4).toString(16).padStart(4, '0')), Buffer.from(body, 'latin1'), Buffer.from('0000')]);
+  const r = readRequest(line);
+  assert.is(r.kind, 'request');
+  if (r.kind !== 'request') return;
+  assert.is(r.request.service, 'upload-pack');
+  assert.is(r.request.path, '/app.git');
+  assert.is(r.request.host, 'gate:9418');
+  assert.is(r.rest.toString(), '0000');
+  assert.is(readRequest(line.subarray(0, 10)).kind, 'need-more');
+  assert.is(readRequest(Buffer.from('GET / HTTP/1.1\r\n')).kind, 'bad');
+  assert.is(readRequest(Buffer.from('ffff')).kind, 'bad');
+});
+
+Protocol('an ERR line carries no control characters', () => {
+  const p = errPacket('bad\n0000line\0x');
+  assert.is(p.subarray(4).toString(), 'ERR bad 0000line x');
+  assert.is(parseInt(p.subarray(0, 4).toString(), 16), p.length);
+});
+
+Protocol('only upload-pack and receive-pack are served', () => {
+  assert.is(serviceProblem('upload-pack'), null);
+  assert.is(serviceProblem('receive-pack'), null);
+  assert.match(serviceProblem('upload-archive')!, /not served/);
+  assert.match(serviceProblem('shell')!, /"git-shell" is not served/);
+});
+
+const Paths = suite('request paths');
+
+Paths('exactly /<Name>.git of a declared name', () => {
+  const names = ['app', 'lib.v2'];
+  assert.equal(resolveRepoPath('/app.git', names), { ok: true, name: 'app' });
+  assert.equal(resolveRepoPath('/lib.v2.git', names), { ok: true, name: 'lib.v2' });
+  for (const p of ['/app', '/app.git.git', '/App.git', '/app.git/', '/../app.git', '/app.git/..', '//app.git', '~x/app.git', '/~x/app.git', 'app.git', '/./app.git', '/a/../app.git', '/app.git\\', '/app.git\n', '/etc/passwd', '/lib.git', '/.git', '/']) {
+    const d = resolveRepoPath(p, names);
+    assert.is(d.ok, false, p);
+    if (!d.ok) assert.match(d.reason, /^git-gate: /);
+  }
+  const none = resolveRepoPath('/app.git', []);
+  assert.is(none.ok, false);
+  if (!none.ok) assert.match(none.reason, /declared: none/);
+});
+
+const Policy = suite('push policy');
+
+Policy('protect patterns name branches, or full refs when they start with refs/', () => {
+  assert.is(protectingPattern('refs/heads/main', ['main']), 'main');
+  assert.is(protectingPattern('refs/heads/mainline', ['main']), null);
+  assert.is(protectingPattern('refs/tags/main', ['main']), null);
+  assert.is(protectingPattern('refs/heads/release/1.0', ['release/*']), 'release/*');
+  assert.is(protectingPattern('refs/heads/release/1.0/fix', ['release/*']), 'release/*');
+  assert.is(protectingPattern('refs/heads/release', ['release/*']), null);
+  assert.is(protectingPattern('refs/heads/releases/x', ['release/*']), null);
+  assert.is(protectingPattern('refs/tags/v1', ['refs/tags/*']), 'refs/tags/*');
+  assert.is(protectingPattern('refs/heads/a.b', ['a.b']), 'a.b');
+  assert.is(protectingPattern('refs/heads/axb', ['a.b']), null, '"." is literal');
+});
+
+Policy('push: false and protect give messages that say so', () => {
+  const z = '0'.repeat(40);
+  const a = 'a'.repeat(40);
+  const b = 'b'.repeat(40);
+  assert.match(pushPolicyProblem('app', false, [], [{ ref: 'refs/heads/x', old: a, new: b }])!, /app is read-only in this bottle \(push: false\)/);
+  assert.match(pushPolicyProblem('app', true, ['main'], [{ ref: 'refs/heads/main', old: a, new: b }])!, /refs\/heads\/main is protected in this bottle \(protect: "main"\); pushing to it is refused/);
+  assert.match(pushPolicyProblem('app', true, ['main'], [{ ref: 'refs/heads/main', old: a, new: z }])!, /deleting it is refused/);
+  assert.match(pushPolicyProblem('app', true, ['main'], [{ ref: 'refs/heads/main', old: z, new: b }])!, /creating it is refused/);
+  assert.is(pushPolicyProblem('app', true, ['main'], [{ ref: 'refs/heads/topic', old: a, new: b }]), null);
+  // One protected ref among several refuses the whole push.
+  assert.ok(pushPolicyProblem('app', true, ['main'], [{ ref: 'refs/heads/topic', old: a, new: b }, { ref: 'refs/heads/main', old: a, new: b }]));
+});
+
+const Ssh = suite('ssh command');
+
+Ssh('uses only the entry key and a known_hosts it never writes', () => {
+  const cmd = sshCommand({ identityFile: '/keys/id ed25519', knownHosts: '/etc/known_hosts' });
+  for (const opt of ['-F /dev/null', 'BatchMode=yes', 'StrictHostKeyChecking=yes', 'UpdateHostKeys=no', 'IdentitiesOnly=yes', 'UserKnownHostsFile=/etc/known_hosts', 'GlobalKnownHostsFile=/dev/null']) {
+    assert.ok(cmd.includes(opt), opt);
+  }
+  assert.ok(cmd.includes(`-i '/keys/id ed25519'`), 'paths are shell-quoted');
+  assert.ok(sshCommand({ identityFile: null, knownHosts: null }).includes('IdentityFile=none'));
+  assert.ok(isSshUrl('ssh://git@h/r.git'));
+  assert.ok(isSshUrl('git@h:r.git'));
+  assert.ok(isSshUrl('git+ssh://h/r.git'));
+  assert.not.ok(isSshUrl('file:///r.git'));
+  assert.not.ok(isSshUrl('https://h/r.git'));
+});
+
+Ssh('ssh failures become one line a person can act on', () => {
+  const entry = { upstream: 'ssh://git@h/r.git', effectiveKnownHosts: '/kh', identityFile: '/k' };
+  assert.match(explainUpstreamFailure('@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nHost key verification failed.\nfatal: Could not read from remote repository.', entry), /has CHANGED from the one in \/kh/);
+  assert.match(explainUpstreamFailure('No ED25519 host key is known for h and you have requested strict checking.\nHost key verification failed.', entry), /is not in \/kh/);
+  assert.match(explainUpstreamFailure('git@h: Permission denied (publickey).\nfatal: Could not read', entry), /refused the key \/k/);
+  assert.match(explainUpstreamFailure("fatal: '/r.git' does not appear to be a git repository\nfatal: Could not read from remote repository.", entry), /does not appear to be a git repository/);
+});
+
+const Config = suite('config');
+
+const entry = (over: Record<string, unknown> = {}) => ({ name: 'app', upstream: 'file:///srv/app.git', identityFile: null, knownHosts: null, push: true, protect: [], ...over });
+
+Config('defaults: port 9418 on every address, no audit log, 600 s upstream timeout', () => {
+  const c = parseGitGateConfig({ dataDir: '/var/lib/git-gate', upstreams: [entry()] });
+  assert.equal(c.listen, { port: 9418, host: '0.0.0.0' });
+  assert.is(c.auditLog, null);
+  assert.is(c.upstreamTimeoutMs, 600_000);
+  assert.is(c.entries[0]!.ssh, false);
+  assert.equal(parseGitGateConfig({ dataDir: '/d', listen: { socket: '/run/git.sock' }, upstreams: [] }).listen, { socket: '/run/git.sock' });
+});
+
+Config('bad configs are refused with the JSON path of each problem', () => {
+  const bad: [unknown, RegExp][] = [
+    [{ upstreams: [] }, /dataDir/],
+    [{ dataDir: 'relative', upstreams: [] }, /dataDir: must be an absolute path/],
+    [{ dataDir: '/d', upstreams: [entry({ name: '../x' })] }, /upstreams\[0\]\.name/],
+    [{ dataDir: '/d', upstreams: [entry({ name: 'app.git' })] }, /must not end in "\.git"/],
+    [{ dataDir: '/d', upstreams: [entry({ upstream: 'ext::sh -c id' })] }, /upstreams\[0\]\.upstream/],
+    [{ dataDir: '/d', upstreams: [entry(), entry()] }, /two upstreams share a name/],
+    [{ dataDir: '/d', upstreams: [entry({ protect: ['ma in'] })] }, /protect/],
+    [{ dataDir: '/d', upstreams: [entry({ extra: 1 })] }, /extra/],
+    [{ dataDir: '/d', upstreams: [entry({ upstream: 'ssh://git@h/r.git' })] }, /upstreams\[0\]\.knownHosts: "app" is an ssh upstream and no known_hosts is given/],
+  ];
+  for (const [value, want] of bad) {
+    try {
+      parseGitGateConfig(value, 'cfg.json');
+      assert.unreachable(JSON.stringify(value));
+    } catch (e) {
+      const err = e as { message: string; details: string[]; exit: number; name: string };
+      assert.is(err.name, 'BottleError');
+      assert.is(err.exit, 2);
+      assert.match(err.message, /git-gate config cfg\.json is not valid/);
+      assert.match(err.details.join('\n'), want, JSON.stringify(value));
+    }
+  }
+});
+
+Config('missing identity and known_hosts files are named at start-up', () => {
+  const root = tmpDir();
+  try {
+    const kh = path.join(root, 'known_hosts');
+    writeFileSync(kh, '');
+    try {
+      parseGitGateConfig({ dataDir: '/d', defaultKnownHosts: path.join(root, 'nope'), upstreams: [entry({ upstream: 'ssh://git@h/r.git', identityFile: path.join(root, 'id_missing') })] });
+      assert.unreachable();
+    } catch (e) {
+      const details = (e as { details: string[] }).details.join('\n');
+      assert.match(details, /upstreams\[0\]\.identityFile: .*id_missing does not exist; mount the entry's IdentityFile read-only at that path/);
+      assert.match(details, /defaultKnownHosts: .*nope does not exist/);
+    }
+    const ok = parseGitGateConfig({ dataDir: '/d', defaultKnownHosts: kh, upstreams: [entry({ upstream: 'git@h:r.git' })] });
+    assert.is(ok.entries[0]!.effectiveKnownHosts, kh, 'the default known_hosts is used when the entry names none');
+  } finally {
+    cleanup(root);
+  }
+});
+
+Protocol.run();
+Paths.run();
+Policy.run();
+Ssh.run();
+Config.run();
