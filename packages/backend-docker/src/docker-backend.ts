@@ -24,6 +24,7 @@ import {
 } from '@bot-bottle/core';
 import { docker, dockerOk } from './docker-cli.js';
 import { ensureImages, type ImageSettings } from './images.js';
+import { BUNDLE_EGRESS_DIR, prepareBundleFiles } from './bundle-files.js';
 import {
   AGENT_ENDPOINTS,
   LABEL,
@@ -138,14 +139,13 @@ export class DockerBackend implements Backend {
       const images = await ensureImages({ ...options.images, progress: (m) => progress('images', m), ...(signal ? { signal } : {}) });
 
       progress('bundle');
-      const bundleDir = path.join(plan.stateDir, 'bundle');
-      const logDir = path.join(plan.stateDir, 'log');
-      await mkdir(bundleDir, { recursive: true, mode: 0o700 });
-      await mkdir(logDir, { recursive: true, mode: 0o700 });
-      const extra = options.prepareBundle ? await options.prepareBundle(plan, bundleDir) : {};
-      await writeFile(path.join(bundleDir, 'bundle.json'), JSON.stringify({ slug, socketDir: SOCKET_DIR, logDir: '/var/log/bot-bottle', ...extra }, null, 2) + '\n', { mode: 0o600 });
-      await chmod(bundleDir, 0o755);
-
+      const dirs = await prepareBundleFiles(plan, this.env);
+      const extra = options.prepareBundle ? await options.prepareBundle(plan, dirs.bundleDir) : {};
+      if (Object.keys(extra).length) {
+        const cfgPath = path.join(dirs.bundleDir, 'bundle.json');
+        const cfg = JSON.parse(await readFile(cfgPath, 'utf8')) as Record<string, unknown>;
+        await writeFile(cfgPath, JSON.stringify({ ...cfg, ...extra }, null, 2) + '\n', { mode: 0o644 });
+      }
       await dockerOk(['volume', 'create', ...labelArgs({ ...labels, [LABEL_ROLE]: 'sockets' }), volume], 'creating the socket volume', { signal });
       const bundleNetwork = this.env.BOT_BOTTLE_BUNDLE_NETWORK || 'bridge';
       await dockerOk(
@@ -156,8 +156,10 @@ export class DockerBackend implements Backend {
           '--cap-drop', 'ALL', ...BUNDLE_CAPS.flatMap((c) => ['--cap-add', c]),
           '--security-opt', 'no-new-privileges',
           '-v', `${volume}:${SOCKET_DIR}`,
-          '-v', `${bundleDir}:/etc/bot-bottle:ro`,
-          '-v', `${logDir}:/var/log/bot-bottle`,
+          '-v', `${dirs.bundleDir}:/etc/bot-bottle:ro`,
+          '-v', `${dirs.egressDir}:${BUNDLE_EGRESS_DIR}:ro`,
+          '-v', `${dirs.logDir}:/var/log/bot-bottle`,
+          '-v', `${dirs.controlDir}:/run/bot-bottle-control`,
           // Secrets pass by name: docker reads the values from this process's env, so they are in
           // neither argv nor the bottle.
           ...plan.egress.secretEnv.flatMap((name) => ['-e', name]),
@@ -186,7 +188,7 @@ export class DockerBackend implements Backend {
       );
 
       progress('bundle ready');
-      await waitForFile(path.join(logDir, 'ready'), 30_000, signal, async () => {
+      await waitForFile(path.join(dirs.logDir, 'ready'), 30_000, signal, async () => {
         const r = await docker(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', bundle]);
         return r.stdout.startsWith('running') ? null : (await docker(['logs', '--tail', '5', bundle])).stderr.trim() || r.stdout.trim();
       });

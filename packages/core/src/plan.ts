@@ -229,7 +229,7 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
       secretEnv,
       caCertPath: path.join(stateDir, 'egress', 'ca.crt'),
       caKeyPath: path.join(stateDir, 'egress', 'ca.key'),
-      auditLogPath: path.join(stateDir, 'audit.jsonl'),
+      auditLogPath: path.join(stateDir, 'log', 'audit.jsonl'),
       port: EGRESS_PORT,
     },
     gitGate: {
