@@ -111,6 +111,15 @@ export async function startGitGate(options: GitGateOptions): Promise<RunningGitG
       release();
       socket.end();
     });
+    // A connection that goes quiet for longer than an upstream push may take is dropped, so a
+    // stalled client cannot hold the mirror's lock; receive-pack then sees EOF and ends.
+    socket.setTimeout(options.upstreamTimeoutMs + 60_000, () => {
+      socket.destroy();
+      child.stdin.end();
+      setTimeout(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }, 10_000).unref();
+    });
     child.stdin.write(firstBytes);
     socket.pipe(child.stdin);
     child.stdout.pipe(socket);

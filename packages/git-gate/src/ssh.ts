@@ -36,6 +36,7 @@ export function sshCommand(s: SshSettings): string {
     '-o', 'ConnectTimeout=20',
     '-o', 'ServerAliveInterval=15',
     '-o', 'IdentitiesOnly=yes',
+    '-o', 'IdentityAgent=none',
     '-o', `UserKnownHostsFile=${s.knownHosts ?? '/dev/null'}`,
     '-o', 'GlobalKnownHostsFile=/dev/null',
   ];
