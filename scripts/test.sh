@@ -5,6 +5,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bash "$here/setup.sh"
 bash "$here/docker-engine.sh"
+bash "$here/test-deps.sh"
 source "$here/env.sh"
 source "$here/image-env.sh"
 cd "$BOTTLE_ROOT"

@@ -3,6 +3,8 @@
  * the bundle only), the extra upstream CAs, and the dirs the bundle writes back to (log, control).
  */
 import { copyFile, mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { BottleError, type BottlePlan } from '@bot-bottle/core';
 import { createBottleCa } from '@bot-bottle/egress-gateway';
@@ -10,12 +12,21 @@ import { SOCKET_DIR } from './names.js';
 
 /** Where the bundle sees the host's egress dir (the CA) — a read-only mount. */
 export const BUNDLE_EGRESS_DIR = '/etc/bot-bottle-egress';
+/** Where the bundle sees git identity files and known_hosts — read-only mounts. */
+export const BUNDLE_GIT_DIR = '/etc/bot-bottle-git';
+
+/** ssh:// and scp-like upstreams (the ones that need a host key). */
+function isSshUpstream(url: string): boolean {
+  return /^(ssh|git\+ssh|ssh\+git):\/\//i.test(url) || !/^[a-z][a-z0-9+.-]*:\/\//i.test(url);
+}
 
 export interface BundleDirs {
   bundleDir: string;
   egressDir: string;
   logDir: string;
   controlDir: string;
+  /** `-v` arguments for the files the bundle alone mounts (identity files, known_hosts). */
+  mounts: string[];
 }
 
 /** Extra CAs the gateway trusts for upstreams (beside the system store): BOT_BOTTLE_UPSTREAM_CA_CERTS, ':'-separated. */
@@ -48,6 +59,33 @@ export async function prepareBundleFiles(plan: BottlePlan, env: NodeJS.ProcessEn
     extraCaFiles.push(`/etc/bot-bottle/upstream-ca/${name}`);
   }
 
+  // Each identity file and known_hosts is mounted read-only into the bundle (never the bottle);
+  // the gate's config names them by their mount paths.
+  const mounts: string[] = [];
+  const upstreams = plan.gitGate.upstreams.map((u, i) => {
+    const key = u.identityFile ? `${BUNDLE_GIT_DIR}/keys/${i}` : null;
+    const kh = u.knownHosts ? `${BUNDLE_GIT_DIR}/known_hosts/${i}` : null;
+    if (u.identityFile) mounts.push('-v', `${u.identityFile}:${key}:ro`);
+    if (u.knownHosts) mounts.push('-v', `${u.knownHosts}:${kh}:ro`);
+    return { ...u, identityFile: key, knownHosts: kh };
+  });
+  const userKnownHosts = env.BOT_BOTTLE_KNOWN_HOSTS || path.join(env.HOME || homedir(), '.ssh', 'known_hosts');
+  let defaultKnownHosts: string | null = null;
+  const needDefault = plan.gitGate.upstreams.filter((u) => !u.knownHosts && isSshUpstream(u.upstream));
+  if (needDefault.length && existsSync(userKnownHosts)) {
+    defaultKnownHosts = `${BUNDLE_GIT_DIR}/user_known_hosts`;
+    mounts.push('-v', `${userKnownHosts}:${defaultKnownHosts}:ro`);
+  } else if (needDefault.length) {
+    throw new BottleError('USAGE', `git entry ${needDefault.map((u) => `"${u.name}"`).join(', ')} is an ssh upstream and no known_hosts is available to check its host key`, {
+      details: [`looked for ${userKnownHosts}`],
+      suggestions: [
+        'Set "KnownHosts" on the git entry to a known_hosts file for that host, or add the host to ~/.ssh/known_hosts (ssh-keyscan HOST, then check the fingerprint).',
+        'The gate never trusts an unknown host key.',
+      ],
+      exit: 2,
+    });
+  }
+
   const config = {
     slug: plan.slug,
     socketDir: SOCKET_DIR,
@@ -59,9 +97,10 @@ export async function prepareBundleFiles(plan: BottlePlan, env: NodeJS.ProcessEn
       secretEnv: plan.egress.secretEnv,
       extraCaFiles,
     },
+    gitGate: upstreams.length ? { upstreams, defaultKnownHosts } : null,
   };
   await writeFile(path.join(bundleDir, 'bundle.json'), JSON.stringify(config, null, 2) + '\n', { mode: 0o644 });
   // The bundle reads these as root; the bottle never mounts any of them.
   await chmod(bundleDir, 0o755);
-  return { bundleDir, egressDir, logDir, controlDir };
+  return { bundleDir, egressDir, logDir, controlDir, mounts };
 }

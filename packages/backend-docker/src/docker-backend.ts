@@ -160,6 +160,7 @@ export class DockerBackend implements Backend {
           '-v', `${dirs.egressDir}:${BUNDLE_EGRESS_DIR}:ro`,
           '-v', `${dirs.logDir}:/var/log/bot-bottle`,
           '-v', `${dirs.controlDir}:/run/bot-bottle-control`,
+          ...dirs.mounts,
           // Secrets pass by name: docker reads the values from this process's env, so they are in
           // neither argv nor the bottle.
           ...plan.egress.secretEnv.flatMap((name) => ['-e', name]),

@@ -1,5 +1,6 @@
 /** The bundle's configuration, written by the launcher to /etc/bot-bottle/bundle.json (read-only mount). */
 import type { GatewayConfig } from '@bot-bottle/egress-gateway';
+import type { GitGateConfig } from '@bot-bottle/git-gate';
 
 export interface BundleConfig {
   slug: string;
@@ -11,7 +12,14 @@ export interface BundleConfig {
   controlDir: string;
   /** The egress gateway, minus where it listens and logs (the bundle decides those). */
   egress: Omit<GatewayConfig, 'listen' | 'auditLog' | 'admin'>;
+  /** git-gate, minus where it listens, keeps mirrors and logs; null when the bottle declares no repos. */
+  gitGate: Omit<GitGateConfig, 'listen' | 'auditLog' | 'dataDir'> | null;
+  /** Overrides GIT_GATE_DATA_DIR (tests running the bundle outside a container). */
+  gitGateDataDir?: string;
 }
+
+/** Where git-gate keeps its mirrors inside the bundle (the container's own filesystem). */
+export const GIT_GATE_DATA_DIR = '/var/lib/bot-bottle/git-gate';
 
 /** Socket names inside socketDir, and the loopback ports the bottle's forwarder maps them to. */
 export const SERVICES = {

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The main job: a real bottle from examples/bottle.json. Prepares Node, pnpm, the build, a docker
+# engine and the images, then runs the agent's bottle. With arguments, runs them in the bottle
+# (`bash scripts/demo.sh -- claude`); without, a short tour that needs no API key and sends nothing
+# off this machine: who the agent is, its Claude Code, its CA, and a refused request.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+bash "$here/setup.sh"
+bash "$here/docker-engine.sh"
+source "$here/env.sh"
+source "$here/image-env.sh"
+cd "$BOTTLE_ROOT"
+node apps/cli/bin/run.js image build >&2
+# The example's route injects $ANTHROPIC_API_KEY at the gateway; the bottle only ever holds a placeholder.
+# Without a key of your own, a stand-in lets the bottle start (the tour calls no API).
+export ANTHROPIC_API_KEY="${ANTHROPIC_API_KEY:-not-a-real-key-demo-only}"
+[ "${1:-}" = "--" ] && shift
+if [ "$#" -gt 0 ]; then
+  exec node apps/cli/bin/run.js run demo --manifest examples/bottle.json -- "$@"
+fi
+exec node apps/cli/bin/run.js run demo --manifest examples/bottle.json -- sh -c '
+  echo "agent:      $(id -un) in $(pwd)"
+  echo "claude:     $(claude --version)"
+  echo "network:    $(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | paste -sd, -) (loopback only; the bundle is the way out)"
+  echo "key here:   ANTHROPIC_API_KEY=$ANTHROPIC_API_KEY"
+  echo "egress CA:  $(openssl x509 -noout -subject -in "$NODE_EXTRA_CA_CERTS" 2>/dev/null || head -1 "$NODE_EXTRA_CA_CERTS")"
+  echo "git:        $(git config --global user.name) <$(git config --global user.email)>"
+  echo "a request to a host no route allows:"
+  curl -sS https://example.invalid/ | sed "s/^/  /" | head -3
+'
