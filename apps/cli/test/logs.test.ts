@@ -1,0 +1,167 @@
+/**
+ * `bottle logs`: reads a bottle's audit log from its state dir (found through XDG_STATE_HOME, as
+ * every command finds it), prints it for people or as JSON, and follows it while it grows.
+ */
+import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execa } from 'execa';
+import { BIN, bottle, cleanupTempDirs, hasStack, isolatedXdg, run } from './helpers.js';
+
+const test = suite('logs');
+test.after(cleanupTempDirs);
+
+const ALLOW = {
+  time: '2026-01-01T12:00:00.000Z', method: 'POST', host: 'api.anthropic.com', path: '/v1/messages?beta=true', status: 200, bytes: 812, bytesUp: 340,
+  decision: 'allow', rule: 'routes[0] api.anthropic.com', reason: null, upstream: 'https://llm.internal:8443', durationMs: 41,
+};
+const DENY_HOST = {
+  time: '2026-01-01T12:00:01.000Z', method: 'GET', host: 'evil.example.invalid', path: '/x', status: 403, bytes: 210, bytesUp: 0,
+  decision: 'deny', rule: null, reason: 'no egress route allows host evil.example.invalid', durationMs: 2,
+};
+const DENY_TUNNEL = {
+  time: '2026-01-01T12:00:02.000Z', method: 'CONNECT', host: 'api.anthropic.com', path: 'api.anthropic.com:22', status: 0, bytes: 0, bytesUp: 21,
+  decision: 'deny', rule: null, reason: 'non-HTTP tunnel refused: the first bytes are neither TLS nor HTTP', durationMs: 1,
+};
+const DLP = {
+  time: '2026-01-01T12:00:03.000Z', method: 'POST', host: 'api.anthropic.com', path: '/v1/messages', status: 403, bytes: 180, bytesUp: 0,
+  decision: 'deny', rule: 'routes[0] api.anthropic.com', reason: 'dlp: GitHub token in the header x-note', durationMs: 3,
+};
+
+const jsonl = (...entries: object[]) => entries.map((e) => JSON.stringify(e) + '\n').join('');
+
+/** A bottle's state dir as a launch leaves it: plan.json naming the audit log, and the log itself. */
+async function fakeBottle(xdg: Record<string, string>, slug: string, log: string | null): Promise<{ stateDir: string; logFile: string }> {
+  const stateDir = path.join(xdg.XDG_STATE_HOME!, 'bot-bottle', 'bottles', slug);
+  const logFile = path.join(stateDir, 'log', 'audit.jsonl');
+  await mkdir(path.dirname(logFile), { recursive: true });
+  await writeFile(path.join(stateDir, 'plan.json'), JSON.stringify({ slug, egress: { auditLogPath: logFile } }));
+  if (log !== null) await writeFile(logFile, log);
+  return { stateDir, logFile };
+}
+
+test('one human line per entry: time, decision, method, host+path, status, rule or reason', async () => {
+  const xdg = await isolatedXdg();
+  await fakeBottle(xdg, 'demo-abc12', jsonl(ALLOW, DENY_HOST, DENY_TUNNEL, DLP));
+  const r = await run(['logs', 'demo-abc12'], { env: xdg });
+  assert.is(r.exitCode, 0, r.stderr);
+  assert.equal(r.stdout.trimEnd().split('\n'), [
+    '2026-01-01T12:00:00.000Z  ALLOW  POST     api.anthropic.com/v1/messages?beta=true  200  routes[0] api.anthropic.com',
+    '2026-01-01T12:00:01.000Z  DENY   GET      evil.example.invalid/x  403  no egress route allows host evil.example.invalid',
+    '2026-01-01T12:00:02.000Z  DENY   CONNECT  api.anthropic.com:22    -  non-HTTP tunnel refused: the first bytes are neither TLS nor HTTP',
+    '2026-01-01T12:00:03.000Z  DENY   POST     api.anthropic.com/v1/messages  403  routes[0] api.anthropic.com: dlp: GitHub token in the header x-note',
+  ]);
+  assert.is(r.stderr, '');
+});
+
+test('--json: exactly one JSON array of the entries, as logged', async () => {
+  const xdg = await isolatedXdg();
+  await fakeBottle(xdg, 'demo-abc12', jsonl(ALLOW, DENY_HOST));
+  const r = await run(['logs', 'demo-abc12', '--json'], { env: xdg });
+  assert.is(r.exitCode, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout), [ALLOW, DENY_HOST]);
+});
+
+test('a bottle with no requests yet: empty output, a note on stderr; --json gives []', async () => {
+  const xdg = await isolatedXdg();
+  await fakeBottle(xdg, 'demo-abc12', null);
+  let r = await run(['logs', 'demo-abc12'], { env: xdg });
+  assert.is(r.exitCode, 0);
+  assert.is(r.stdout, '');
+  assert.match(r.stderr, 'no requests logged yet for demo-abc12');
+  r = await run(['logs', 'demo-abc12', '--json'], { env: xdg });
+  assert.equal(JSON.parse(r.stdout), []);
+});
+
+test('a broken line is skipped with a note naming it; a half-written last line waits', async () => {
+  const xdg = await isolatedXdg();
+  const { logFile } = await fakeBottle(xdg, 'demo-abc12', jsonl(ALLOW) + 'not json\n' + jsonl(DENY_HOST) + '{"time":"2026');
+  const r = await run(['logs', 'demo-abc12', '--json'], { env: xdg });
+  assert.is(r.exitCode, 0);
+  assert.equal(JSON.parse(r.stdout), [ALLOW, DENY_HOST]);
+  assert.match(r.stderr, `${logFile}:2: not an audit entry, skipped`);
+});
+
+test('an unknown slug: one clear message and exit 2, as text and under --json', async () => {
+  const xdg = await isolatedXdg();
+  let r = await bottle(['logs', 'nope-zzzzz'], { env: xdg });
+  assert.is(r.exitCode, 2);
+  assert.match(r.stderr, /^Error: no bottle named nope-zzzzz\n/);
+  assert.match(r.stderr, 'Fix: List bottles with `bottle ls`.');
+  assert.not.ok(hasStack(r.stderr));
+  r = await bottle(['logs', 'nope-zzzzz', '--json'], { env: xdg });
+  assert.is(r.exitCode, 2);
+  assert.is(JSON.parse(r.stdout).error.code, 'BOTTLE_NOT_FOUND');
+  // Not a slug at all (and never a path out of the state dir).
+  r = await bottle(['logs', '../../etc'], { env: xdg });
+  assert.is(r.exitCode, 2);
+  assert.match(r.stderr, 'is not a bottle slug');
+  r = await bottle(['logs'], { env: xdg });
+  assert.is(r.exitCode, 2);
+  assert.match(r.stderr, /^Error: Missing 1 required arg/);
+});
+
+test('--help says what --follow --json prints', async () => {
+  const r = await bottle(['logs', '--help']);
+  assert.is(r.exitCode, 0);
+  assert.match(r.stdout, /--follow.*JSON Lines/s);
+});
+
+/** Reads a child's stdout until `count` lines arrived (or fails after a while). */
+function linesFrom(stream: NodeJS.ReadableStream, count: number, timeoutMs = 10_000): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${count} lines; got:\n${text}`)), timeoutMs);
+    const onData = (c: Buffer) => {
+      text += c.toString();
+      const lines = text.split('\n').filter(Boolean);
+      if (lines.length >= count) {
+        clearTimeout(timer);
+        stream.removeListener('data', onData);
+        resolve(lines.slice(0, count));
+      }
+    };
+    stream.on('data', onData);
+  });
+}
+
+test('--follow prints what is there, then each new entry as it is appended (even in pieces), and ends when the bottle is removed', async () => {
+  const xdg = await isolatedXdg();
+  const { stateDir, logFile } = await fakeBottle(xdg, 'demo-abc12', jsonl(ALLOW));
+  const child = execa(process.execPath, [BIN, 'logs', 'demo-abc12', '--follow'], { env: { ...xdg, NO_COLOR: '1' }, reject: false });
+  try {
+    assert.match((await linesFrom(child.stdout!, 1))[0]!, 'ALLOW  POST');
+    const next = linesFrom(child.stdout!, 1);
+    const half = JSON.stringify(DENY_HOST);
+    await appendFile(logFile, half.slice(0, 20));
+    await new Promise((r) => setTimeout(r, 500));
+    await appendFile(logFile, half.slice(20) + '\n');
+    assert.match((await next)[0]!, 'DENY   GET      evil.example.invalid/x  403');
+    await rm(stateDir, { recursive: true, force: true });
+    const r = await child;
+    assert.is(r.exitCode, 0);
+    assert.match(String(r.stderr), 'bottle demo-abc12 was removed');
+  } finally {
+    child.kill();
+  }
+});
+
+test('--follow --json prints JSON Lines, one entry per line; Ctrl-C ends it cleanly', async () => {
+  const xdg = await isolatedXdg();
+  const { logFile } = await fakeBottle(xdg, 'demo-abc12', jsonl(ALLOW));
+  const child = execa(process.execPath, [BIN, 'logs', 'demo-abc12', '--follow', '--json'], { env: { ...xdg, NO_COLOR: '1' }, reject: false });
+  try {
+    assert.equal(JSON.parse((await linesFrom(child.stdout!, 1))[0]!), ALLOW);
+    const next = linesFrom(child.stdout!, 2);
+    await appendFile(logFile, jsonl(DENY_TUNNEL, DLP));
+    assert.equal((await next).map((l) => JSON.parse(l)), [DENY_TUNNEL, DLP]);
+    child.kill('SIGINT');
+    const r = await child;
+    assert.is(r.exitCode, 0, String(r.stderr));
+  } finally {
+    child.kill();
+  }
+});
+
+test.run();
