@@ -6,6 +6,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { networkInterfaces } from 'node:os';
 import type { LaunchedBottle } from '@bot-bottle/core';
 import { docker, dockerOk } from '../src/index.js';
@@ -134,9 +136,16 @@ test('another bottle and its bundle are unreachable; the bundle listens on no ne
   assert.not.ok(own.stdout.includes(ctx.b!.slug.slice(-5) + '-sock'));
 });
 
-test('the bottle reaches its own bundle and only through loopback', async () => {
+test('the bottle reaches its own bundle, and only its own, through loopback', async () => {
   const r = await inBottle(ctx.a!, "curl -sS -m 5 --noproxy '*' http://127.0.0.1:3128/__bottle/health");
-  assert.ok(r.stdout.includes(`"slug":"${ctx.a!.slug}"`), r.stdout + r.stderr);
+  assert.match(r.stdout, /"ok":true/, r.stdout + r.stderr);
+  // A request through the proxy lands in bottle A's audit log, not in bottle B's.
+  const host = `${ctx.a!.slug}.example.invalid`;
+  const refused = await inBottle(ctx.a!, `curl -sS -m 10 http://${host}/`);
+  assert.match(refused.stdout, /refused/);
+  const logOf = (slug: string) => readFile(path.join(ctx.t!.stateHome, 'bot-bottle', 'bottles', slug, 'log', 'audit.jsonl'), 'utf8').catch(() => '');
+  assert.ok((await logOf(ctx.a!.slug)).includes(host), 'audited by its own bundle');
+  assert.not.ok((await logOf(ctx.b!.slug)).includes(host), 'not seen by the other bundle');
 });
 
 test('no docker socket and no docker client in the bottle', async () => {
