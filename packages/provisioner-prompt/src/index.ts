@@ -11,21 +11,24 @@ export default defineProvisioner({
   apiVersion: 1,
   name: 'prompt',
   description: "installs the agent's prompt as a Claude Code system prompt file",
-  async apply(ctx: ProvisionContext): Promise<ProvisionResult> {
+  async apply(ctx: ProvisionContext): Promise<ProvisionResult | void> {
     const { plan, target } = ctx;
     const guestPath = plan.guest.promptPath;
     await mkdir(path.dirname(plan.promptFile), { recursive: true, mode: 0o700 });
     await writeFile(plan.promptFile, plan.prompt, { mode: 0o600 });
-    await chmod(plan.promptFile, 0o600);
+    await chmod(plan.promptFile, 0o600); // writeFile's mode applies only when it creates the file
+    // Always copied, even empty: the guest path must exist whatever the prompt.
     await target.copyIn(plan.promptFile, guestPath);
     for (const argv of [['chown', `${plan.guest.user}:${plan.guest.user}`, guestPath], ['chmod', '600', guestPath]]) {
       const r = await target.exec(argv);
       if (r.exitCode !== 0) {
-        throw new BottleError('PROVISIONER_FAILED', `prompt: \`${argv.join(' ')}\` failed in ${target.description} (exit ${r.exitCode})`, {
+        throw new BottleError('PROVISIONER_FAILED', `\`${argv.join(' ')}\` failed in ${target.description} (exit ${r.exitCode})`, {
           details: [r.stderr.trim() || r.stdout.trim()].filter(Boolean),
         });
       }
     }
-    return plan.prompt ? { agentArgs: ['--append-system-prompt-file', guestPath] } : {};
+    // Claude Code 2.x reads `--append-system-prompt-file` in interactive and print mode alike, and
+    // adds the text to its own system prompt rather than replacing it. No prompt, no argument.
+    if (plan.prompt) return { agentArgs: ['--append-system-prompt-file', guestPath] };
   },
 });

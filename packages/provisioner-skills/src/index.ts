@@ -1,10 +1,69 @@
-/** skills provisioner (being written). */
-import { BottleError, defineProvisioner, type ProvisionContext } from '@bot-bottle/core';
+/**
+ * skills: copies each skill the agent lists into the guest's Claude Code skills dir, owned by the
+ * agent user. A skill whose host dir is missing stops the launch before anything is copied, with
+ * every place that was searched; a stale copy in the guest is removed first, so files deleted on
+ * the host do not linger.
+ */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { BottleError, defineProvisioner, type ExecResult, type ProvisionContext, type SkillPlan } from '@bot-bottle/core';
+
+async function isDirectory(p: string): Promise<boolean> {
+  return (await stat(p).catch(() => null))?.isDirectory() ?? false;
+}
+
+/** The skill's host dir as it is now: the plan looked before the launch; the disk may have changed. */
+async function locate(skill: SkillPlan): Promise<string | null> {
+  const candidates = skill.searched.length ? skill.searched : [skill.hostDir];
+  for (const dir of candidates) if (await isDirectory(dir)) return dir;
+  return null;
+}
+
+function check(r: ExecResult, argv: readonly string[], where: string): void {
+  if (r.exitCode === 0) return;
+  throw new BottleError('PROVISIONER_FAILED', `\`${argv.join(' ')}\` failed in ${where} (exit ${r.exitCode})`, {
+    details: [r.stderr.trim() || r.stdout.trim()].filter(Boolean),
+  });
+}
 
 export default defineProvisioner({
   apiVersion: 1,
   name: 'skills',
-  async apply(_ctx: ProvisionContext): Promise<void> {
-    throw new BottleError('INTERNAL', 'the skills provisioner is not implemented yet');
+  description: "copies the agent's skills into the guest's Claude Code skills dir",
+  async apply(ctx: ProvisionContext): Promise<void> {
+    const { plan, target } = ctx;
+    if (plan.skills.length === 0) return;
+
+    const located: { skill: SkillPlan; hostDir: string }[] = [];
+    const missing: SkillPlan[] = [];
+    for (const skill of plan.skills) {
+      const hostDir = await locate(skill);
+      if (hostDir === null) missing.push(skill);
+      else located.push({ skill, hostDir });
+    }
+    if (missing.length) {
+      const names = missing.map((s) => `"${s.name}"`).join(', ');
+      throw new BottleError('PROVISIONER_FAILED', `skill${missing.length > 1 ? 's' : ''} ${names} of agent "${plan.agentName}" not found`, {
+        details: missing.map((s) => `${s.name}: searched ${(s.searched.length ? s.searched : [s.hostDir]).join(', ')}`),
+        suggestions: [
+          `Create the skill's folder (with its SKILL.md) in one of the places searched, or remove it from agents.${plan.agentName}.skills in ${plan.manifestPath}.`,
+        ],
+      });
+    }
+
+    const skillsDir = plan.guest.skillsDir;
+    const owner = `${plan.guest.user}:${plan.guest.user}`;
+    const mkdir = ['mkdir', '-p', skillsDir];
+    check(await target.exec(mkdir), mkdir, target.description);
+    for (const { skill, hostDir } of located) {
+      const guestDir = path.posix.join(skillsDir, skill.name);
+      // copyIn lands a dir as guestDir itself only when guestDir does not exist yet.
+      const rm = ['rm', '-rf', guestDir];
+      check(await target.exec(rm), rm, target.description);
+      await target.copyIn(hostDir, guestDir);
+      const chown = ['chown', '-R', owner, guestDir];
+      check(await target.exec(chown), chown, target.description);
+      ctx.log(`skill ${skill.name}: ${hostDir} -> ${guestDir}`);
+    }
   },
 });
