@@ -1,0 +1,330 @@
+#!/usr/bin/env node
+// bench/egress: what the egress gateway costs, next to going direct and next to mitmproxy, in one
+// run on one loopback HTTPS upstream. Not a test: it prints figures and asserts nothing.
+//
+//   node bench/egress/run.mjs [--json]        (bench/egress/setup.sh installs mitmproxy first)
+//
+// For each path (direct, gateway, mitmproxy): latency of small keep-alive HTTPS requests at a fixed
+// concurrency (p50/p99, and what the proxy adds to direct), requests per second, throughput of one
+// large streamed download, and the proxy process's RSS idle and under load.
+// Knobs (env): BENCH_REQUESTS (2000), BENCH_CONNECTIONS (16), BENCH_DOWNLOAD_MIB (200),
+// BENCH_WARMUP (200), BENCH_PATHS (direct,gateway,mitmproxy), BENCH_GATEWAY_NODE_FLAGS (none),
+// BENCH_GATEWAY_CPU_PROF (a directory: the gateway runs with --cpu-prof writing there).
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const gatewayPkg = path.join(root, 'packages/egress-gateway');
+const gatewayMain = path.join(gatewayPkg, 'dist/main.js');
+// The client is undici (a devDependency of the gateway package), the same for all three paths.
+const { Agent, ProxyAgent, request } = createRequire(path.join(gatewayPkg, 'package.json'))('undici');
+const { createBottleCa } = await import(pathToFileURL(path.join(gatewayPkg, 'dist/index.js')).href);
+
+const json = process.argv.includes('--json');
+const REQUESTS = Number(process.env.BENCH_REQUESTS || 2000);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 16);
+const DOWNLOAD_MIB = Number(process.env.BENCH_DOWNLOAD_MIB || 200);
+const WARMUP = Number(process.env.BENCH_WARMUP || 200);
+const PATHS = (process.env.BENCH_PATHS || 'direct,gateway,mitmproxy').split(',').map((s) => s.trim()).filter(Boolean);
+const GATEWAY_FLAGS = (process.env.BENCH_GATEWAY_NODE_FLAGS || '').split(' ').filter(Boolean);
+const CPU_PROF = process.env.BENCH_GATEWAY_CPU_PROF || '';
+const HOST = 'localhost'; // resolves to 127.0.0.1; the name every path addresses and verifies
+const MiB = 1024 * 1024;
+
+const log = (m) => process.stderr.write(`${m}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-egress-'));
+const children = new Set();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// ---- parts ------------------------------------------------------------------------------------
+
+function makeUpstreamPki() {
+  const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'up-ca.key', '-out', 'up-ca.crt', '-days', '2', '-subj', '/CN=bench upstream CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
+  run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'up.key', '-out', 'up.csr', '-subj', '/CN=localhost');
+  writeFileSync(path.join(dir, 'up.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
+  run('x509', '-req', '-in', 'up.csr', '-CA', 'up-ca.crt', '-CAkey', 'up-ca.key', '-CAcreateserial', '-out', 'up.crt', '-days', '2', '-extfile', 'up.cnf');
+  return { caFile: path.join(dir, 'up-ca.crt'), caPem: readFileSync(path.join(dir, 'up-ca.crt'), 'utf8'), cert: path.join(dir, 'up.crt'), key: path.join(dir, 'up.key') };
+}
+
+function startChild(name, cmd, args, opts = {}) {
+  const child = spawn(cmd, args, { stdio: ['ignore', opts.stdout ?? 'pipe', 'pipe'], env: opts.env ?? process.env });
+  children.add(child);
+  let err = '';
+  child.stderr.on('data', (c) => (err += c));
+  const exited = new Promise((r) => child.once('exit', (code, sig) => r({ code, sig })));
+  exited.then(({ code, sig }) => {
+    children.delete(child);
+    if (!child.stopping) log(`${name} exited (${code ?? sig}): ${err.trim().slice(-2000)}`);
+  });
+  return {
+    child,
+    stderr: () => err,
+    exited,
+    async stop() {
+      child.stopping = true;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+async function startUpstream(pki) {
+  const p = startChild('upstream', process.execPath, [path.join(import.meta.dirname, 'upstream.mjs'), pki.cert, pki.key]);
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    p.child.stdout.on('data', (c) => {
+      out += c;
+      const m = /"port":(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    p.exited.then(() => reject(new Error(`upstream did not start: ${p.stderr()}`)));
+  });
+  return { ...p, port };
+}
+
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function waitForPort(port, proc, timeoutMs = 30_000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise((r) => {
+      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), r(true)));
+      s.on('error', () => r(false));
+    });
+    if (ok) return;
+    if (proc.child.exitCode !== null || Date.now() > end) throw new Error(`nothing listens on ${port}: ${proc.stderr()}`);
+    await sleep(100);
+  }
+}
+
+async function startGatewayProcess(pki) {
+  const ca = await createBottleCa(path.join(dir, 'gateway-ca'));
+  const port = await freePort();
+  const config = {
+    listen: { port, host: '127.0.0.1' },
+    ca: { cert: ca.certPath, key: ca.keyPath },
+    routes: [{ host: HOST }],
+    extraCaFiles: [pki.caFile],
+    auditLog: path.join(dir, 'gateway-audit.jsonl'),
+  };
+  const configFile = path.join(dir, 'gateway.json');
+  writeFileSync(configFile, JSON.stringify(config));
+  const flags = [...GATEWAY_FLAGS, ...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(CPU_PROF)}`] : [])];
+  const p = startChild('gateway', process.execPath, [...flags, gatewayMain, configFile], { env: { PATH: process.env.PATH } });
+  await waitForPort(port, p);
+  return { ...p, pid: p.child.pid, url: `http://127.0.0.1:${port}`, caPem: ca.certPem, describe: `node ${[...flags, 'dist/main.js'].join(' ')}` };
+}
+
+async function startMitmproxy(pki) {
+  const port = await freePort();
+  const confdir = path.join(dir, 'mitmproxy');
+  const version = execFileSync('mitmdump', ['--version'], { encoding: 'utf8' }).split('\n')[0].trim();
+  const args = [
+    '--listen-host', '127.0.0.1', '--listen-port', String(port),
+    '--set', `confdir=${confdir}`,
+    // Intercept (TLS on) only the allowed host; its flows are printed one line each (its "audit").
+    '--allow-hosts', `^${HOST.replace(/\./g, '\\.')}(:\\d+)?$`,
+    '--set', 'stream_large_bodies=1m',
+    '--set', `ssl_verify_upstream_trusted_ca=${pki.caFile}`,
+  ];
+  const out = (await import('node:fs')).openSync(path.join(dir, 'mitmdump.log'), 'a');
+  const p = startChild('mitmdump', 'mitmdump', args, { stdout: out });
+  await waitForPort(port, p);
+  const caFile = path.join(confdir, 'mitmproxy-ca-cert.pem');
+  for (let i = 0; i < 100 && !existsSync(caFile); i++) await sleep(100);
+  return { ...p, pid: p.child.pid, url: `http://127.0.0.1:${port}`, caPem: readFileSync(caFile, 'utf8'), describe: `${version}: mitmdump ${args.join(' ').replace(dir, '$TMP').replace(dir, '$TMP')}` };
+}
+
+// ---- measuring --------------------------------------------------------------------------------
+
+function rssKiB(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Samples a process's RSS every 25 ms until stopped; returns the peak in KiB. */
+function rssSampler(pid) {
+  if (!pid) return { stop: () => null };
+  let peak = rssKiB(pid) ?? 0;
+  const t = setInterval(() => (peak = Math.max(peak, rssKiB(pid) ?? 0)), 25);
+  return {
+    stop() {
+      clearInterval(t);
+      return Math.max(peak, rssKiB(pid) ?? 0);
+    },
+  };
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function getSmall(dispatcher, i) {
+  const t0 = process.hrtime.bigint();
+  const res = await request(`https://${HOST}:${upstreamPort}/small?i=${i}`, { dispatcher });
+  await res.body.arrayBuffer();
+  if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+async function loadRun(dispatcher, count) {
+  const lat = [];
+  let next = 0;
+  let errors = 0;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (next < count) {
+        const i = next++;
+        try {
+          lat.push(await getSmall(dispatcher, i));
+        } catch (e) {
+          if (errors++ === 0) log(`  request error: ${e.message}`);
+        }
+      }
+    }),
+  );
+  const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  lat.sort((a, b) => a - b);
+  return { p50: percentile(lat, 50), p99: percentile(lat, 99), rps: lat.length / (wallMs / 1000), errors };
+}
+
+async function download(dispatcher) {
+  const t0 = process.hrtime.bigint();
+  const res = await request(`https://${HOST}:${upstreamPort}/big?mib=${DOWNLOAD_MIB}`, { dispatcher });
+  let bytes = 0;
+  for await (const c of res.body) bytes += c.length;
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (bytes !== DOWNLOAD_MIB * MiB) throw new Error(`download got ${bytes} bytes, expected ${DOWNLOAD_MIB * MiB}`);
+  return bytes / MiB / s;
+}
+
+async function measure(name, dispatcher, proc) {
+  log(`${name}: warming up (${WARMUP} requests)`);
+  await loadRun(dispatcher, WARMUP);
+  await sleep(500);
+  const idle = proc ? rssKiB(proc.pid) : null;
+  log(`${name}: ${REQUESTS} requests at ${CONNECTIONS} connections`);
+  let s = rssSampler(proc?.pid);
+  const load = await loadRun(dispatcher, REQUESTS);
+  const loadRss = s.stop();
+  await sleep(500);
+  const beforeDownload = proc ? rssKiB(proc.pid) : null;
+  log(`${name}: ${DOWNLOAD_MIB} MiB download`);
+  s = rssSampler(proc?.pid);
+  const mibps = await download(dispatcher);
+  const downloadRss = s.stop();
+  return {
+    path: name,
+    p50Ms: load.p50,
+    p99Ms: load.p99,
+    rps: load.rps,
+    errors: load.errors,
+    downloadMiBps: mibps,
+    rssIdleMiB: idle === null ? null : idle / 1024,
+    rssLoadMiB: loadRss === null ? null : loadRss / 1024,
+    rssDownloadMiB: downloadRss === null ? null : downloadRss / 1024,
+    rssDownloadGrowthMiB: downloadRss === null || beforeDownload === null ? null : (downloadRss - beforeDownload) / 1024,
+    proxy: proc?.describe ?? null,
+  };
+}
+
+// ---- the run ----------------------------------------------------------------------------------
+
+const pki = makeUpstreamPki();
+const upstream = await startUpstream(pki);
+const upstreamPort = upstream.port;
+const results = [];
+const dispatcherOpts = { connections: CONNECTIONS, keepAliveTimeout: 60_000, pipelining: 1 };
+
+for (const name of PATHS) {
+  if (name === 'direct') {
+    const d = new Agent({ ...dispatcherOpts, connect: { ca: pki.caPem } });
+    results.push(await measure('direct', d, null));
+    await d.close();
+  } else if (name === 'gateway' || name === 'mitmproxy') {
+    const proc = name === 'gateway' ? await startGatewayProcess(pki) : await startMitmproxy(pki);
+    const d = new ProxyAgent({ uri: proc.url, requestTls: { ca: proc.caPem }, ...dispatcherOpts });
+    try {
+      results.push(await measure(name, d, proc));
+    } finally {
+      await d.close();
+      await proc.stop();
+    }
+  } else throw new Error(`unknown path ${name} in BENCH_PATHS (use direct, gateway, mitmproxy)`);
+}
+await upstream.stop();
+
+const direct = results.find((r) => r.path === 'direct');
+for (const r of results) {
+  r.addedP50Ms = direct && r !== direct ? r.p50Ms - direct.p50Ms : null;
+  r.addedP99Ms = direct && r !== direct ? r.p99Ms - direct.p99Ms : null;
+}
+const gw = results.find((r) => r.path === 'gateway');
+const mp = results.find((r) => r.path === 'mitmproxy');
+const aims =
+  gw && mp && direct
+    ? {
+        addedP50VsMitmproxy: gw.addedP50Ms / mp.addedP50Ms,
+        addedP99VsMitmproxy: gw.addedP99Ms / mp.addedP99Ms,
+        rpsVsMitmproxy: gw.rps / mp.rps,
+        downloadVsMitmproxy: gw.downloadMiBps / mp.downloadMiBps,
+        met: {
+          latency: gw.addedP50Ms <= mp.addedP50Ms / 2,
+          requestRate: gw.rps >= 2 * mp.rps,
+          download: gw.downloadMiBps >= mp.downloadMiBps,
+        },
+      }
+    : null;
+const machine = {
+  cpus: os.cpus().length,
+  cpuModel: os.cpus()[0]?.model ?? '',
+  memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  node: process.version,
+  kernel: os.release(),
+};
+const doc = { requests: REQUESTS, connections: CONNECTIONS, downloadMiB: DOWNLOAD_MIB, machine, results, aims };
+
+if (json) process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+else {
+  const f = (x, d = 1) => (x === null || x === undefined ? '–' : x.toFixed(d));
+  const lines = [
+    `${REQUESTS} small HTTPS requests over ${CONNECTIONS} keep-alive connections; one ${DOWNLOAD_MIB} MiB download. ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}.`,
+    '',
+    '| path | p50 ms | p99 ms | added p50 ms | added p99 ms | req/s | download MiB/s | RSS idle MiB | RSS under load MiB | RSS in download MiB |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...results.map((r) => `| ${r.path} | ${f(r.p50Ms, 2)} | ${f(r.p99Ms, 2)} | ${f(r.addedP50Ms, 2)} | ${f(r.addedP99Ms, 2)} | ${f(r.rps, 0)} | ${f(r.downloadMiBps, 0)} | ${f(r.rssIdleMiB)} | ${f(r.rssLoadMiB)} | ${f(r.rssDownloadMiB)} |`),
+  ];
+  if (results.some((r) => r.errors)) lines.push('', `errors: ${results.map((r) => `${r.path} ${r.errors}`).join(', ')}`);
+  if (aims) {
+    lines.push(
+      '',
+      `gateway vs mitmproxy: added p50 ${f(aims.addedP50VsMitmproxy * 100, 0)}% (aim ≤ 50%), added p99 ${f(aims.addedP99VsMitmproxy * 100, 0)}%, ` +
+        `request rate ×${f(aims.rpsVsMitmproxy, 2)} (aim ≥ 2), download ×${f(aims.downloadVsMitmproxy, 2)} (aim ≥ 1)`,
+    );
+  }
+  for (const r of results) if (r.proxy) lines.push(`- ${r.path}: ${r.proxy}`);
+  process.stdout.write(lines.join('\n') + '\n');
+}
