@@ -8,7 +8,7 @@ import definition from '../src/index.js';
 import hook from '../src/register.js';
 import { cleanupTempDirs, ENDPOINTS, planFor, rejects, world } from './helpers.js';
 
-const NAME = 'ca';
+const NAME: string = 'ca';
 const PKG = '@bot-bottle/provisioner-ca';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const test = suite('ca definition');

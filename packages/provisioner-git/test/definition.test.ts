@@ -8,7 +8,7 @@ import definition from '../src/index.js';
 import hook from '../src/register.js';
 import { cleanupTempDirs, ENDPOINTS, planFor, rejects, world } from './helpers.js';
 
-const NAME = 'git';
+const NAME: string = 'git';
 const PKG = '@bot-bottle/provisioner-git';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const test = suite('git definition');

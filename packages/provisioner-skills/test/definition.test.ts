@@ -8,7 +8,7 @@ import definition from '../src/index.js';
 import hook from '../src/register.js';
 import { cleanupTempDirs, ENDPOINTS, planFor, rejects, world } from './helpers.js';
 
-const NAME = 'skills';
+const NAME: string = 'skills';
 const PKG = '@bot-bottle/provisioner-skills';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const test = suite('skills definition');

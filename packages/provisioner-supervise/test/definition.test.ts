@@ -8,7 +8,7 @@ import definition from '../src/index.js';
 import hook from '../src/register.js';
 import { cleanupTempDirs, ENDPOINTS, planFor, rejects, world } from './helpers.js';
 
-const NAME = 'supervise';
+const NAME: string = 'supervise';
 const PKG = '@bot-bottle/provisioner-supervise';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const test = suite('supervise definition');
