@@ -63,6 +63,13 @@ export interface StateRecord {
 const BOTTLE_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'];
 const BUNDLE_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'];
 
+/** The routed secrets' values, for the docker CLI's env only (`docker run -e NAME` reads them there). */
+function secretValues(names: readonly string[], env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of names) if (env[n] !== undefined) out[n] = env[n]!;
+  return out;
+}
+
 function labelArgs(labels: Record<string, string>): string[] {
   return Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
 }
@@ -167,7 +174,8 @@ export class DockerBackend implements Backend {
           images.bundle,
         ],
         'starting the bundle',
-        { signal, timeoutMs: 60_000 },
+        // The values come from this backend's env (which may not be process.env), never from argv.
+        { signal, timeoutMs: 60_000, env: secretValues(plan.egress.secretEnv, this.env) },
       );
 
       progress('bottle');
