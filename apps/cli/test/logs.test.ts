@@ -61,6 +61,7 @@ test('--json: exactly one JSON array of the entries, as logged', async () => {
   const r = await run(['logs', 'demo-abc12', '--json'], { env: xdg });
   assert.is(r.exitCode, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout), [ALLOW, DENY_HOST]);
+  assert.equal(Object.keys(JSON.parse(r.stdout)[0]), Object.keys(ALLOW), 'keys in the order logged');
 });
 
 test('a bottle with no requests yet: empty output, a note on stderr; --json gives []', async () => {

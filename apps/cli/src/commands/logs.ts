@@ -34,7 +34,8 @@ function parseLine(text: string): AuditLine | null {
   try {
     const v = JSON.parse(text) as Partial<AuditLine>;
     if (typeof v !== 'object' || v === null || typeof v.time !== 'string' || typeof v.decision !== 'string' || typeof v.method !== 'string') return null;
-    return { host: '', path: '', status: 0, rule: null, reason: null, ...v } as AuditLine;
+    // Keys stay in the order the gateway wrote them; missing ones get neutral values.
+    return Object.assign(v, { host: v.host ?? '', path: v.path ?? '', status: v.status ?? 0, rule: v.rule ?? null, reason: v.reason ?? null }) as AuditLine;
   } catch {
     return null;
   }
