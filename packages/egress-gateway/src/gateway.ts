@@ -8,11 +8,11 @@ import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { rm } from 'node:fs/promises';
-import { pipeline } from 'node:stream';
 import { BottleError, type EgressRoute } from '@bot-bottle/core';
 import { AuditLog, type AuditEntry } from './audit.js';
 import { LeafCertificates, loadCa, type LoadedCa } from './ca.js';
 import { DlpError, DlpScanner, type DlpFinding } from './dlp.js';
+import { GcPacer } from './gc.js';
 import { RuleSet, isIpLiteral, normalizeHost, parseRoutes, refusalBody } from './rules.js';
 
 export interface GatewayOptions {
@@ -31,6 +31,11 @@ export interface GatewayOptions {
   onAudit?: (entry: AuditEntry) => void;
   /** How long a CONNECT tunnel may stay silent before its first byte (default 10 s). */
   tunnelFirstByteTimeoutMs?: number;
+  /**
+   * Run a young-generation GC after every this many body bytes streamed (default 1 MiB; 0: never),
+   * so chunks already forwarded are freed before they pile up (see gc.ts).
+   */
+  gcEveryBytes?: number;
 }
 
 export interface GatewayStats {
@@ -144,13 +149,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const dlp = new DlpScanner(secrets);
   const audit = new AuditLog(options.auditLogPath ?? null, options.onAudit);
   const firstByteTimeout = options.tunnelFirstByteTimeoutMs ?? 10_000;
-  const ca_list = trustedCas(options.extraCaCerts ?? []);
-  const httpsAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 64, ca: ca_list, timeout: 120_000 });
+  // One TLS context holds the upstream trust store for every upstream connection. Passing the CA
+  // list as `ca` instead would make Node parse it on each connection and, worse, put the whole
+  // list (hundreds of KB) into https.Agent's pool key, rebuilt on every request.
+  const upstreamTls = tls.createSecureContext({ ca: trustedCas(options.extraCaCerts ?? []) });
+  const httpsAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 64, secureContext: upstreamTls, timeout: 120_000 });
   const httpAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 64, timeout: 120_000 });
   const tunnels = new WeakMap<net.Socket, Tunnel>();
   const clientSockets = new Set<net.Socket>();
   const upstreamSockets = new Set<net.Socket>();
   const counters = { requests: 0, denied: 0 };
+  const pacer = new GcPacer(options.gcEveryBytes ?? 1024 * 1024);
 
   const log = (entry: Omit<AuditEntry, 'time' | 'durationMs'>, started: number) => {
     counters.requests++;
@@ -321,12 +330,29 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     upReq.on('response', (upRes) => {
       const drop = hopHeaders(upRes.rawHeaders);
       res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, filterHeaders(upRes.rawHeaders, drop) as unknown as http.OutgoingHttpHeaders);
-      // Headers go out at once, so a stream (SSE) starts as soon as the upstream starts it.
-      res.flushHeaders();
-      upRes.on('data', (c: Buffer) => (bytes += c.length));
-      pipeline(upRes, res, (err) => {
-        if (err && !reason) reason = `stream ended early: ${(err as NodeJS.ErrnoException).code ?? err.message}`;
+      // Headers go out with the first body bytes when those came in the same read (one write, one
+      // TLS record for a small response), and on their own one turn later otherwise, so a stream
+      // (SSE) starts as soon as the upstream starts it.
+      let wrote = false;
+      setImmediate(() => {
+        if (!wrote && !res.writableEnded && !res.destroyed) res.flushHeaders();
       });
+      upRes.on('data', (c: Buffer) => {
+        wrote = true;
+        bytes += c.length;
+        pacer.add(c.length);
+      });
+      // pipe() and explicit clean-up rather than pipeline(): pipeline makes an AbortController (and
+      // an AbortError with its stack trace) per exchange, a measurable cost per small request.
+      upRes.on('error', (err: NodeJS.ErrnoException) => {
+        reason ??= `stream ended early: ${err.code ?? err.message}`;
+        res.destroy();
+      });
+      res.on('error', (err: NodeJS.ErrnoException) => {
+        reason ??= `stream ended early: ${err.code ?? err.message}`;
+        upReq.destroy();
+      });
+      upRes.pipe(res);
     });
     upReq.on('error', (e: NodeJS.ErrnoException) => {
       if (e instanceof DlpError || reason) return;
@@ -357,7 +383,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         req.resume();
       } else res.destroy();
     });
-    req.pipe(scan).pipe(upReq);
+    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+    if (hasBody) {
+      req.on('data', (c: Buffer) => pacer.add(c.length));
+      req.pipe(scan).pipe(upReq);
+    }
+    else upReq.end(); // nothing to scan or send: no stream plumbing for the common GET
     req.on('aborted', () => upReq.destroy());
   }
 
@@ -482,7 +513,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     for (let i = 0; i + 1 < headers.length; i += 2) lines.push(`${headers[i]}: ${headers[i + 1]}`);
     const upSocket: net.Socket =
       upstream.scheme === 'https'
-        ? tls.connect({ host: upstream.host, port: upstream.port, servername: upstream.servername, ca: ca_list, ALPNProtocols: ['http/1.1'] })
+        ? tls.connect({ host: upstream.host, port: upstream.port, servername: upstream.servername, secureContext: upstreamTls, ALPNProtocols: ['http/1.1'] })
         : net.connect({ host: upstream.host, port: upstream.port });
     trackUpstream(upSocket);
     let status = 0;
@@ -505,8 +536,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const m = /^HTTP\/1\.[01] (\d{3})/.exec(c.subarray(0, 16).toString('latin1'));
       status = m ? Number(m[1]) : 0;
     });
-    upSocket.on('data', (c: Buffer) => (bytes += c.length));
-    socket.on('data', (c: Buffer) => (bytesUp += c.length));
+    upSocket.on('data', (c: Buffer) => {
+      bytes += c.length;
+      pacer.add(c.length);
+    });
+    socket.on('data', (c: Buffer) => {
+      bytesUp += c.length;
+      pacer.add(c.length);
+    });
     upSocket.on('error', (e: NodeJS.ErrnoException) => {
       reason ??= upstreamErrorReason(e);
       if (status === 0 && socket.writable && bytes === 0) {
