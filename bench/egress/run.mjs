@@ -7,7 +7,7 @@
 // For each path (direct, gateway, mitmproxy): latency of small keep-alive HTTPS requests at a fixed
 // concurrency (p50/p99, and what the proxy adds to direct), requests per second, throughput of one
 // large streamed download, and the proxy process's RSS idle and under load.
-// Knobs (env): BENCH_REQUESTS (2000), BENCH_CONNECTIONS (16), BENCH_DOWNLOAD_MIB (200),
+// Knobs (env): BENCH_REQUESTS (2000), BENCH_CONNECTIONS (16), BENCH_DOWNLOAD_MIB (200), BENCH_ROUNDS (3),
 // BENCH_WARMUP (200), BENCH_PATHS (direct,gateway,mitmproxy), BENCH_GATEWAY_NODE_FLAGS (none),
 // BENCH_GATEWAY_CPU_PROF (a directory: the gateway runs with --cpu-prof writing there).
 import { execFileSync, spawn } from 'node:child_process';
@@ -29,6 +29,7 @@ const json = process.argv.includes('--json');
 const REQUESTS = Number(process.env.BENCH_REQUESTS || 2000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 16);
 const DOWNLOAD_MIB = Number(process.env.BENCH_DOWNLOAD_MIB || 200);
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
 const WARMUP = Number(process.env.BENCH_WARMUP || 200);
 const PATHS = (process.env.BENCH_PATHS || 'direct,gateway,mitmproxy').split(',').map((s) => s.trim()).filter(Boolean);
 const GATEWAY_FLAGS = (process.env.BENCH_GATEWAY_NODE_FLAGS || '').split(' ').filter(Boolean);
@@ -221,61 +222,81 @@ async function download(dispatcher) {
   return bytes / MiB / s;
 }
 
-async function measure(name, dispatcher, proc) {
-  log(`${name}: warming up (${WARMUP} requests)`);
-  await loadRun(dispatcher, WARMUP);
-  await sleep(500);
-  const idle = proc ? rssKiB(proc.pid) : null;
-  log(`${name}: ${REQUESTS} requests at ${CONNECTIONS} connections`);
-  let s = rssSampler(proc?.pid);
-  const load = await loadRun(dispatcher, REQUESTS);
-  const loadRss = s.stop();
-  await sleep(500);
-  const beforeDownload = proc ? rssKiB(proc.pid) : null;
-  log(`${name}: ${DOWNLOAD_MIB} MiB download`);
-  s = rssSampler(proc?.pid);
-  const mibps = await download(dispatcher);
-  const downloadRss = s.stop();
-  return {
-    path: name,
-    p50Ms: load.p50,
-    p99Ms: load.p99,
-    rps: load.rps,
-    errors: load.errors,
-    downloadMiBps: mibps,
-    rssIdleMiB: idle === null ? null : idle / 1024,
-    rssLoadMiB: loadRss === null ? null : loadRss / 1024,
-    rssDownloadMiB: downloadRss === null ? null : downloadRss / 1024,
-    rssDownloadGrowthMiB: downloadRss === null || beforeDownload === null ? null : (downloadRss - beforeDownload) / 1024,
-    proxy: proc?.describe ?? null,
-  };
-}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const max = (xs) => (xs.some((x) => x === null) ? null : Math.max(...xs));
 
 // ---- the run ----------------------------------------------------------------------------------
 
 const pki = makeUpstreamPki();
 const upstream = await startUpstream(pki);
 const upstreamPort = upstream.port;
-const results = [];
 const dispatcherOpts = { connections: CONNECTIONS, keepAliveTimeout: 60_000, pipelining: 1 };
 
-for (const name of PATHS) {
-  if (name === 'direct') {
-    const d = new Agent({ ...dispatcherOpts, connect: { ca: pki.caPem } });
-    results.push(await measure('direct', d, null));
-    await d.close();
-  } else if (name === 'gateway' || name === 'mitmproxy') {
-    const proc = name === 'gateway' ? await startGatewayProcess(pki) : await startMitmproxy(pki);
-    const d = new ProxyAgent({ uri: proc.url, requestTls: { ca: proc.caPem }, ...dispatcherOpts });
-    try {
-      results.push(await measure(name, d, proc));
-    } finally {
-      await d.close();
-      await proc.stop();
+// Every path is set up first, then measured in turns, round after round, so that a burst of other
+// work on the machine falls on all of them alike rather than on whichever ran at that moment.
+const paths = [];
+try {
+  for (const name of PATHS) {
+    if (name === 'direct') paths.push({ name, proc: null, dispatcher: new Agent({ ...dispatcherOpts, connect: { ca: pki.caPem } }) });
+    else if (name === 'gateway' || name === 'mitmproxy') {
+      const proc = name === 'gateway' ? await startGatewayProcess(pki) : await startMitmproxy(pki);
+      paths.push({ name, proc, dispatcher: new ProxyAgent({ uri: proc.url, requestTls: { ca: proc.caPem }, ...dispatcherOpts }) });
+    } else throw new Error(`unknown path ${name} in BENCH_PATHS (use direct, gateway, mitmproxy)`);
+  }
+  for (const p of paths) {
+    log(`${p.name}: warming up (${WARMUP} requests)`);
+    await loadRun(p.dispatcher, WARMUP);
+  }
+  await sleep(1000);
+  for (const p of paths) {
+    p.rssIdle = p.proc ? rssKiB(p.proc.pid) : null;
+    p.loads = [];
+    p.downloads = [];
+    p.rssLoad = [];
+    p.rssDownload = [];
+    p.rssGrowth = [];
+  }
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const p of paths) {
+      log(`round ${round}/${ROUNDS} ${p.name}: ${REQUESTS} requests at ${CONNECTIONS} connections`);
+      const s = rssSampler(p.proc?.pid);
+      p.loads.push(await loadRun(p.dispatcher, REQUESTS));
+      p.rssLoad.push(s.stop());
     }
-  } else throw new Error(`unknown path ${name} in BENCH_PATHS (use direct, gateway, mitmproxy)`);
+    for (const p of paths) {
+      await sleep(300);
+      const before = p.proc ? rssKiB(p.proc.pid) : null;
+      log(`round ${round}/${ROUNDS} ${p.name}: ${DOWNLOAD_MIB} MiB download`);
+      const s = rssSampler(p.proc?.pid);
+      p.downloads.push(await download(p.dispatcher));
+      const peak = s.stop();
+      p.rssDownload.push(peak);
+      p.rssGrowth.push(peak === null || before === null ? null : peak - before);
+    }
+  }
+} finally {
+  for (const p of paths) {
+    await p.dispatcher.close();
+    await p.proc?.stop();
+  }
+  await upstream.stop();
 }
-await upstream.stop();
+
+const mib = (kib) => (kib === null ? null : kib / 1024);
+const results = paths.map((p) => ({
+  path: p.name,
+  p50Ms: median(p.loads.map((l) => l.p50)),
+  p99Ms: median(p.loads.map((l) => l.p99)),
+  rps: median(p.loads.map((l) => l.rps)),
+  errors: p.loads.reduce((n, l) => n + l.errors, 0),
+  downloadMiBps: median(p.downloads),
+  rssIdleMiB: mib(p.rssIdle),
+  rssLoadMiB: mib(max(p.rssLoad)),
+  rssDownloadMiB: mib(max(p.rssDownload)),
+  rssDownloadGrowthMiB: mib(max(p.rssGrowth)),
+  rounds: p.loads.map((l, i) => ({ p50Ms: l.p50, p99Ms: l.p99, rps: l.rps, downloadMiBps: p.downloads[i] })),
+  proxy: p.proc?.describe ?? null,
+}));
 
 const direct = results.find((r) => r.path === 'direct');
 for (const r of results) {
@@ -305,17 +326,17 @@ const machine = {
   node: process.version,
   kernel: os.release(),
 };
-const doc = { requests: REQUESTS, connections: CONNECTIONS, downloadMiB: DOWNLOAD_MIB, machine, results, aims };
+const doc = { rounds: ROUNDS, requests: REQUESTS, connections: CONNECTIONS, downloadMiB: DOWNLOAD_MIB, machine, results, aims };
 
 if (json) process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
 else {
   const f = (x, d = 1) => (x === null || x === undefined ? '–' : x.toFixed(d));
   const lines = [
-    `${REQUESTS} small HTTPS requests over ${CONNECTIONS} keep-alive connections; one ${DOWNLOAD_MIB} MiB download. ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}.`,
+    `${REQUESTS} small HTTPS requests over ${CONNECTIONS} keep-alive connections and one ${DOWNLOAD_MIB} MiB download per path and round; medians of ${ROUNDS} rounds (RSS: the highest). ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}.`,
     '',
-    '| path | p50 ms | p99 ms | added p50 ms | added p99 ms | req/s | download MiB/s | RSS idle MiB | RSS under load MiB | RSS in download MiB |',
+    '| path | p50 ms | p99 ms | added p50 ms | added p99 ms | req/s | download MiB/s | RSS idle MiB | RSS under load MiB | RSS in download MiB (growth) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...results.map((r) => `| ${r.path} | ${f(r.p50Ms, 2)} | ${f(r.p99Ms, 2)} | ${f(r.addedP50Ms, 2)} | ${f(r.addedP99Ms, 2)} | ${f(r.rps, 0)} | ${f(r.downloadMiBps, 0)} | ${f(r.rssIdleMiB)} | ${f(r.rssLoadMiB)} | ${f(r.rssDownloadMiB)} |`),
+    ...results.map((r) => `| ${r.path} | ${f(r.p50Ms, 2)} | ${f(r.p99Ms, 2)} | ${f(r.addedP50Ms, 2)} | ${f(r.addedP99Ms, 2)} | ${f(r.rps, 0)} | ${f(r.downloadMiBps, 0)} | ${f(r.rssIdleMiB)} | ${f(r.rssLoadMiB)} | ${r.rssDownloadMiB === null ? '–' : `${f(r.rssDownloadMiB)} (+${f(r.rssDownloadGrowthMiB)})`} |`),
   ];
   if (results.some((r) => r.errors)) lines.push('', `errors: ${results.map((r) => `${r.path} ${r.errors}`).join(', ')}`);
   if (aims) {
