@@ -263,6 +263,9 @@ try {
       p.loads.push(await loadRun(p.dispatcher, REQUESTS));
       p.rssLoad.push(s.stop());
     }
+  }
+  // Downloads after every request round, so that "RSS under load" is not the download's high-water mark.
+  for (let round = 1; round <= ROUNDS; round++) {
     for (const p of paths) {
       await sleep(300);
       const before = p.proc ? rssKiB(p.proc.pid) : null;
