@@ -66,7 +66,27 @@ export async function startGitGate(options: GitGateOptions): Promise<RunningGitG
     socket.end(errPacket(message));
   };
 
-  const serve = async (socket: net.Socket, mirror: Mirror, service: string, firstBytes: Buffer, client: string | undefined) => {
+  /**
+   * A push that sends no ref update (nothing to push, or refused by the client itself, e.g.
+   * `fetch first` after the refreshed advertisement showed the branch moved) never runs the push
+   * hook, which writes the line of every push that does. Its command list is a lone flush-pkt:
+   * audit that here, so every `git push` is a line.
+   */
+  const watchEmptyPush = (socket: net.Socket, entry: Mirror['entry'], rest: Buffer, client: string | undefined) => {
+    let head = Buffer.alloc(0);
+    const onChunk = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      if (head.length < 4) return;
+      socket.off('data', onChunk);
+      if (head.subarray(0, 4).toString('latin1') === '0000') {
+        audit({ service: 'receive-pack', repo: entry.name, decision: 'allow', reason: null, upstream: entry.upstream, ...(client ? { client } : {}) });
+      }
+    };
+    socket.on('data', onChunk);
+    if (rest.length) onChunk(rest);
+  };
+
+  const serve = async (socket: net.Socket, mirror: Mirror, service: string, firstBytes: Buffer, rest: Buffer, client: string | undefined) => {
     const { entry } = mirror;
     // A push holds the mirror for its whole connection, so no refresh moves a ref between the
     // hook's upstream push and receive-pack's own update; a fetch holds it only to refresh.
@@ -121,6 +141,7 @@ export async function startGitGate(options: GitGateOptions): Promise<RunningGitG
       }, 10_000).unref();
     });
     child.stdin.write(firstBytes);
+    if (service === 'receive-pack') watchEmptyPush(socket, entry, rest, client);
     socket.pipe(child.stdin);
     child.stdout.pipe(socket);
     socket.resume();
@@ -162,7 +183,7 @@ export async function startGitGate(options: GitGateOptions): Promise<RunningGitG
       if (service === 'receive-pack' && !mirror.entry.push) {
         return deny(`git-gate: ${mirror.entry.name}.git is read-only in this bottle (push: false); ${serviceWord(service)} refused`);
       }
-      serve(socket, mirror, service, Buffer.concat([r.request.raw, r.rest]), client).catch((e: unknown) => {
+      serve(socket, mirror, service, Buffer.concat([r.request.raw, r.rest]), r.rest, client).catch((e: unknown) => {
         log(`serving ${mirror.entry.name} failed: ${(e as Error).message}`);
         socket.destroy();
       });

@@ -39,3 +39,18 @@ export function pushPolicyProblem(name: string, push: boolean, protect: readonly
   }
   return null;
 }
+
+/**
+ * Two pushes to one branch that reach the upstream at the same moment both pass its
+ * fast-forward check; the one that updates the ref second fails git's compare-and-swap with
+ * `cannot lock ref '<ref>': is at <theirs> but expected <old>` (`failed to update ref`). To the
+ * pusher that is a non-fast-forward like any other: say so, and what to do.
+ */
+export function lostRaces(upstreamLines: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const l of upstreamLines) {
+    const m = /cannot lock ref '([^']+)': is at ([0-9a-f]+) but expected ([0-9a-f]+)/.exec(l);
+    if (m) out.push(`git-gate: ${m[1]} was moved on the upstream by another push while this one was in flight (now at ${m[2]!.slice(0, 12)}), so this push is a non-fast-forward; fetch, merge or rebase, and push again`);
+  }
+  return out;
+}

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { writeAudit, type RefUpdate } from './audit.js';
 import type { HookEntry } from './mirror.js';
-import { pushPolicyProblem, updateKind } from './policy.js';
+import { lostRaces, pushPolicyProblem, updateKind } from './policy.js';
 import { upstreamGitEnv } from './ssh.js';
 
 function say(line: string): void {
@@ -94,9 +94,11 @@ async function main(): Promise<number> {
   say(`git-gate: ${entry.upstream} refused the push; this gate keeps none of it. The upstream said:`);
   for (const l of upstreamLines) say(l);
   for (const l of rejected) say(`  ${l}`);
+  const raced = lostRaces(upstreamLines);
+  for (const l of raced) say(l);
   const reason = r.timedOut
     ? `the upstream did not answer within ${Math.round(entry.upstreamTimeoutMs / 1000)} s`
-    : `upstream refused: ${[...rejected, ...upstreamLines.filter((l) => /^(remote:|error:|fatal:)/.test(l))].join(' / ') || `git push exited ${r.exitCode}`}`;
+    : `upstream refused: ${[...rejected, ...upstreamLines.filter((l) => /^(remote:|error:|fatal:)/.test(l)), ...raced.map((l) => l.replace(/^git-gate: /, ''))].join(' / ') || `git push exited ${r.exitCode}`}`;
   if (r.timedOut) say(`git-gate: ${reason}`);
   audit('deny', reason);
   return 1;

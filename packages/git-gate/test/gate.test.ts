@@ -89,6 +89,24 @@ Gate('non-fast-forward: the upstream refuses, the client sees its message, the m
   assert.not.ok(await hasObject(ctx.t.mirror('open'), ctx.home, mine), 'the refused commit is not in the mirror');
 });
 
+Gate('a push that sends no ref update (client-side fetch first, nothing to push) is still an audit line', async (ctx) => {
+  const work = await clone(ctx, 'open');
+  const emptyPushes = () => ctx.t.audit().filter((a) => a.service === 'receive-pack' && a.repo === 'open' && a.refs.length === 0).length;
+  const before = emptyPushes();
+  const upToDate = await git(['push', 'origin', 'HEAD:refs/heads/main'], { cwd: work, home: ctx.home });
+  assert.is(upToDate.exitCode, 0, upToDate.all);
+  assert.match(upToDate.all, /Everything up-to-date/);
+  await commitUpstream(ctx.root, ctx.bare, `moved-${Date.now()}.txt`);
+  await commitFile(work, ctx.home, 'stale.txt', 'stale\n');
+  const stale = await git(['push', 'origin', 'HEAD:refs/heads/main'], { cwd: work, home: ctx.home });
+  assert.is.not(stale.exitCode, 0);
+  assert.match(stale.all, /\[rejected\][^\n]*fetch first/);
+  for (let i = 0; i < 50 && emptyPushes() < before + 2; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.is(emptyPushes(), before + 2, 'one line per push');
+  const line = ctx.t.audit().filter((a) => a.service === 'receive-pack' && a.refs.length === 0).pop()!;
+  assert.equal([line.decision, line.reason, line.upstream], ['allow', null, `file://${ctx.bare}`]);
+});
+
 Gate('a forced push is forwarded (as a lease on the tip the bottle saw) and the upstream takes it', async (ctx) => {
   const work = await clone(ctx, 'open');
   await commitFile(work, ctx.home, 'first.txt', '1\n');

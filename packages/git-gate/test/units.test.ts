@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { errPacket, explainUpstreamFailure, isSshUrl, parseGitGateConfig, protectingPattern, pushPolicyProblem, readRequest, resolveRepoPath, serviceProblem, sshCommand } from '@bot-bottle/git-gate';
+import { errPacket, explainUpstreamFailure, isSshUrl, lostRaces, parseGitGateConfig, protectingPattern, pushPolicyProblem, readRequest, resolveRepoPath, serviceProblem, sshCommand } from '@bot-bottle/git-gate';
 import { cleanup, tmpDir } from './helpers.js';
 
 const Protocol = suite('request lines');
@@ -80,6 +80,18 @@ Policy('push: false and protect give messages that say so', () => {
   assert.is(pushPolicyProblem('app', true, ['main'], [{ ref: 'refs/heads/topic', old: a, new: b }]), null);
   // One protected ref among several refuses the whole push.
   assert.ok(pushPolicyProblem('app', true, ['main'], [{ ref: 'refs/heads/topic', old: a, new: b }, { ref: 'refs/heads/main', old: a, new: b }]));
+});
+
+Policy('a push that lost a race inside the upstream (failed to update ref) is called a non-fast-forward', () => {
+  // The upstream's words when two pushes pass its fast-forward check at once (seen from a real sshd upstream).
+  const said = [
+    "remote: error: cannot lock ref 'refs/heads/main': is at ccf090a177b365655cefc32c1ad0c3741cd1c23e but expected 9180c7900bf3059c6dcc8c99c9934c6acafd43d5",
+    "error: failed to push some refs to 'ssh://git.example.invalid/app.git'",
+  ];
+  assert.equal(lostRaces(said), [
+    'git-gate: refs/heads/main was moved on the upstream by another push while this one was in flight (now at ccf090a177b3), so this push is a non-fast-forward; fetch, merge or rebase, and push again',
+  ]);
+  assert.equal(lostRaces(["remote: error: cannot lock ref 'refs/heads/main': Unable to create '/srv/app.git/refs/heads/main.lock': File exists."]), []);
 });
 
 const Ssh = suite('ssh command');
