@@ -11,12 +11,22 @@ import { BIN, cleanupTempDirs, tempDir } from './helpers.js';
 
 const test = suite('lifecycle (real engine)');
 
+/** A per-run agent name, so that runs of this file (and other tests) never see each other's bottles. */
+const AGENT = `life-${process.pid.toString(36)}`;
+
 interface Ctx { env: NodeJS.ProcessEnv; manifest: string; dir: string }
 const ctx = {} as Ctx;
 
 function bottle(args: string[], input?: string) {
   const r = spawnSync(process.execPath, [BIN, ...args], { env: ctx.env, encoding: 'utf8', input: input ?? '', timeout: 300_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** This run's bottles as `bottle ls --json` reports them (the engine may hold others'). */
+function mine(): { slug: string; agent: string; state: string; backend: string }[] {
+  const r = bottle(['ls', '--json']);
+  assert.is(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { slug: string; agent: string; state: string; backend: string }[]).filter((b) => b.agent === AGENT);
 }
 
 function docker(args: string[]): string {
@@ -36,7 +46,7 @@ function leftovers(slug: string): string[] {
 test.before(async () => {
   ctx.dir = await tempDir('bottle-life-');
   ctx.manifest = path.join(ctx.dir, 'bottle.json');
-  await writeFile(ctx.manifest, JSON.stringify({ bottles: { dev: {} }, agents: { life: { bottle: 'dev', provisioners: [] } } }));
+  await writeFile(ctx.manifest, JSON.stringify({ bottles: { dev: {} }, agents: { [AGENT]: { bottle: 'dev', provisioners: [] } } }));
   ctx.env = { ...process.env, XDG_STATE_HOME: path.join(ctx.dir, 'state'), BOT_BOTTLE_MANIFEST: ctx.manifest };
   const built = bottle(['image', 'build']);
   assert.is(built.code, 0, built.stderr);
@@ -45,36 +55,42 @@ test.before(async () => {
 test.after(cleanupTempDirs);
 
 test('run: stdout, stderr and exit code come back; it runs as node in the workspace', () => {
-  const r = bottle(['run', 'life', '-q', '--', 'sh', '-c', 'echo "$(id -un) $(pwd)"; echo to-stderr >&2; exit 7']);
+  const r = bottle(['run', AGENT, '-q', '--', 'sh', '-c', 'echo "$(id -un) $(pwd)"; echo to-stderr >&2; exit 7']);
   assert.is(r.code, 7, r.stderr);
   assert.is(r.stdout, 'node /home/node/workspace\n');
   assert.match(r.stderr, /to-stderr/);
-  const after = JSON.parse(bottle(['ls', '--json']).stdout) as unknown[];
-  assert.equal(after, [], 'nothing is left after the run');
+  assert.equal(mine(), [], 'nothing is left after the run');
 });
 
 test('run forwards stdin to the command', () => {
-  const r = bottle(['run', 'life', '-q', '--', 'sh', '-c', 'tr a-z A-Z'], 'hello bottle\n');
+  const r = bottle(['run', AGENT, '-q', '--', 'sh', '-c', 'tr a-z A-Z'], 'hello bottle\n');
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stdout, 'HELLO BOTTLE\n');
 });
 
 test('--keep, ls, exec, stop', () => {
-  const run = bottle(['run', 'life', '--keep', '--', 'true']);
+  const run = bottle(['run', AGENT, '--keep', '--', 'true']);
   assert.is(run.code, 0, run.stderr);
-  const list = JSON.parse(bottle(['ls', '--json']).stdout) as { slug: string; agent: string; state: string; backend: string }[];
-  assert.is(list.length, 1);
-  const b = list[0]!;
-  assert.is(b.agent, 'life');
+  const list = mine();
+  try {
+    assert.is(list.length, 1);
+    checkKept(list[0]!);
+  } finally {
+    for (const k of list) bottle(['stop', k.slug]);
+  }
+});
+
+function checkKept(b: { slug: string; agent: string; state: string; backend: string }) {
+  assert.is(b.agent, AGENT);
   assert.is(b.state, 'running');
   assert.is(b.backend, 'docker');
   const human = bottle(['ls']);
-  assert.match(human.stdout, new RegExp(`^SLUG .*\\n${b.slug} +life +docker +running`, 'm'));
+  assert.match(human.stdout, new RegExp(`^SLUG\\s[^]*^${b.slug}\\s+${AGENT}\\s+docker\\s+running\\s`, 'm'));
   const ex = bottle(['exec', b.slug, '--', 'sh', '-c', 'id -un; exit 3']);
   assert.is(ex.code, 3);
   assert.is(ex.stdout, 'node\n');
   const gcDry = JSON.parse(bottle(['gc', '--dry-run', '--json']).stdout) as { removed: string[] };
-  assert.equal(gcDry.removed, [], 'a kept bottle is not garbage');
+  assert.equal(gcDry.removed.filter((r) => r.includes(b.slug)), [], 'a kept bottle is not garbage');
   const stop = bottle(['stop', b.slug]);
   assert.is(stop.code, 0, stop.stderr);
   assert.equal(leftovers(b.slug), []);
@@ -82,6 +98,24 @@ test('--keep, ls, exec, stop', () => {
   assert.is(again.code, 2);
   assert.match(again.stderr, /no bottle named/);
   assert.not.match(again.stderr, /\n\s+at /, 'no stack trace');
+}
+
+test('--copy-cwd copies the work tree (git-ignored files skipped and said so), owned by node', async () => {
+  const repo = await tempDir('bottle-cwd-');
+  const git = (...a: string[]) => spawnSync('git', ['-C', repo, ...a], { encoding: 'utf8' });
+  git('init', '-q');
+  await writeFile(path.join(repo, '.gitignore'), 'secret.env\nbuild/\n');
+  await writeFile(path.join(repo, 'main.txt'), 'tracked\n');
+  await writeFile(path.join(repo, 'secret.env'), 'TOKEN=do-not-copy\n');
+  git('add', '.gitignore', 'main.txt');
+  git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'init');
+  await writeFile(path.join(repo, 'untracked.txt'), 'new\n');
+  const r = spawnSync(process.execPath, [BIN, 'run', AGENT, '--copy-cwd', '--', 'sh', '-c', 'ls -A | sort | tr "\\n" " "; echo; stat -c %U main.txt'], { cwd: repo, env: ctx.env, encoding: 'utf8', input: '' });
+  assert.is(r.status, 0, r.stderr);
+  const [files = '', owner = ''] = r.stdout.split('\n');
+  assert.is(files.trim(), '.gitignore main.txt untracked.txt', 'tracked and untracked files, not the ignored one (.git is the git provisioner\'s, not listed here)');
+  assert.is(owner, 'node');
+  assert.match(r.stderr, /skipped 1 ignored path\(s\) \(\.gitignore\): secret\.env/);
 });
 
 test('exec on an unknown bottle is a clear error', () => {
@@ -92,7 +126,7 @@ test('exec on an unknown bottle is a clear error', () => {
 
 test('two launches of one agent are independent', async () => {
   const runOne = () => new Promise<{ code: number | null; out: string }>((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'run', 'life', '-q', '--', 'sh', '-c', 'echo $HOSTNAME; sleep 2'], { env: ctx.env });
+    const child = spawn(process.execPath, [BIN, 'run', AGENT, '-q', '--', 'sh', '-c', 'echo $HOSTNAME; sleep 2'], { env: ctx.env });
     let out = '';
     child.stdout.on('data', (b) => (out += b));
     child.on('close', (code) => resolve({ code, out }));
@@ -106,7 +140,7 @@ test('two launches of one agent are independent', async () => {
 /** Starts `bottle run` in its own process group and resolves when stderr shows the phase. */
 function startUntil(phase: RegExp): Promise<{ pid: number; slugSoFar: () => string; done: Promise<number | null> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'run', 'life', '--', 'sleep', '120'], { env: ctx.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'run', AGENT, '--', 'sleep', '120'], { env: ctx.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     const done = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
     child.stderr.on('data', (b) => {
@@ -128,8 +162,8 @@ function groupAlive(pgid: number): boolean {
 
 function labelled(): string[] {
   return [
-    ...docker(['ps', '-aq', '--filter', 'label=bot-bottle.agent=life']).split('\n'),
-    ...docker(['volume', 'ls', '-q', '--filter', 'label=bot-bottle.agent=life']).split('\n'),
+    ...docker(['ps', '-aq', '--filter', `label=bot-bottle.agent=${AGENT}`]).split('\n'),
+    ...docker(['volume', 'ls', '-q', '--filter', `label=bot-bottle.agent=${AGENT}`]).split('\n'),
   ].filter(Boolean);
 }
 
@@ -151,8 +185,7 @@ for (const phase of ['images', 'bundle', 'bottle', 'bundle ready', 'provision', 
       if (left.length) await new Promise((r) => setTimeout(r, 500));
     }
     assert.equal(left, [], `left after gc: ${left.join(' ')}`);
-    const ls = JSON.parse(bottle(['ls', '--json']).stdout) as unknown[];
-    assert.equal(ls, [], 'ls tells the truth: nothing left');
+    assert.equal(mine(), [], 'ls tells the truth: nothing left');
   });
 }
 

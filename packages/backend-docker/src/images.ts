@@ -193,7 +193,7 @@ export async function ensureImages(settings: ImageSettings = {}): Promise<ImageR
       await mkdir(ctx, { recursive: true });
       await copyFile(path.join(IMAGES_DIR, 'bundle', 'Dockerfile'), path.join(ctx, 'Dockerfile'));
       settings.progress?.('collecting the bundle code (pnpm deploy)');
-      const r = await execa('pnpm', ['--filter', '@bot-bottle/bundle', 'deploy', '--prod', '--legacy', '--offline', path.join(ctx, 'app')], {
+      const r = await execa('pnpm', ['--filter', '@bot-bottle/bundle', 'deploy', '--prod', '--legacy', '--prefer-offline', path.join(ctx, 'app')], {
         cwd: root,
         reject: false,
         all: true,
