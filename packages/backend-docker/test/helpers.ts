@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { makePlan, validateManifest, type BottlePlan, type LaunchedBottle } from '@bot-bottle/core';
 import { DockerBackend, docker, ensureImages, type ImageRefs } from '../src/index.js';
 
-export const TEST_LABEL = 'bot-bottle-test=1';
+/** Labels what this run makes; the value is per run, so a cleanup never touches another run's resources. */
+export const TEST_LABEL = `bot-bottle-test=${randomBytes(4).toString('hex')}`;
 
 let images: Promise<ImageRefs> | undefined;
 /** Builds (once per process) or finds the images, with the base and CAs from the environment. */
@@ -59,7 +60,7 @@ export async function inBottle(bottle: LaunchedBottle, script: string, timeoutMs
   return bottle.target.exec(['sh', '-c', script], { user: 'node', env: { HOME: '/home/node', USER: 'node' }, timeoutMs });
 }
 
-/** Removes every container, network and volume a test labelled. */
+/** Removes every container and network this run labelled. */
 export async function removeTestResources(): Promise<void> {
   const c = await docker(['ps', '-aq', '--filter', `label=${TEST_LABEL}`]);
   const ids = c.stdout.split('\n').filter(Boolean);
