@@ -507,7 +507,7 @@ function bottleReferenceProblems(value: unknown): string[] {
 }
 
 /** Env vars bot-bottle sets in the bottle itself; a route's secret cannot live in one of them. */
-const RESERVED_GUEST_ENV = new Set(['HOME', 'USER', 'PATH', 'SHELL', 'NODE_EXTRA_CA_CERTS', 'HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'NO_PROXY', 'no_proxy', 'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC']);
+const RESERVED_GUEST_ENV = new Set(['HOME', 'USER', 'PATH', 'SHELL', 'NODE_EXTRA_CA_CERTS', 'NODE_USE_ENV_PROXY', 'HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'NO_PROXY', 'no_proxy', 'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC']);
 
 /** Problems a schema cannot see: references between sections, duplicates, files that must exist. */
 export async function crossCheck(manifest: Manifest, baseDir: string, home = homedir()): Promise<string[]> {

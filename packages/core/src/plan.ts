@@ -175,6 +175,8 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
     HOME: GUEST_HOME,
     USER: GUEST_USER,
     NODE_EXTRA_CA_CERTS: GUEST_CA_PATH,
+    // Node's own fetch and http ignore HTTPS_PROXY unless told; without it they have no way out.
+    NODE_USE_ENV_PROXY: '1',
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
   };
   for (const name of secretEnv) guestEnv[name] = SECRET_PLACEHOLDER;

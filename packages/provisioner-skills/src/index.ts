@@ -54,7 +54,11 @@ export default defineProvisioner({
     const skillsDir = plan.guest.skillsDir;
     const owner = `${plan.guest.user}:${plan.guest.user}`;
     const mkdir = ['mkdir', '-p', skillsDir];
-    check(await target.exec(mkdir), mkdir, target.description);
+    // Inside the agent's home, the agent makes the dirs, so that any it creates (~/.claude itself on
+    // an image without it) are its own: root-owned, they would lock Claude Code out of its config.
+    const inHome = skillsDir.startsWith(`${plan.guest.home.replace(/\/+$/, '')}/`);
+    const asAgent = { user: plan.guest.user, env: { HOME: plan.guest.home, USER: plan.guest.user } };
+    check(await target.exec(mkdir, inHome ? asAgent : {}), mkdir, target.description);
     for (const { skill, hostDir } of located) {
       const guestDir = path.posix.join(skillsDir, skill.name);
       // copyIn lands a dir as guestDir itself only when guestDir does not exist yet.

@@ -35,9 +35,11 @@ test('mkdir once, then per skill rm -rf, one copy of the whole dir, chown -R', a
   const { ctx, target } = contextFor(await planFor(w, { skills: ['init-prd', 'verify'] }));
   await skills.apply(ctx);
 
-  // mkdir -p once + (rm -rf + chown) per skill = 5 execs, all as root (the Target's default).
+  // mkdir -p once + (rm -rf + chown) per skill = 5 execs. The reference runs all as root; here the
+  // mkdir of a dir in the agent's home runs as the agent, so the dirs it creates are the agent's.
   assert.is(target.execs.length, 5);
   assert.equal(target.execs[0]!.argv, ['mkdir', '-p', SKILLS]);
+  assert.equal(target.execs[0]!.options, { user: 'node', env: { HOME: '/home/node', USER: 'node' } });
   // One copy per skill (the backend copies a whole tree at once), not one per file.
   assert.is(target.copies.length, 2);
   assert.equal(
@@ -52,7 +54,7 @@ test('mkdir once, then per skill rm -rf, one copy of the whole dir, chown -R', a
       ['chown', '-R', 'node:node', `${SKILLS}/verify`],
     ],
   );
-  for (const e of target.execs) assert.equal(e.options, {});
+  for (const e of target.execs.slice(1)) assert.equal(e.options, {});
 });
 
 test('a skill beside the manifest wins over one of the same name in ~/.claude/skills', async () => {
@@ -70,6 +72,7 @@ test('the guest skills dir is overridable by CLAUDE_BOTTLE_GUEST_SKILLS_DIR', as
   const { ctx, target } = contextFor(await planFor(w, { skills: ['init-prd'], env: { CLAUDE_BOTTLE_GUEST_SKILLS_DIR: '/opt/agent-skills' } }));
   await skills.apply(ctx);
   assert.equal(target.execs[0]!.argv, ['mkdir', '-p', '/opt/agent-skills']);
+  assert.equal(target.execs[0]!.options, {}, 'outside the agent\'s home, root makes the dir');
   assert.is(target.copies[0]!.guestPath, '/opt/agent-skills/init-prd');
 });
 
