@@ -207,8 +207,14 @@ export class DockerBackend implements Backend {
         slug,
         target,
         endpoints: { ...AGENT_ENDPOINTS },
-        attach: (argv, o) => attach(bottle, argv, { tty: o.tty, env: o.env ?? {}, workdir: plan.guest.workspace }),
-        destroy,
+        attach: async (argv, o) => {
+          await target.close(); // provisioning is over; the agent's command runs on its own exec
+          return attach(bottle, argv, { tty: o.tty, env: o.env ?? {}, workdir: plan.guest.workspace });
+        },
+        destroy: async () => {
+          await target.close();
+          await destroy();
+        },
       };
     } catch (e) {
       await destroy().catch(() => undefined);

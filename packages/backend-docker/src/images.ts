@@ -118,7 +118,7 @@ async function imageExists(ref: string): Promise<boolean> {
 
 async function build(ref: string, context: string, buildArgs: Record<string, string>, settings: ImageSettings, what: string): Promise<void> {
   settings.progress?.(`building ${what} image ${ref}`);
-  const args = ['build', '--label', 'bot-bottle.image=1', '-t', ref];
+  const args = ['build', '--force-rm', '--label', 'bot-bottle.image=1', '-t', ref];
   for (const [k, val] of Object.entries(buildArgs)) args.push('--build-arg', `${k}=${val}`);
   args.push(context);
   const child = execa(process.env.BOT_BOTTLE_DOCKER || 'docker', args, {

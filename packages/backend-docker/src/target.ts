@@ -1,15 +1,29 @@
-/** A running bottle container as a provisioner's Target: `docker exec` and `docker cp`. */
+/**
+ * A running bottle container as a provisioner's Target. Commands and copies go through one exec
+ * channel (a single `docker exec -i` running the image's exec agent); a container without the
+ * agent (an image not built by bot-bottle) gets one `docker exec` / `docker cp` per call instead.
+ */
 import type { ExecOptions, ExecResult, Target } from '@bot-bottle/core';
 import { docker } from './docker-cli.js';
+import { ExecChannel } from './exec-channel.js';
 
 export class DockerTarget implements Target {
   readonly description: string;
+  private channel: Promise<ExecChannel | null> | undefined;
 
-  constructor(readonly container: string) {
+  constructor(readonly container: string, private readonly useChannel = true) {
     this.description = `docker container ${container}`;
   }
 
+  private open(): Promise<ExecChannel | null> {
+    if (!this.useChannel) return Promise.resolve(null);
+    this.channel ??= ExecChannel.open(this.container).catch(() => null);
+    return this.channel;
+  }
+
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const channel = await this.open();
+    if (channel) return channel.exec(argv, options);
     const args = ['exec'];
     if (options.stdin !== undefined) args.push('-i');
     if (options.user) args.push('-u', options.user);
@@ -25,8 +39,17 @@ export class DockerTarget implements Target {
   }
 
   async copyIn(hostPath: string, guestPath: string): Promise<void> {
+    const channel = await this.open();
+    if (channel) return channel.copyIn(hostPath, guestPath);
     // One `docker cp` copies a whole tree: the cost does not grow with the number of files.
     const r = await docker(['cp', hostPath, `${this.container}:${guestPath}`]);
     if (r.exitCode !== 0) throw new Error(`copying ${hostPath} to ${guestPath} failed: ${r.stderr.trim()}`);
+  }
+
+  /** Ends the exec channel (the agent exits); later calls open a new one. */
+  async close(): Promise<void> {
+    const channel = await this.channel;
+    this.channel = undefined;
+    channel?.close();
   }
 }
