@@ -4,6 +4,7 @@
  * `bottle`: in-process with @oclif/test's runCommand, and as a real process (bin/run.js) with execa.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -33,6 +34,12 @@ async function buildIfStale(pkgDir: string): Promise<void> {
   const tsc = path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc');
   const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: pkgDir, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`build of ${pkgDir} failed:\n${r.stdout}${r.stderr}`);
+  // The oclif manifest describes the commands' flags; a stale one would hide a change.
+  const manifestScript = path.join(pkgDir, 'scripts/manifest.mjs');
+  if (existsSync(manifestScript)) {
+    const m = spawnSync(process.execPath, [manifestScript], { cwd: pkgDir, encoding: 'utf8' });
+    if (m.status !== 0) throw new Error(`oclif manifest of ${pkgDir} failed:\n${m.stdout}${m.stderr}`);
+  }
 }
 
 await buildIfStale(CLI_ROOT);

@@ -7,7 +7,6 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { BottleError, type BottlePlan } from '@bot-bottle/core';
-import { createBottleCa } from '@bot-bottle/egress-gateway';
 import { SOCKET_DIR } from './names.js';
 
 /** Where the bundle sees the host's egress dir (the CA) — a read-only mount. */
@@ -41,6 +40,8 @@ export async function prepareBundleFiles(plan: BottlePlan, env: NodeJS.ProcessEn
   const controlDir = path.join(plan.stateDir, 'control');
   for (const d of [bundleDir, egressDir, logDir, controlDir]) await mkdir(d, { recursive: true, mode: 0o700 });
 
+  // Loaded here, not at start-up: the certificate library is the heaviest import of a launch.
+  const { createBottleCa } = await import('@bot-bottle/egress-gateway');
   const ca = await createBottleCa(egressDir);
   if (ca.certPath !== plan.egress.caCertPath || ca.keyPath !== plan.egress.caKeyPath) {
     throw new BottleError('INTERNAL', `the egress CA landed at ${ca.certPath}, not at the planned ${plan.egress.caCertPath}`);

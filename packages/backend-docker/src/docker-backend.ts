@@ -143,19 +143,32 @@ export class DockerBackend implements Backend {
       await writeFile(path.join(plan.stateDir, 'plan.json'), JSON.stringify(plan, null, 2) + '\n', { mode: 0o600 });
 
       progress('images');
-      const images = await ensureImages({ ...options.images, progress: (m) => progress('images', m), ...(signal ? { signal } : {}) });
+      // Independent steps overlap: the image check (docker), the bundle's files and the bottle's CA
+      // (this process), and the socket volume (docker).
+      const steps = await Promise.allSettled([
+        ensureImages({ ...options.images, progress: (m) => progress('images', m), ...(signal ? { signal } : {}) }),
+        (async () => {
+          const dirs = await prepareBundleFiles(plan, this.env);
+          const extra = options.prepareBundle ? await options.prepareBundle(plan, dirs.bundleDir) : {};
+          if (Object.keys(extra).length) {
+            const cfgPath = path.join(dirs.bundleDir, 'bundle.json');
+            const cfg = JSON.parse(await readFile(cfgPath, 'utf8')) as Record<string, unknown>;
+            await writeFile(cfgPath, JSON.stringify({ ...cfg, ...extra }, null, 2) + '\n', { mode: 0o644 });
+          }
+          return dirs;
+        })(),
+        dockerOk(['volume', 'create', ...labelArgs({ ...labels, [LABEL_ROLE]: 'sockets' }), volume], 'creating the socket volume', { signal }),
+      ]);
+      for (const r of steps) if (r.status === 'rejected') throw r.reason;
+      const images = (steps[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof ensureImages>>>).value;
+      const dirs = (steps[1] as PromiseFulfilledResult<Awaited<ReturnType<typeof prepareBundleFiles>>>).value;
 
       progress('bundle');
-      const dirs = await prepareBundleFiles(plan, this.env);
-      const extra = options.prepareBundle ? await options.prepareBundle(plan, dirs.bundleDir) : {};
-      if (Object.keys(extra).length) {
-        const cfgPath = path.join(dirs.bundleDir, 'bundle.json');
-        const cfg = JSON.parse(await readFile(cfgPath, 'utf8')) as Record<string, unknown>;
-        await writeFile(cfgPath, JSON.stringify({ ...cfg, ...extra }, null, 2) + '\n', { mode: 0o644 });
-      }
-      await dockerOk(['volume', 'create', ...labelArgs({ ...labels, [LABEL_ROLE]: 'sockets' }), volume], 'creating the socket volume', { signal });
+      // The two containers start together: the bottle's forwarder reaches the bundle's sockets per
+      // connection, so it needs nothing from the bundle until the bundle says it is ready.
       const bundleNetwork = this.env.BOT_BOTTLE_BUNDLE_NETWORK || 'bridge';
-      await dockerOk(
+      const env = agentEnv(plan, AGENT_ENDPOINTS);
+      const startBundle = dockerOk(
         [
           'run', '-d', '--init', '--name', bundle,
           ...labelArgs({ ...labels, [LABEL_ROLE]: 'bundle' }),
@@ -179,8 +192,7 @@ export class DockerBackend implements Backend {
       );
 
       progress('bottle');
-      const env = agentEnv(plan, AGENT_ENDPOINTS);
-      await dockerOk(
+      const startBottle = dockerOk(
         [
           'run', '-d', '--init', '--name', bottle,
           ...labelArgs({ ...labels, [LABEL_ROLE]: 'bottle' }),
@@ -196,22 +208,35 @@ export class DockerBackend implements Backend {
         { signal, timeoutMs: 60_000 },
       );
 
-      progress('bundle ready');
-      await waitForFile(path.join(dirs.logDir, 'ready'), 30_000, signal, async () => {
+      const started = await Promise.allSettled([startBundle, startBottle]);
+      for (const r of started) if (r.status === 'rejected') throw r.reason;
+
+      // The bundle finishes starting while provisioning runs; the bottle's forwarder holds any
+      // connection made before then. A bundle that dies or hangs fails the launch at attach.
+      const stopWaiting = new AbortController();
+      const waitSignal = signal ? AbortSignal.any([signal, stopWaiting.signal]) : stopWaiting.signal;
+      const ready = waitForFile(path.join(dirs.logDir, 'ready'), 30_000, waitSignal, async () => {
         const r = await docker(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', bundle]);
         return r.stdout.startsWith('running') ? null : (await docker(['logs', '--tail', '5', bundle])).stderr.trim() || r.stdout.trim();
-      });
+      }).then(() => progress('bundle ready'));
+      ready.catch(() => undefined); // observed by attach (and by whoever awaits `ready`)
 
       const target = new DockerTarget(bottle);
       return {
         slug,
         target,
         endpoints: { ...AGENT_ENDPOINTS },
+        ready,
         attach: async (argv, o) => {
           await target.close(); // provisioning is over; the agent's command runs on its own exec
-          return attach(bottle, argv, { tty: o.tty, env: o.env ?? {}, workdir: plan.guest.workspace });
+          const failed = ready.then(() => new Promise<never>(() => undefined));
+          const code = await Promise.race([attach(bottle, argv, { tty: o.tty, env: o.env ?? {}, workdir: plan.guest.workspace }), failed]);
+          // A kept bottle is handed over only once its bundle is known to be up.
+          if (options.keep) await ready;
+          return code;
         },
         destroy: async () => {
+          stopWaiting.abort(); // nothing left to wait for; and the wait must not hold the process
           await target.close();
           await destroy();
         },
@@ -322,9 +347,8 @@ async function readRecords(root: string): Promise<StateRecord[]> {
 /** Removes a bottle's containers, volume and state dir; each step tolerates "already gone". */
 export async function removeBottle(slug: string, stateRoot: string): Promise<void> {
   await docker(['rm', '-f', '-v', containerName(slug), bundleName(slug)], { timeoutMs: 60_000 });
-  const vols = await docker(['volume', 'ls', '-q', '--filter', `label=${LABEL_SLUG}=${slug}`]);
-  const names = vols.stdout.split('\n').filter(Boolean);
-  if (names.length) await docker(['volume', 'rm', '-f', ...names], { timeoutMs: 60_000 });
+  // The socket volume is the only volume a bottle has, and its name is known.
+  await docker(['volume', 'rm', '-f', socketVolumeName(slug)], { timeoutMs: 60_000 });
   await rm(path.join(stateRoot, slug), { recursive: true, force: true });
 }
 

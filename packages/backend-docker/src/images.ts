@@ -174,6 +174,10 @@ export async function ensureImages(settings: ImageSettings = {}): Promise<ImageR
   }
   const bundle = `bot-bottle-bundle:${hash([runtime, ...(await hashDir(path.join(IMAGES_DIR, 'bundle'))), ...bundleInputs])}`;
 
+  // The usual case, every image present, costs one docker call.
+  if ((await docker(['image', 'inspect', '--format', '{{.Id}}', runtime, agent, bundle], { timeoutMs: 30_000 })).exitCode === 0) {
+    return { runtime, agent, bundle, built };
+  }
   const work = await mkdtemp(path.join(tmpdir(), 'bot-bottle-build-'));
   try {
     if (!(await imageExists(runtime))) {

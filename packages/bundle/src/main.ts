@@ -11,6 +11,9 @@ try {
   const bundle = await startBundle(config);
   // The launcher waits for this file on its side of the log mount: readiness without a docker call.
   await writeFile(path.join(config.logDir, 'ready'), new Date().toISOString() + '\n');
+  // The bottle's forwarder holds connections made before the bundle is up until this file exists;
+  // after that, a socket that is not there (a service this bottle does not have) is refused at once.
+  await writeFile(path.join(config.socketDir, 'ready'), new Date().toISOString() + '\n', { mode: 0o644 });
   process.stderr.write(`bundle ${config.slug}: ready (${Object.values(bundle.sockets).join(', ')})\n`);
   const stop = () => {
     void bundle.close().then(() => process.exit(0));

@@ -164,8 +164,8 @@ test('NO_PROXY tricks get nowhere: without the proxy there is no way out at all'
     assert.not.match(r.stdout, 'echo GET', t);
     assert.match(r.stdout, /exit=(6|7)\b/, `${t}: ${r.stdout}${r.stderr}`);
   }
-  // Node's own fetch, told to ignore the proxy env, fails the same way.
-  const node = await b().bottle.target.exec(['node', '-e', `fetch('https://${ip}:8443/echo?case=noproxy').then(() => console.log('reached'), (e) => console.log('failed', e.cause?.code))`], { user: 'node', env: { NODE_TLS_REJECT_UNAUTHORIZED: '0' } });
+  // Node's own fetch, with the proxy env turned off (the bottle sets NODE_USE_ENV_PROXY=1), fails the same way.
+  const node = await b().bottle.target.exec(['env', '-u', 'NODE_USE_ENV_PROXY', 'node', '-e', `fetch('https://${ip}:8443/echo?case=noproxy').then(() => console.log('reached'), (e) => console.log('failed', e.cause?.code))`], { user: 'node', env: { NODE_TLS_REJECT_UNAUTHORIZED: '0' } });
   assert.match(node.stdout, /^failed/);
   assert.is((await ctx.world!.upstream.requests()).length, before, 'the upstream saw none of them');
   assert.is((await b().audit()).length, auditBefore, 'and none reached the gateway either');

@@ -76,6 +76,12 @@ export interface LaunchedBottle {
   slug: string;
   target: Target;
   endpoints: AgentEndpoints;
+  /**
+   * Resolves when the bundle serves; rejects if it fails to start. A backend may return from launch
+   * before this (the bottle holds early connections until then): provisioning overlaps the bundle's
+   * start, and attach fails with this error if the bundle never comes up.
+   */
+  ready: Promise<void>;
   /** Runs argv in the bottle as the agent user, attached to this process's stdio; returns its exit code. */
   attach(argv: readonly string[], options: { tty: boolean; env?: Readonly<Record<string, string>> }): Promise<number>;
   /** Removes everything this launch created. Safe to call twice. */

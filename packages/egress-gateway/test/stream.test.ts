@@ -23,8 +23,8 @@ const MiB = 1024 * 1024;
  * per-chunk TLS buffers promptly (with the default 16 MiB, RSS rises ~30 MiB on garbage alone).
  */
 const NODE_FLAGS = (process.env.EGRESS_TEST_NODE_FLAGS ?? '--max-semi-space-size=1').split(' ').filter(Boolean);
-/** Size of the big download; EGRESS_TEST_DOWNLOAD_MIB=1024 runs the 1 GiB variant. */
-const BIG_MIB = Number(process.env.EGRESS_TEST_DOWNLOAD_MIB ?? 256);
+/** Size of the big download: 1 GiB, as the gateway's promise is stated (EGRESS_TEST_DOWNLOAD_MIB to change). */
+const BIG_MIB = Number(process.env.EGRESS_TEST_DOWNLOAD_MIB ?? 1024);
 
 interface Ctx {
   up: Upstream;
@@ -181,8 +181,9 @@ test(`a ${BIG_MIB} MiB download streams through without growing the gateway memo
   await d.close();
   assert.is(n, BIG_MIB * MiB);
   const growthMiB = (peak - before) / 1024;
-  // A gateway that buffered the body would grow by its size (256 MiB); the rest is garbage not yet collected.
-  assert.ok(growthMiB < 24, `RSS grew ${growthMiB.toFixed(1)} MiB (from ${(before / 1024).toFixed(1)} MiB)`);
+  // A gateway that buffered the body would grow by its size; measured here: 6-8 MiB over 1 GiB,
+  // garbage not yet collected. The bound leaves room for a busier machine.
+  assert.ok(growthMiB < 16, `RSS grew ${growthMiB.toFixed(1)} MiB (from ${(before / 1024).toFixed(1)} MiB)`);
 });
 
 test('WebSocket through the proxy, with the injected header on the upgrade', async (ctx) => {
