@@ -50,6 +50,7 @@ const cases: Case[] = [
   { name: 'empty agent name', make: (m) => void (m.agents[''] = { bottle: 'dev' }), lines: ['agents[""]: "" is not a valid agent name'] },
   { name: 'agent name with spaces and capitals', make: (m) => void (m.agents['My Agent'] = { bottle: 'dev' }), lines: ['agents["My Agent"]: "My Agent" is not a valid agent name'] },
   { name: 'bad Upstream URL', make: (m) => void (m.bottles.dev.git[0].Upstream = 'not a url'), lines: ['bottles.dev.git[0].Upstream: Upstream must not contain spaces'] },
+  { name: 'a password in the Upstream URL', make: (m) => void (m.bottles.dev.git[0].Upstream = 'https://bot:hunter2@git.example.com/app.git'), lines: ['bottles.dev.git[0].Upstream: Upstream must not hold a password'] },
   { name: 'Upstream with an unsupported scheme', make: (m) => void (m.bottles.dev.git[0].Upstream = 'ftp://host/app.git'), lines: ['bottles.dev.git[0].Upstream: Upstream scheme "ftp://" is not supported'] },
   { name: 'Upstream host starting with "-"', make: (m) => void (m.bottles.dev.git[0].Upstream = 'ssh://-oProxyCommand=x/app.git'), lines: ['bottles.dev.git[0].Upstream:'] },
   {
@@ -191,7 +192,7 @@ test('an unknown provisioner name passes validate (plugins are not loaded there)
   assert.is(p.exitCode, 2);
   assert.is(
     p.stderr,
-    'Error: agents.demo.provisioners[1]: no installed provisioner is named "motd"\n  installed: ca, git, prompt, skills, supervise\nFix: Fix the name, or install the plugin that provides it: bottle plugins install <package>',
+    'Error: agents.demo.provisioners[1]: no installed provisioner is named "motd"\n  installed: ca, git, prompt, skills, supervise\nFix: Fix the name, or install the plugin that provides it: bottle plugins install <package> (`bottle provisioners` lists what is installed)',
   );
 });
 

@@ -34,6 +34,8 @@ export function gitUrlProblem(s: string): string | null {
     } catch {
       return `Upstream "${s}" is not a valid URL; ${shapes}`;
     }
+    // Checked first, so that no message below repeats it. The URL is written into the bottle's gitconfig (insteadOf): a password there is a secret in the bottle.
+    if (u.password) return 'Upstream must not hold a password (the bottle\'s gitconfig names the URL); remove it and give the entry an IdentityFile, which stays in the bundle';
     const scheme = u.protocol.slice(0, -1).toLowerCase();
     if (scheme === 'file') return u.pathname.length > 1 ? null : `Upstream "${s}" names no repository path; ${shapes}`;
     if (!['ssh', 'git', 'http', 'https', 'git+ssh', 'ssh+git'].includes(scheme)) {

@@ -26,7 +26,7 @@ export function resolveSteps(steps: readonly ProvisionerStep[], registry: Provis
     if (!reg) {
       throw new BottleError('PROVISIONER_UNKNOWN', `${where}[${i}]: no installed provisioner is named "${step.name}"`, {
         details: [`installed: ${installed.join(', ') || '(none)'}`],
-        suggestions: [`Fix the name, or install the plugin that provides it: bottle plugins install <package>`],
+        suggestions: [`Fix the name, or install the plugin that provides it: bottle plugins install <package> (\`bottle provisioners\` lists what is installed)`],
         exit: EXIT_USAGE,
       });
     }

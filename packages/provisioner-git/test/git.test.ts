@@ -124,7 +124,14 @@ test('real git rewrites each Upstream to the gate with the staged gitconfig, eve
 });
 
 test('an Upstream with a password is refused: it would put the secret in the bottle', async () => {
-  const plan = await planFor(await world(), { git: [{ Name: 'app', Upstream: 'https://bot:s3cret@example.com/app.git' }] });
+  // The manifest check refuses it first, without repeating the secret ...
+  const w = await world();
+  const refused = await rejects(() => planFor(w, { git: [{ Name: 'app', Upstream: 'https://bot:s3cret@example.com/app.git' }] }));
+  assert.match([refused.message, ...(refused.details ?? [])].join('\n'), 'Upstream must not hold a password');
+  assert.not.match(refused.message + JSON.stringify(refused.details ?? []), 's3cret');
+  // ... and the provisioner refuses it again for a plan made some other way.
+  const plan = await planFor(await world(), { git: [{ Name: 'app', Upstream: 'https://example.com/app.git' }] });
+  plan.gitGate.upstreams[0]!.upstream = 'https://bot:s3cret@example.com/app.git';
   const { ctx, target } = contextFor(plan);
   const err = await rejects(() => git.apply(ctx));
   assert.is(err.code, 'PROVISIONER_FAILED');
