@@ -213,12 +213,16 @@ export class DockerBackend implements Backend {
 
       // The bundle finishes starting while provisioning runs; the bottle's forwarder holds any
       // connection made before then. A bundle that dies or hangs fails the launch at attach.
+      let interactive = false;
       const stopWaiting = new AbortController();
       const waitSignal = signal ? AbortSignal.any([signal, stopWaiting.signal]) : stopWaiting.signal;
       const ready = waitForFile(path.join(dirs.logDir, 'ready'), 30_000, waitSignal, async () => {
         const r = await docker(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', bundle]);
         return r.stdout.startsWith('running') ? null : (await docker(['logs', '--tail', '5', bundle])).stderr.trim() || r.stdout.trim();
-      }).then(() => progress('bundle ready'));
+      }).then(() => {
+        // Not in the middle of an interactive session: a log line would land in the agent's screen.
+        if (!interactive) progress('bundle ready');
+      });
       ready.catch(() => undefined); // observed by attach (and by whoever awaits `ready`)
 
       const target = new DockerTarget(bottle);
@@ -229,6 +233,7 @@ export class DockerBackend implements Backend {
         ready,
         attach: async (argv, o) => {
           await target.close(); // provisioning is over; the agent's command runs on its own exec
+          interactive = o.tty;
           const failed = ready.then(() => new Promise<never>(() => undefined));
           const code = await Promise.race([attach(bottle, argv, { tty: o.tty, env: o.env ?? {}, workdir: plan.guest.workspace }), failed]);
           // A kept bottle is handed over only once its bundle is known to be up.

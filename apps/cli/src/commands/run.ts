@@ -37,7 +37,7 @@ export default class Run extends BaseCommand {
         backend: backendFor(),
         steps,
         argv: command,
-        tty: command.length === 0 && process.stdin.isTTY === true && process.stdout.isTTY === true,
+        tty: process.stdin.isTTY === true && process.stdout.isTTY === true,
         keep: flags.keep,
         progress,
         warn: (m) => process.stderr.write(`bottle: warning: ${m}\n`),
