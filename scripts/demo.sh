@@ -14,6 +14,10 @@ node apps/cli/bin/run.js image build >&2
 # The example's route injects $ANTHROPIC_API_KEY at the gateway; the bottle only ever holds a placeholder.
 # Without a key of your own, a stand-in lets the bottle start (the tour calls no API).
 export ANTHROPIC_API_KEY="${ANTHROPIC_API_KEY:-not-a-real-key-demo-only}"
+# `demo.sh claude`: the agent itself, as `bottle run` starts it (with the prompt the provisioners set).
+if [ "${1:-}" = "claude" ] && [ "$#" -eq 1 ]; then
+  exec node apps/cli/bin/run.js run demo --manifest examples/bottle.json
+fi
 [ "${1:-}" = "--" ] && shift
 if [ "$#" -gt 0 ]; then
   exec node apps/cli/bin/run.js run demo --manifest examples/bottle.json -- "$@"
