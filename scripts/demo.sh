@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job: a real bottle from examples/bottle.json. Prepares Node, pnpm, the build, a docker
-# engine and the images, then runs the agent's bottle. With arguments, runs them in the bottle
-# (`bash scripts/demo.sh -- claude`); without, a short tour that needs no API key and sends nothing
-# off this machine: who the agent is, its Claude Code, its CA, and a refused request.
+# engine and the images, then runs the agent's bottle. `demo.sh claude` runs the agent itself; other
+# arguments run as a command in the bottle (`bash scripts/demo.sh -- bash`); without, a short tour
+# that needs no API key and sends nothing off this machine: who the agent is, its Claude Code, its
+# CA, and a refused request.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bash "$here/setup.sh"
