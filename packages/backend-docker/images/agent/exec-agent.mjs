@@ -59,10 +59,8 @@ function startExec(f) {
       stdio: [f.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     };
   } catch (e) {
-    jobs.set(f.id, {});
     send({ t: 'out', id: f.id, fd: 2, data: Buffer.from(`${e.message}\n`).toString('base64') });
-    finish(f.id, 126);
-    return;
+    return refuse(f.id, 126);
   }
   const child = spawn(f.argv[0], f.argv.slice(1), spawnOptions);
   const job = { child, input: child.stdin };
@@ -81,6 +79,23 @@ function startExec(f) {
 
 const osSignals = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13 };
 
+/** Ends a request that failed before it started anything. */
+function refuse(id, code, message) {
+  jobs.set(id, {});
+  finish(id, code, message);
+}
+
+/** A copy's last step, as docker cp leaves it: root's, with the host's mode. */
+function settle(id, dest, mode) {
+  try {
+    chmodSync(dest, mode);
+    chownSync(dest, 0, 0);
+    finish(id, 0);
+  } catch (e) {
+    finish(id, 1, e.message);
+  }
+}
+
 /**
  * A copy lands the way `docker cp` lands it: into an existing directory under its own name,
  * otherwise at the path itself; owned by root, with the mode it had on the host.
@@ -91,32 +106,15 @@ function startCopy(f) {
     if (statSync(f.path, { throwIfNoEntry: false })?.isDirectory()) dest = path.join(f.path, f.name);
     // As docker cp: the directory it lands in must exist.
     if (!statSync(path.dirname(dest), { throwIfNoEntry: false })?.isDirectory()) throw new Error(`Could not find the file ${path.dirname(dest)} in the bottle`);
+    if (f.kind === 'dir') mkdirSync(dest, { recursive: true, mode: 0o700 });
   } catch (e) {
-    jobs.set(f.id, {});
-    finish(f.id, 1, e.message);
-    return;
+    return refuse(f.id, 1, e.message);
   }
   if (f.kind === 'file') {
     const out = createWriteStream(dest, { mode: f.mode });
-    const job = { input: out };
-    jobs.set(f.id, job);
+    jobs.set(f.id, { input: out });
     out.on('error', (e) => finish(f.id, 1, e.message));
-    out.on('finish', () => {
-      try {
-        chmodSync(dest, f.mode);
-        chownSync(dest, 0, 0);
-        finish(f.id, 0);
-      } catch (e) {
-        finish(f.id, 1, e.message);
-      }
-    });
-    return;
-  }
-  try {
-    mkdirSync(dest, { recursive: true, mode: 0o700 });
-  } catch (e) {
-    jobs.set(f.id, {});
-    finish(f.id, 1, e.message);
+    out.on('finish', () => settle(f.id, dest, f.mode));
     return;
   }
   const tar = spawn('tar', ['-x', '-f', '-', '--no-same-owner', '-C', dest], { stdio: ['pipe', 'ignore', 'pipe'] });
@@ -125,16 +123,7 @@ function startCopy(f) {
   tar.stdin.on('error', () => undefined);
   tar.stderr.on('data', (b) => (err += b));
   tar.on('error', (e) => finish(f.id, 1, `tar: ${e.message}`));
-  tar.on('close', (code) => {
-    if (code !== 0) return finish(f.id, 1, err.trim() || `tar exited ${code}`);
-    try {
-      chmodSync(dest, f.mode);
-      chownSync(dest, 0, 0);
-      finish(f.id, 0);
-    } catch (e) {
-      finish(f.id, 1, e.message);
-    }
-  });
+  tar.on('close', (code) => (code === 0 ? settle(f.id, dest, f.mode) : finish(f.id, 1, err.trim() || `tar exited ${code}`)));
 }
 
 const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
