@@ -9,3 +9,4 @@ export * from './runner.js';
 export * from './recording-target.js';
 export * from './session.js';
 export * from './workspace.js';
+export * from './limits.js';

@@ -9,6 +9,7 @@ import path from 'node:path';
 import * as v from 'valibot';
 import { printParseErrorCode, visit as visitJson, type ParseError } from 'jsonc-parser';
 import { BottleError, EXIT_USAGE } from './errors.js';
+import { cpusProblem, memoryProblem, pidsProblem } from './limits.js';
 
 /** A manifest larger than this is refused before parsing (a manifest is a few KiB). */
 export const MANIFEST_MAX_BYTES = 1024 * 1024;
@@ -162,11 +163,21 @@ const EgressEntries = {
 };
 const EgressSchema = objectOnly(v.strictObject(EgressEntries));
 
+/** Each check takes any value, so that a wrong type gets the same message as a wrong shape. */
+const LimitsEntries = {
+  memory: v.optional(v.pipe(v.unknown(), v.check((x) => memoryProblem(x) === null, (issue) => memoryProblem(issue.input) ?? 'memory is not valid'), v.transform((x) => x as string))),
+  cpus: v.optional(v.pipe(v.unknown(), v.check((x) => cpusProblem(x) === null, (issue) => cpusProblem(issue.input) ?? 'cpus is not valid'), v.transform((x) => x as number))),
+  pids: v.optional(v.pipe(v.unknown(), v.check((x) => pidsProblem(x) === null, (issue) => pidsProblem(issue.input) ?? 'pids is not valid'), v.transform((x) => x as number))),
+};
+const LimitsSchema = objectOnly(v.strictObject(LimitsEntries));
+
 const BottleEntries = {
   git: v.optional(v.array(GitEntrySchema)),
   git_user: v.optional(GitUserSchema),
   egress: v.optional(EgressSchema),
   supervise: v.optional(v.boolean()),
+  /** The bottle's memory, CPU and process limits; absent keys get the defaults (`limits.ts`). */
+  limits: v.optional(LimitsSchema),
 };
 const BottleSchema = objectOnly(v.strictObject(BottleEntries));
 
@@ -218,6 +229,7 @@ function knownKeysAt(segs: readonly (string | number)[]): string[] {
     if (n === 4 && c === 'git') return Object.keys(GitEntryEntries);
     if (n === 3 && c === 'git_user') return Object.keys(GitUserEntries);
     if (n === 3 && c === 'egress') return Object.keys(EgressEntries);
+    if (n === 3 && c === 'limits') return Object.keys(LimitsEntries);
     if (n === 5 && c === 'egress' && d === 'routes') return Object.keys(RouteEntries);
     if (n === 6 && c === 'egress' && d === 'routes' && f === 'auth') return Object.keys(RouteAuthEntries);
   }

@@ -17,6 +17,7 @@ import {
   type LoadedManifest,
 } from './manifest.js';
 import type { AgentEndpoints } from './backend.js';
+import { hostResources, resolveLimits, type HostResources, type LimitsPlan } from './limits.js';
 
 /** What the user asked for: which agent, from which manifest, and whether to bring the cwd along. */
 export interface BottleSpec {
@@ -106,6 +107,8 @@ export interface BottlePlan {
   egress: EgressPlan;
   gitGate: GitGatePlan;
   supervise: SupervisePlan | null;
+  /** Memory, CPU and process limits of the bottle (from the manifest's `limits` or defaults) and of its bundle (fixed). */
+  limits: LimitsPlan;
   /** Labels put on everything the backend creates, so `ls` and `gc` find it. */
   labels: Record<string, string>;
   /** Launch problems found while planning (e.g. a route's env var is unset): `run` refuses, `plan` reports. */
@@ -121,6 +124,8 @@ export interface PlanOptions {
   /** Creation time recorded in labels; defaults to now. */
   now?: Date;
   backend?: string;
+  /** The machine the bottle's default limits are computed from; defaults to this host. */
+  host?: HostResources;
 }
 
 const SLUG_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -248,6 +253,7 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
     supervise: bottle.supervise
       ? { queueDir: path.join(stateDir, 'supervise', 'queue'), currentConfigDir: path.join(stateDir, 'supervise', 'current-config'), port: SUPERVISE_PORT }
       : null,
+    limits: resolveLimits(bottle.limits ?? {}, options.host ?? hostResources()),
     labels: {
       'bot-bottle': '1',
       'bot-bottle.slug': slug,
