@@ -1,25 +1,168 @@
 /**
  * Per-entry push policy: `push: false` makes a repo read-only; `protect` names refs that no push
- * may create, move or delete.
+ * may create, move or delete — nor shadow.
  *
  * A pattern without `refs/` names branches ("main" is refs/heads/main); one starting with `refs/`
- * names full refs ("refs/tags/*"). `*` matches any run of characters, `/` included, so
- * "release/*" covers release/1.0 and release/1.0/fix.
+ * names full refs ("refs/tags/*"), and `refs/heads/X` is the branch pattern X. `*` matches any run
+ * of characters, `/` included, so "release/*" covers release/1.0 and release/1.0/fix.
+ *
+ * Guarding refs/heads/main alone is not enough: what people and tools use is the short name `main`,
+ * and git resolves a short name by trying refs/<name>, refs/tags/<name>, refs/heads/<name>,
+ * refs/remotes/<name> and refs/remotes/<name>/HEAD in turn (git rev-parse, checkout, log…). A tag
+ * `main` is fetched by every clone and wins over the branch. Upstreams and clones on macOS or
+ * Windows keep refs as files on case-insensitive file systems, where refs/heads/MAIN *is*
+ * refs/heads/main. So a branch pattern refuses every ref whose name, compared the way such a file
+ * system compares it, is one of those spellings of a protected short name, also behind extra
+ * refs/, heads/, tags/, remotes/ prefixes (refs/heads/refs/heads/main), and every tag or
+ * remote-tracking ref that would shadow a clone's remote-tracking copy (a tag `origin/main`).
  */
 import type { RefUpdate } from './audit.js';
 
 export const ZERO_OID = /^0+$/;
 
-function patternRegex(pattern: string): RegExp {
-  const full = pattern.startsWith('refs/') ? pattern : `refs/heads/${pattern}`;
-  const body = full.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*');
-  return new RegExp(`^${body}$`);
+/** Why a ref name is refused whatever the entry protects, or null. Mirrors git's check-ref-format for a pushed ref. */
+export function refNameProblem(ref: string): string | null {
+  if (!ref.startsWith('refs/')) return 'it does not start with "refs/"';
+  const rest = ref.slice('refs/'.length);
+  // git's receive-pack checks names only after the pre-receive hook has run, so the hook must.
+  if (/[\x00-\x20\x7f~^:?*[\\]/.test(ref)) return 'it contains a space, a control character or one of ~ ^ : ? * [ \\';
+  if (ref.includes('..')) return 'it contains ".."';
+  if (ref.includes('@{')) return 'it contains "@{"';
+  if (ref.endsWith('/') || ref.endsWith('.')) return 'it ends in "/" or "."';
+  const parts = rest.split('/');
+  if (parts.length < 2) return 'it names no namespace under refs/ (e.g. refs/heads/<name>)';
+  for (const c of parts) {
+    if (c === '') return 'it contains "//"';
+    if (c.startsWith('.')) return `its component "${c}" starts with "."`;
+    if (c.endsWith('.lock')) return `its component "${c}" ends in ".lock", the name of git's lock file for a ref`;
+    if (c === '@') return 'it contains the component "@"';
+  }
+  return null;
+}
+
+/**
+ * A ref with a component HEAD (in any case) is ambiguous with git's own HEAD: a clone keeps the
+ * upstream's default branch as the symbolic ref refs/remotes/origin/HEAD (on a case-insensitive
+ * file system refs/remotes/origin/head is that same file), and `git branch` refuses the name.
+ */
+function headProblem(ref: string): boolean {
+  return foldRefName(ref)
+    .split('/')
+    .some((c) => c === 'head');
+}
+
+const IGNORABLE = /\p{Default_Ignorable_Code_Point}/gu;
+
+/**
+ * A ref name as a case-insensitive, normalization-insensitive file system compares it (APFS, HFS+,
+ * NTFS): compatibility-normalized (NFKC: full-width letters, ligatures), without the invisible
+ * characters HFS+ ignores, case-folded (upper then lower, so "ſ" and "K" fold too), and each
+ * component without the trailing dots Windows drops. Stricter than any one file system: what it
+ * calls equal is refused, never allowed.
+ */
+export function foldRefName(name: string): string {
+  return name
+    .normalize('NFKC')
+    .replace(IGNORABLE, '')
+    .toUpperCase()
+    .toLowerCase()
+    .normalize('NFKC')
+    .split('/')
+    .map((c) => c.replace(/\.+$/, ''))
+    .join('/');
+}
+
+function globRegex(pattern: string): RegExp {
+  const body = pattern
+    .split('*')
+    .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  return new RegExp(`^${body}$`, 'su');
+}
+
+/** How a ref comes to be refused by a protect pattern. */
+export type ProtectionKind = 'exact' | 'folded' | 'dwim' | 'nested' | 'remote-tracking';
+
+export interface Protection {
+  /** The protect pattern, as the entry wrote it. */
+  pattern: string;
+  kind: ProtectionKind;
+  /** Why, in words, for the refusal message (empty for `exact`). */
+  why: string;
+}
+
+const NAMESPACES = new Set(['refs', 'heads', 'tags', 'remotes']);
+
+function branchProtection(ref: string, pattern: string, branch: string): Protection | null {
+  if (globRegex(`refs/heads/${branch}`).test(ref)) return { pattern, kind: 'exact', why: '' };
+  const parts = foldRefName(ref).split('/');
+  const folded = foldRefName(branch);
+  const short = globRegex(folded);
+  const asRemoteTracking = globRegex(`*/${folded}`);
+  // parts[0] is "refs"; the candidates are the name with the first i components stripped, for as
+  // long as the stripped ones are refs/, heads/, tags/ or remotes/.
+  const candidates: { i: number; name: string; through: 'tags' | 'remotes' | null }[] = [];
+  let through: 'tags' | 'remotes' | null = null;
+  for (let i = 1; i < parts.length; i++) {
+    candidates.push({ i, name: parts.slice(i).join('/'), through });
+    const c = parts[i]!;
+    if (!NAMESPACES.has(c)) break;
+    // A tag or remote-tracking ref can pose as <remote>/<branch>; a branch cannot (a clone files it under refs/remotes/origin/).
+    if (c === 'tags' || c === 'remotes') through ??= c;
+  }
+  for (const { i, name } of candidates) {
+    if (!short.test(name)) continue;
+    if (i === 2 && parts[1] === 'heads') {
+      return { pattern, kind: 'folded', why: `on a case-insensitive upstream or clone (macOS, Windows) it is the same file as refs/heads/${name}: names that differ only in case, Unicode form, invisible characters or trailing dots are one name there` };
+    }
+    if (i === 1) {
+      return { pattern, kind: 'dwim', why: `git rev-parse and git checkout resolve the short name ${name} to refs/${name} before refs/heads/${name}, so a mirror of the upstream would take it for the branch` };
+    }
+    if (i === 2 && parts[1] === 'tags') {
+      return { pattern, kind: 'dwim', why: `git rev-parse and git checkout resolve the short name ${name} to refs/tags/${name} before refs/heads/${name}, so every clone would take this tag for the branch` };
+    }
+    if (i === 2 && parts[1] === 'remotes') {
+      return { pattern, kind: 'dwim', why: `git rev-parse resolves the short name ${name} to refs/remotes/${name} wherever no branch ${name} exists, so a mirror of the upstream would take it for the branch` };
+    }
+    return { pattern, kind: 'nested', why: `its name is the protected branch ${name} behind extra refs/, heads/, tags/ or remotes/ prefixes, which people and tools read as that branch` };
+  }
+  for (const { name, through: via } of candidates) {
+    if (via === null || !asRemoteTracking.test(name)) continue;
+    return {
+      pattern,
+      kind: 'remote-tracking',
+      why:
+        via === 'tags'
+          ? `git rev-parse and git checkout resolve ${name} to a tag refs/tags/${name} before a clone's remote-tracking branch refs/remotes/${name}, so in every clone this tag would shadow the remote's copy of a protected branch`
+          : `its name is a remote-tracking copy (${name}) of a protected branch, which a mirror of the upstream would take for the real one`,
+    };
+  }
+  return null;
+}
+
+/** How `ref` is protected by the first pattern that refuses it, or null. */
+export function protectionOf(ref: string, protect: readonly string[]): Protection | null {
+  for (const p of protect) {
+    let found: Protection | null;
+    if (p.startsWith('refs/heads/')) {
+      found = branchProtection(ref, p, p.slice('refs/heads/'.length));
+    } else if (p.startsWith('refs/')) {
+      found = globRegex(p).test(ref)
+        ? { pattern: p, kind: 'exact', why: '' }
+        : globRegex(foldRefName(p)).test(foldRefName(ref))
+          ? { pattern: p, kind: 'folded', why: `on a case-insensitive upstream or clone (macOS, Windows) it is the same file as a ref that "${p}" protects: names that differ only in case, Unicode form, invisible characters or trailing dots are one name there` }
+          : null;
+    } else {
+      found = branchProtection(ref, p, p);
+    }
+    if (found) return found;
+  }
+  return null;
 }
 
 /** The first pattern protecting `ref`, or null. */
 export function protectingPattern(ref: string, protect: readonly string[]): string | null {
-  for (const p of protect) if (patternRegex(p).test(ref)) return p;
-  return null;
+  return protectionOf(ref, protect)?.pattern ?? null;
 }
 
 export function updateKind(u: RefUpdate): 'create' | 'delete' | 'update' {
@@ -28,14 +171,23 @@ export function updateKind(u: RefUpdate): 'create' | 'delete' | 'update' {
   return 'update';
 }
 
+const INSTEAD = 'Push to a branch that is not protected instead, e.g. git push origin HEAD:agent-work';
+
 /** Why this push is refused by the entry's own policy (before the upstream is asked), or null. */
 export function pushPolicyProblem(name: string, push: boolean, protect: readonly string[], updates: readonly RefUpdate[]): string | null {
   if (!push) return `git-gate: ${name} is read-only in this bottle (push: false); the push was refused`;
   for (const u of updates) {
-    const p = protectingPattern(u.ref, protect);
-    if (p === null) continue;
     const what = updateKind(u) === 'delete' ? 'deleting' : updateKind(u) === 'create' ? 'creating' : 'pushing to';
-    return `git-gate: ${u.ref} is protected in this bottle (protect: "${p}"); ${what} it is refused. Push to a branch that is not protected instead, e.g. git push origin HEAD:agent-work`;
+    const bad = refNameProblem(u.ref);
+    if (bad) return `git-gate: ${JSON.stringify(u.ref)} is not a ref name git accepts (${bad}); the push was refused and nothing was sent to the upstream. Push to an ordinary branch name instead, e.g. git push origin HEAD:agent-work`;
+    if (headProblem(u.ref)) {
+      return `git-gate: ${u.ref} is refused in this bottle: a ref with a component named HEAD (in any case) is ambiguous with git's own HEAD (a clone keeps the upstream's default branch as refs/remotes/origin/HEAD, and git branch refuses the name); ${what} it is refused. Push to a branch with another name instead, e.g. git push origin HEAD:agent-work`;
+    }
+    const p = protectionOf(u.ref, protect);
+    if (p === null) continue;
+    if (p.kind === 'exact') return `git-gate: ${u.ref} is protected in this bottle (protect: "${p.pattern}"); ${what} it is refused. ${INSTEAD}`;
+    const thing = p.pattern.startsWith('refs/') && !p.pattern.startsWith('refs/heads/') ? 'ref' : 'branch';
+    return `git-gate: ${u.ref} would shadow a protected ${thing} in this bottle (protect: "${p.pattern}"): ${p.why}; ${what} it is refused. ${INSTEAD}`;
   }
   return null;
 }

