@@ -249,6 +249,9 @@ Gate('ref names no git client sends (.lock, a space, a trailing slash) are refus
     assert.match(said, /nothing was sent to the upstream/);
     assert.not.match(said, /accepted the push/);
   }
+  // git hands the hook a name with a newline as two lines; the second, a tag main, still meets protect.
+  const smuggled = await rawPush(port, '/app.git', { old: zero, new: id, ref: `refs/heads/raw-zz\n${zero} ${id} refs/tags/main` }, { repo: work, home: ctx.home, revs: [id, `^${base}`] });
+  assert.match(smuggled, /git-gate: refs\/tags\/main would shadow a protected branch in this bottle \(protect: "main"\)/, smuggled);
   // Before the fix the name with a space reached the policy as refs/heads/raw-a and was forwarded.
   assert.is(await gitOk(['ls-remote', ctx.bare], { home: ctx.home }), upstreamBefore, 'the upstream is unchanged');
   // Control: the same raw client pushes an ordinary name, and the upstream has it.
