@@ -13,6 +13,7 @@ import path from 'node:path';
 import {
   BottleError,
   agentEnv,
+  resolveLimits,
   stateHome,
   type Backend,
   type BottlePlan,
@@ -21,6 +22,8 @@ import {
   type GcReport,
   type LaunchProgress,
   type LaunchedBottle,
+  type LimitsPlan,
+  type ResourceLimits,
 } from '@bot-bottle/core';
 import { docker, dockerOk } from './docker-cli.js';
 import { ensureImages, type ImageSettings } from './images.js';
@@ -74,6 +77,43 @@ function labelArgs(labels: Record<string, string>): string[] {
   return Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
 }
 
+/** docker run flags for one container's limits. Memory and memory+swap are equal: no swap beyond the limit. */
+export function limitArgs(l: ResourceLimits): string[] {
+  return [
+    '--memory', String(l.memoryBytes),
+    '--memory-swap', String(l.memorySwapBytes),
+    '--cpus', String(l.cpus),
+    '--cpu-shares', String(l.cpuShares),
+    '--pids-limit', String(l.pids),
+    '--oom-score-adj', String(l.oomScoreAdj),
+  ];
+}
+
+export interface EngineInfo {
+  cpus: number;
+  memoryBytes: number;
+  /** Limits the engine says it cannot enforce (its kernel or cgroup setup lacks them). */
+  unenforced: string[];
+}
+
+/** The engine's machine (on Docker Desktop a VM, not this host) and which limits it enforces; null when it does not say. */
+export async function engineInfo(signal?: AbortSignal): Promise<EngineInfo | null> {
+  const r = await docker(['info', '--format', '{{.NCPU}}|{{.MemTotal}}|{{.MemoryLimit}}|{{.SwapLimit}}|{{.CPUCfsQuota}}|{{.CPUShares}}|{{.PidsLimit}}'], { timeoutMs: 30_000, ...(signal ? { signal } : {}) });
+  const [cpus, mem, ...flags] = r.stdout.trim().split('|');
+  if (r.exitCode !== 0 || flags.length !== 5 || !(Number(cpus) >= 1) || !(Number(mem) > 0)) return null;
+  const names = ['memory', 'swap', 'cpus', 'cpu-shares', 'pids'];
+  return { cpus: Number(cpus), memoryBytes: Number(mem), unenforced: names.filter((_, i) => flags[i] !== 'true') };
+}
+
+/**
+ * The plan's limits made for the engine's machine: defaults and the cpus cap follow what the engine
+ * has (docker refuses --cpus above it), so a plan made on a Mac runs in Docker Desktop's smaller VM.
+ */
+export function limitsForEngine(limits: LimitsPlan, engine: EngineInfo | null): LimitsPlan {
+  if (!engine || (engine.cpus === limits.host.cpus && engine.memoryBytes === limits.host.memoryBytes)) return limits;
+  return resolveLimits(limits.requested, { cpus: engine.cpus, memoryBytes: engine.memoryBytes });
+}
+
 async function waitForFile(file: string, timeoutMs: number, signal?: AbortSignal, alive?: () => Promise<string | null>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let checks = 0;
@@ -114,6 +154,18 @@ export class DockerBackend implements Backend {
       checks.push({ name: 'docker engine', ok: false, detail: `not reachable: ${v.stderr.trim().split('\n')[0] ?? ''}`, fix: 'sudo systemctl start docker (or start Docker Desktop; as root without systemd: dockerd &)' });
     } else {
       checks.push({ name: 'docker engine', ok: true, detail: `reachable, version ${server}` });
+      const engine = await engineInfo();
+      if (engine) {
+        const missing = engine.unenforced;
+        checks.push({
+          name: 'resource limits',
+          ok: missing.length === 0,
+          detail: missing.length ? `the engine cannot enforce: ${missing.join(', ')}; a bottle may use more than its limits` : `memory, swap, cpus and pids enforced (engine: ${engine.cpus} cores, ${Math.round(engine.memoryBytes / 2 ** 30)} GiB)`,
+          ...(missing.length
+            ? { fix: missing.includes('swap') && missing.length === 1 ? 'enable swap accounting: boot the host with cgroup v2 (systemd.unified_cgroup_hierarchy=1) or with swapaccount=1' : 'use cgroup v2; for rootless docker, delegate the cpu, memory and pids controllers to the user (systemd Delegate=yes)' }
+            : {}),
+        });
+      }
     }
     return checks;
   }
@@ -158,8 +210,16 @@ export class DockerBackend implements Backend {
           return dirs;
         })(),
         dockerOk(['volume', 'create', ...labelArgs({ ...labels, [LABEL_ROLE]: 'sockets' }), volume], 'creating the socket volume', { signal }),
+        engineInfo(signal),
       ]);
       for (const r of steps) if (r.status === 'rejected') throw r.reason;
+      const engine = (steps[3] as PromiseFulfilledResult<EngineInfo | null>).value;
+      const limits = limitsForEngine(plan.limits, engine);
+      if (limits !== plan.limits) {
+        progress('limits', `the engine's machine has ${engine!.cpus} cores and ${Math.round(engine!.memoryBytes / 2 ** 20)} MiB: bottle memory ${limits.bottle.memory}, cpus ${limits.bottle.cpus}`);
+        await writeFile(path.join(plan.stateDir, 'plan.json'), JSON.stringify({ ...plan, limits }, null, 2) + '\n', { mode: 0o600 });
+      }
+      if (engine?.unenforced.length) progress('limits', `the docker engine cannot enforce these limits: ${engine.unenforced.join(', ')} (see \`bottle doctor\`)`);
       const images = (steps[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof ensureImages>>>).value;
       const dirs = (steps[1] as PromiseFulfilledResult<Awaited<ReturnType<typeof prepareBundleFiles>>>).value;
 
@@ -173,6 +233,8 @@ export class DockerBackend implements Backend {
           'run', '-d', '--init', '--name', bundle,
           ...labelArgs({ ...labels, [LABEL_ROLE]: 'bundle' }),
           '--network', bundleNetwork,
+          // Fixed, whatever the bottle's limits: its bottle cannot starve it, and it bounds what it spends for its bottle.
+          ...limitArgs(limits.bundle),
           '--cap-drop', 'ALL', ...BUNDLE_CAPS.flatMap((c) => ['--cap-add', c]),
           '--security-opt', 'no-new-privileges',
           '-v', `${volume}:${SOCKET_DIR}`,
@@ -199,7 +261,7 @@ export class DockerBackend implements Backend {
           '--network', 'none',
           '--cap-drop', 'ALL', ...BOTTLE_CAPS.flatMap((c) => ['--cap-add', c]),
           '--security-opt', 'no-new-privileges',
-          '--pids-limit', '4096',
+          ...limitArgs(limits.bottle),
           '-v', `${volume}:${SOCKET_DIR}`,
           ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
           images.agent,

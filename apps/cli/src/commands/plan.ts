@@ -34,6 +34,9 @@ export default class Plan extends BaseCommand {
     this.out(`  state dir    ${plan.stateDir}`);
     this.out(`  copy cwd     ${yesNo(plan.copyCwd)}${plan.copyCwd ? ` (${plan.userCwd})` : ''}`);
     this.out(`  supervise    ${plan.supervise ? 'on' : 'off'}`);
+    const { bottle: lb, bundle: lu } = plan.limits;
+    this.out(`  limits       bottle memory ${lb.memory} (no swap), cpus ${lb.cpus}, pids ${lb.pids}; bundle memory ${lu.memory}, cpus ${lu.cpus}, pids ${lu.pids}`);
+    for (const note of plan.limits.notes) this.out(`               ${note}`);
     this.out('provisioners, in order:');
     steps.forEach((s, i) => {
       const reg = registry.get(s.definition.name)!;
