@@ -21,7 +21,10 @@ const NAME_RULE = 'use 1-40 characters of a-z, 0-9, "-" or "_", starting with a 
 const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HEADER_NAME_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HOST_PATTERN = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+// TRACE and TRACK echo the request (with any injected credential) back to the bottle: a route
+// allows them only by naming them.
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'TRACK'] as const;
+const SCHEMES = ['https', 'http'] as const;
 
 /** Why `s` is not a git URL the gate can mirror, or null when it is one. */
 export function gitUrlProblem(s: string): string | null {
@@ -146,6 +149,8 @@ const RouteAuthEntries = {
   header: v.pipe(v.string(), v.regex(HEADER_NAME_PATTERN, 'header must be an HTTP header name such as x-api-key or authorization')),
   env: v.pipe(v.string(), v.regex(ENV_NAME_PATTERN, 'env must be the name of an environment variable such as ANTHROPIC_API_KEY (letters, digits and "_", not starting with a digit), not its value')),
   format: v.optional(v.pipe(v.string(), v.includes('{value}', 'format must contain {value}, e.g. "Bearer {value}"'))),
+  /** Opt-in, by name, to sending the credential over plain http (a `to` of http://, or "schemes" with "http"). */
+  cleartext: v.optional(v.boolean()),
 };
 const RouteAuthSchema = objectOnly(v.strictObject(RouteAuthEntries));
 
@@ -153,10 +158,35 @@ const RouteEntries = {
   host: v.pipe(v.string(), v.trim(), v.toLowerCase(), v.check((h) => routeHostProblem(h) === null, (issue) => routeHostProblem(issue.input as string) ?? 'host is not valid')),
   methods: v.optional(v.array(v.picklist(METHODS, `methods may contain ${METHODS.join(', ')}`))),
   paths: v.optional(v.array(v.pipe(v.string(), v.startsWith('/', 'each path prefix must start with "/"')))),
+  /** What the bottle may speak to the gateway for this host: https (default) and/or plain http. */
+  schemes: v.optional(v.pipe(v.array(v.picklist(SCHEMES, 'schemes may contain "https" and "http"')), v.minLength(1, 'schemes must name at least one of "https", "http"'))),
+  /** Ports the bottle may address on this host; default 443 for https and 80 for http. */
+  ports: v.optional(v.pipe(v.array(v.pipe(v.number(), v.integer('each port must be a whole number'), v.minValue(1, 'each port must be 1-65535'), v.maxValue(65535, 'each port must be 1-65535'))), v.minLength(1, 'ports must name at least one port'))),
   to: v.optional(v.pipe(v.string(), v.check((s) => originProblem(s) === null, (issue) => originProblem(issue.input as string) ?? 'to is not valid'))),
   auth: v.optional(RouteAuthSchema),
 };
-const RouteSchema = objectOnly(v.strictObject(RouteEntries));
+
+/**
+ * Why a route would send its injected credential over cleartext without saying so, or null. The
+ * upstream leg is cleartext when `to` is http://, or, without `to`, when the bottle may speak http.
+ */
+export function cleartextAuthProblem(route: { to?: string; schemes?: readonly string[]; auth?: { cleartext?: boolean } }): string | null {
+  if (!route.auth || route.auth.cleartext === true) return null;
+  if (route.to !== undefined ? /^http:/i.test(route.to) : (route.schemes ?? ['https']).includes('http')) {
+    return `this route would send its credential over plain http; use https${route.to ? ' in "to"' : ' (drop "http" from "schemes")'}, or opt in with "auth": {..., "cleartext": true}`;
+  }
+  return null;
+}
+
+const RouteSchema = objectOnly(
+  v.pipe(
+    v.strictObject(RouteEntries),
+    v.forward(
+      v.check((route) => cleartextAuthProblem(route) === null, (issue) => cleartextAuthProblem(issue.input as Parameters<typeof cleartextAuthProblem>[0]) ?? 'cleartext credential'),
+      ['auth'],
+    ),
+  ),
+);
 
 const EgressEntries = {
   routes: v.array(RouteSchema),

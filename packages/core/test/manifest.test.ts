@@ -514,7 +514,7 @@ good('every key, with values normalised', async ({ base, home }) => {
           routes: [
             { host: 'API.Anthropic.com', auth: { header: 'x-api-key', env: 'ANTHROPIC_API_KEY' } },
             { host: '*.githubusercontent.com', methods: ['GET', 'HEAD'], paths: ['/org/'] },
-            { host: 'llm.example.com', to: 'http://127.0.0.1:8443', auth: { header: 'authorization', env: 'LLM_TOKEN', format: 'Bearer {value}' } },
+            { host: 'llm.example.com', to: 'http://127.0.0.1:8443', auth: { header: 'authorization', env: 'LLM_TOKEN', format: 'Bearer {value}', cleartext: true } },
           ],
         },
         supervise: false,

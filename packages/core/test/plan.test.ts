@@ -40,7 +40,7 @@ const MANIFEST = {
       egress: {
         routes: [
           { host: 'api.anthropic.com', auth: { header: 'x-api-key', env: 'ANTHROPIC_API_KEY' } },
-          { host: 'llm.example.com', to: 'http://127.0.0.1:9999', auth: { header: 'authorization', env: 'LLM_TOKEN', format: 'Bearer {value}' } },
+          { host: 'llm.example.com', to: 'http://127.0.0.1:9999', auth: { header: 'authorization', env: 'LLM_TOKEN', format: 'Bearer {value}', cleartext: true } },
           { host: 'registry.npmjs.org' },
         ],
       },

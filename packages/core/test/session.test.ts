@@ -35,6 +35,7 @@ function fakeBackend(ev: Events, opts: { attachCode?: number; failLaunch?: boole
         slug: plan.slug,
         target,
         endpoints: { proxyUrl: 'http://127.0.0.1:3128', gitGateHost: '127.0.0.1:9418', superviseUrl: 'http://127.0.0.1:9100/mcp' },
+        ready: Promise.resolve(),
         async attach(argv, a) { ev.log.push(`attach ${argv.join(' ')} env=${JSON.stringify(a.env ?? {})}`); return opts.attachCode ?? 0; },
         async destroy() { ev.log.push('destroy'); },
       };

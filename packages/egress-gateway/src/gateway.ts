@@ -8,12 +8,18 @@ import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { rm } from 'node:fs/promises';
+import zlib from 'node:zlib';
 import { BottleError, type EgressRoute } from '@bot-bottle/core';
 import { AuditLog, type AuditEntry } from './audit.js';
 import { LeafCertificates, loadCa, type LoadedCa } from './ca.js';
-import { DlpError, DlpScanner, type DlpFinding } from './dlp.js';
+import { ClientSlots } from './client-slots.js';
+import { decideRequest, destinationOf, splitHostPort, type Allowed, type Refusal, type Tunnel } from './decide.js';
+import { DlpError, DlpScanner } from './dlp.js';
 import { GcPacer } from './gc.js';
-import { RuleSet, isIpLiteral, normalizeHost, parseRoutes, refusalBody } from './rules.js';
+import { filterHeaders, hopHeaders } from './headers.js';
+import { Redactor, type RedactStream } from './redact.js';
+import { RuleSet, destinationProblem, normalizeHost, parseRoutes, refusalBody } from './rules.js';
+import { forwardUpgrade, refuseUpgrade, upgradeProblem, type UpgradeContext } from './upgrade.js';
 
 export interface GatewayOptions {
   /** The bottle's CA: paths to its PEM files, or one already loaded. */
@@ -36,6 +42,11 @@ export interface GatewayOptions {
    * so chunks already forwarded are freed before they pile up (see gc.ts).
    */
   gcEveryBytes?: number;
+  /**
+   * Client connections held at once (default 512). A new connection beyond it closes the one idle
+   * the longest, so a bottle that floods its gateway with idle connections cannot stop it answering.
+   */
+  maxClientConnections?: number;
 }
 
 export interface GatewayStats {
@@ -45,6 +56,10 @@ export interface GatewayStats {
   upstreamSockets: number;
   requests: number;
   denied: number;
+  /** Idle client connections closed to make room for new ones (see maxClientConnections). */
+  evictedClients: number;
+  /** New client connections refused because every slot was busy. */
+  refusedClients: number;
 }
 
 export interface Gateway {
@@ -59,55 +74,6 @@ export interface Gateway {
   setRoutes(routes: unknown): EgressRoute[];
   stats(): GatewayStats;
   close(): Promise<void>;
-}
-
-interface Tunnel {
-  host: string;
-  port: number;
-  tls: boolean;
-}
-
-interface Target {
-  scheme: 'http' | 'https';
-  host: string;
-  port: number;
-  /** Origin-form request target: path and query. */
-  target: string;
-  /** What the bottle asked for, for messages and the log. */
-  display: string;
-}
-
-// Headers that describe one hop, not the message (RFC 9110 section 7.6.1), plus proxy credentials.
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-
-function hopHeaders(rawHeaders: readonly string[]): Set<string> {
-  const drop = new Set(HOP_BY_HOP);
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() === 'connection') {
-      for (const t of rawHeaders[i + 1]!.split(',')) if (t.trim()) drop.add(t.trim().toLowerCase());
-    }
-  }
-  return drop;
-}
-
-function filterHeaders(rawHeaders: readonly string[], drop: ReadonlySet<string>): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if (!drop.has(rawHeaders[i]!.toLowerCase())) out.push(rawHeaders[i]!, rawHeaders[i + 1]!);
-  }
-  return out;
-}
-
-function splitHostPort(authority: string, defaultPort: number): { host: string; port: number } | null {
-  const m = /^(\[[^\]]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(authority.trim());
-  if (!m) return null;
-  const port = m[2] === undefined ? defaultPort : Number(m[2]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) return null;
-  return { host: normalizeHost(m[1]!), port };
-}
-
-function isDnsName(host: string): boolean {
-  return /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/.test(host) && host.length <= 253;
 }
 
 function trustedCas(extra: readonly string[]): string[] {
@@ -147,6 +113,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   checkSecrets(routes);
   let rules = new RuleSet(routes);
   const dlp = new DlpScanner(secrets);
+  const redactor = new Redactor(dlp.secretNeedles.map((n) => n.text));
   const audit = new AuditLog(options.auditLogPath ?? null, options.onAudit);
   const firstByteTimeout = options.tunnelFirstByteTimeoutMs ?? 10_000;
   // One TLS context holds the upstream trust store for every upstream connection. Passing the CA
@@ -155,11 +122,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const upstreamTls = tls.createSecureContext({ ca: trustedCas(options.extraCaCerts ?? []) });
   const httpsAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 64, secureContext: upstreamTls, timeout: 120_000 });
   const httpAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 64, timeout: 120_000 });
+  /** The tunnel a socket carries (the TLS socket the gateway terminated, or the raw one for plain HTTP). */
   const tunnels = new WeakMap<net.Socket, Tunnel>();
-  const clientSockets = new Set<net.Socket>();
+  /** The client connection a tunnel's inner socket belongs to (for the connection bound). */
+  const outerOf = new WeakMap<net.Socket, net.Socket>();
+  const slots = new ClientSlots(options.maxClientConnections ?? 512);
   const upstreamSockets = new Set<net.Socket>();
   const counters = { requests: 0, denied: 0 };
   const pacer = new GcPacer(options.gcEveryBytes ?? 1024 * 1024);
+  const clientOf = (s: net.Socket) => outerOf.get(s) ?? s;
 
   const log = (entry: Omit<AuditEntry, 'time' | 'durationMs'>, started: number) => {
     counters.requests++;
@@ -173,94 +144,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     s.once('close', () => upstreamSockets.delete(s));
   };
 
-  // ---- where a request goes -------------------------------------------------------------------
+  const decideCtx = () => ({ rules, dlp, secrets });
 
-  /** The target of a request, from its tunnel or its absolute URL; a string is why it is refused. */
-  function targetOf(req: http.IncomingMessage): Target | { refuse: number; reason: string; host: string | null } {
-    const url = req.url ?? '/';
-    const tunnel = tunnels.get(req.socket);
-    if (tunnel) {
-      const scheme = tunnel.tls ? 'https' : 'http';
-      if (!url.startsWith('/')) return { refuse: 400, reason: 'a request inside a tunnel must use an origin-form target (/path)', host: null };
-      const hostHeader = req.headers.host;
-      const parsed = hostHeader ? splitHostPort(hostHeader, tunnel.port) : null;
-      if (!parsed) return { refuse: 400, reason: 'the request has no valid Host header', host: null };
-      if (parsed.host !== tunnel.host) {
-        return { refuse: 403, reason: `Host header ${parsed.host} does not match the CONNECT host ${tunnel.host} (domain fronting)`, host: null };
-      }
-      const defaultPort = tunnel.tls ? 443 : 80;
-      const authority = tunnel.port === defaultPort ? tunnel.host : `${tunnel.host}:${tunnel.port}`;
-      return { scheme, host: tunnel.host, port: tunnel.port, target: url, display: `${scheme}://${authority}${url}` };
-    }
-    if (!/^http:\/\//i.test(url)) {
-      if (/^https:\/\//i.test(url)) return { refuse: 400, reason: 'send https:// URLs through a CONNECT tunnel (set HTTPS_PROXY to this proxy)', host: null };
-      return { refuse: 400, reason: 'this is a proxy: send absolute http:// URLs, or CONNECT for https', host: null };
-    }
-    let u: URL;
-    try {
-      u = new URL(url);
-    } catch {
-      return { refuse: 400, reason: 'the request URL is not valid', host: null };
-    }
-    if (u.username || u.password) return { refuse: 403, reason: 'credentials in the URL are refused', host: null };
-    const host = normalizeHost(u.hostname);
-    if (isIpLiteral(host)) return { refuse: 403, reason: `IP-literal destination ${host} is refused; use a DNS name`, host: null };
-    // The URL, not the Host header, says where a proxied request goes; the Host header is rewritten.
-    const rawTarget = url.replace(/^http:\/\/[^/?#]*/i, '') || '/';
-    return { scheme: 'http', host, port: Number(u.port || 80), target: rawTarget.startsWith('/') ? rawTarget : `/${rawTarget}`, display: url };
-  }
+  const upgradeCtx: UpgradeContext = {
+    dlp,
+    redactor,
+    upstreamTls,
+    log,
+    trackUpstream,
+    countBytes: (n) => pacer.add(n),
+    upstreamErrorReason,
+    refusalText: (_status, method, display, reason, hintHost) => refusalBody(method, display, reason, hintHost),
+  };
 
-  function pathOf(target: string): string {
-    const q = target.search(/[?#]/);
-    return q === -1 ? target : target.slice(0, q);
-  }
-
-  interface Decided {
-    t: Target;
-    route: EgressRoute;
-    rule: string;
-    upstream: { scheme: 'http' | 'https'; host: string; port: number; servername: string | undefined };
-    headers: string[];
-  }
-
-  /** Decides a request: its route, DLP on URL and headers, the upstream and the headers to send. */
-  function decide(req: http.IncomingMessage, t: Target): Decided | { status: number; reason: string; host: string | null; rule: string | null } {
-    const method = req.method ?? 'GET';
-    const decision = rules.decide(t.host, method, pathOf(t.target));
-    const authHeader = decision.allowed && decision.route.auth ? decision.route.auth.header.toLowerCase() : null;
-    const ctx = { routed: decision.allowed };
-    const finding: DlpFinding | null =
-      dlp.scanUrl(t.target, ctx) ?? dlp.scanHeaders(req.rawHeaders, new Set(authHeader ? [authHeader] : []), ctx);
-    if (finding) return { status: 403, reason: `dlp: ${finding.kind} in the ${finding.where}`, host: null, rule: decision.allowed ? decision.rule : null };
-    if (!decision.allowed) return { status: 403, reason: decision.reason, host: t.host, rule: null };
-    const route = decision.route;
-    let upstream: Decided['upstream'];
-    if (route.to) {
-      const u = new URL(route.to);
-      const scheme = u.protocol === 'https:' ? 'https' : 'http';
-      const host = u.hostname.replace(/^\[|\]$/g, '');
-      upstream = { scheme, host, port: Number(u.port || (scheme === 'https' ? 443 : 80)), servername: net.isIP(host) ? undefined : host };
-    } else {
-      upstream = { scheme: t.scheme, host: t.host, port: t.port, servername: t.host };
-    }
-    const drop = hopHeaders(req.rawHeaders);
-    drop.add('host');
-    if (authHeader) drop.add(authHeader);
-    const headers = filterHeaders(req.rawHeaders, drop);
-    const defaultPort = upstream.scheme === 'https' ? 443 : 80;
-    const hostName = upstream.host.includes(':') ? `[${upstream.host}]` : upstream.host;
-    headers.unshift('Host', upstream.port === defaultPort ? hostName : `${hostName}:${upstream.port}`);
-    if (route.auth) {
-      const value = secrets[route.auth.env];
-      if (value === undefined) return { status: 502, reason: `the gateway has no value for ${route.auth.env}`, host: null, rule: decision.rule };
-      headers.push(route.auth.header, (route.auth.format ?? '{value}').replaceAll('{value}', value));
-    }
-    return { t, route, rule: decision.rule, upstream, headers };
-  }
-
-  function sendRefusal(res: http.ServerResponse, status: number, method: string, display: string, reason: string, host: string | null) {
-    const body = refusalBody(method, display, reason, host);
-    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-bot-bottle-refused': '1' });
+  function sendRefusal(res: http.ServerResponse, method: string, display: string, r: Refusal) {
+    const body = refusalBody(method, display, r.reason, r.hintHost);
+    res.writeHead(r.status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-bot-bottle-refused': '1' });
     res.end(body);
   }
 
@@ -269,44 +168,59 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   function onRequest(req: http.IncomingMessage, res: http.ServerResponse) {
     const started = Date.now();
     const method = req.method ?? 'GET';
-    if (!tunnels.has(req.socket) && req.url === '/__bottle/health') {
+    const client = clientOf(req.socket);
+    slots.start(client);
+    res.once('close', () => slots.end(client));
+    const tunnel = tunnels.get(req.socket);
+    if (!tunnel && req.url === '/__bottle/health') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ ok: true, service: 'egress-gateway', routes: routes.length }));
       return;
     }
-    const t = targetOf(req);
-    if ('refuse' in t) {
-      const tunnel = tunnels.get(req.socket);
-      sendRefusal(res, t.refuse, method, req.url ?? '', t.reason, t.host);
-      log({ method, host: tunnel?.host ?? '', path: req.url ?? '', status: t.refuse, bytes: 0, bytesUp: 0, decision: 'deny', rule: null, reason: t.reason }, started);
+    const dest = destinationOf(req.url ?? '', tunnel, req.headers.host);
+    if ('reason' in dest) {
+      sendRefusal(res, method, req.url ?? '', dest);
+      log({ method, host: dest.logHost, path: req.url ?? '', status: dest.status, bytes: 0, bytesUp: 0, decision: 'deny', rule: dest.rule, reason: dest.reason }, started);
       req.resume();
       return;
     }
-    const d = decide(req, t);
-    const base = { method, host: t.host, path: t.target };
-    if (!('upstream' in d)) {
-      sendRefusal(res, d.status, method, t.display, d.reason, d.host);
-      log({ ...base, status: d.status, bytes: 0, bytesUp: 0, decision: 'deny', rule: d.rule, reason: d.reason }, started);
-      req.resume();
-      return;
-    }
-    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
-    if (hasBody && encoding !== 'identity') {
-      const reason = `dlp: a ${encoding}-encoded request body cannot be scanned; send it uncompressed`;
-      sendRefusal(res, 403, method, t.display, reason, null);
-      log({ ...base, status: 403, bytes: 0, bytesUp: 0, decision: 'deny', rule: d.rule, reason }, started);
+    const d = decideRequest(decideCtx(), dest, method, req.rawHeaders);
+    if ('reason' in d) {
+      sendRefusal(res, method, dest.display, d);
+      log({ method, host: dest.host, path: dest.target, status: d.status, bytes: 0, bytesUp: 0, decision: 'deny', rule: d.rule, reason: d.reason }, started);
+      // The rest of an upload is not wanted: close the connection after the answer.
+      if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) res.shouldKeepAlive = false;
       req.resume();
       return;
     }
     forward(req, res, d, started);
   }
 
-  function forward(req: http.IncomingMessage, res: http.ServerResponse, d: Decided, started: number) {
+  /** Decoders for response codings the gateway can read back, for routes whose responses it must scan. */
+  function decoderFor(encoding: string): NodeJS.ReadWriteStream | null | undefined {
+    switch (encoding) {
+      case 'gzip':
+      case 'x-gzip':
+        return zlib.createGunzip();
+      case 'deflate':
+        return zlib.createInflate();
+      case 'br':
+        return zlib.createBrotliDecompress();
+      case '':
+      case 'identity':
+        return null;
+      default:
+        return undefined;
+    }
+  }
+
+  function forward(req: http.IncomingMessage, res: http.ServerResponse, d: Allowed, started: number) {
     const method = req.method ?? 'GET';
-    const { upstream } = d;
+    const { upstream, dest } = d;
     const upstreamName = `${upstream.scheme}://${upstream.host}:${upstream.port}`;
     let bytes = 0;
+    let redacted = 0;
+    let redactStream: RedactStream | null = null;
     let reason: string | null = null;
     let decision: 'allow' | 'deny' = 'allow';
     let logged = false;
@@ -314,14 +228,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const finish = () => {
       if (logged) return;
       logged = true;
-      log({ method, host: d.t.host, path: d.t.target, status: res.headersSent ? res.statusCode : 0, bytes, bytesUp: scan.bytes, decision, rule: d.rule, reason, upstream: d.route.to ? upstreamName : undefined }, started);
+      redacted += redactStream?.found ?? 0;
+      if (redacted && !reason) reason = `redacted ${redacted} copies of an injected credential from the response`;
+      log({ method, host: dest.host, path: dest.target, status: res.headersSent ? res.statusCode : 0, bytes, bytesUp: scan.bytes, decision, rule: d.rule, reason, upstream: d.route.to ? upstreamName : undefined }, started);
     };
     const upReq = (upstream.scheme === 'https' ? https : http).request({
       host: upstream.host,
       port: upstream.port,
       servername: upstream.scheme === 'https' ? upstream.servername : undefined,
       method,
-      path: d.t.target,
+      path: dest.target,
       headers: d.headers as unknown as http.OutgoingHttpHeaders,
       agent: upstream.scheme === 'https' ? httpsAgent : httpAgent,
       setHost: false,
@@ -329,7 +245,42 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     upReq.on('socket', (s) => trackUpstream(s));
     upReq.on('response', (upRes) => {
       const drop = hopHeaders(upRes.rawHeaders);
-      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, filterHeaders(upRes.rawHeaders, drop) as unknown as http.OutgoingHttpHeaders);
+      let body: NodeJS.ReadableStream = upRes;
+      if (!redactor.empty) {
+        // A response the gateway cannot read could carry an injected value out unseen: on a route
+        // that injects one, a coded response is decoded here (the gateway asked for identity).
+        const coding = (upRes.headers['content-encoding'] ?? '').trim().toLowerCase();
+        if (d.route.auth && coding !== '' && coding !== 'identity') {
+          const decoder = decoderFor(coding);
+          if (decoder === undefined) {
+            decision = 'deny';
+            reason = `the upstream sent a ${coding}-encoded response the gateway cannot scan for the injected credential`;
+            upReq.destroy();
+            const text = `bot-bottle egress gateway: ${reason}\n`;
+            res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+            res.end(text);
+            return;
+          }
+          if (decoder) {
+            drop.add('content-encoding');
+            drop.add('content-length');
+            decoder.on('error', (e: Error) => {
+              reason ??= `the upstream's ${coding} response could not be decoded: ${e.message}`;
+              res.destroy();
+            });
+            body = body.pipe(decoder);
+          }
+        }
+        redactStream = redactor.stream();
+        body = body.pipe(redactStream);
+      }
+      let headers = filterHeaders(upRes.rawHeaders, drop);
+      if (!redactor.empty) {
+        const rh = redactor.redactHeaders(headers);
+        headers = rh.headers;
+        redacted += rh.found;
+      }
+      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, headers as unknown as http.OutgoingHttpHeaders);
       // Headers go out with the first body bytes when those came in the same read (one write, one
       // TLS record for a small response), and on their own one turn later otherwise, so a stream
       // (SSE) starts as soon as the upstream starts it.
@@ -337,7 +288,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       setImmediate(() => {
         if (!wrote && !res.writableEnded && !res.destroyed) res.flushHeaders();
       });
-      upRes.on('data', (c: Buffer) => {
+      body.on('data', (c: Buffer) => {
         wrote = true;
         bytes += c.length;
         pacer.add(c.length);
@@ -352,15 +303,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         reason ??= `stream ended early: ${err.code ?? err.message}`;
         upReq.destroy();
       });
-      upRes.pipe(res);
+      body.pipe(res);
     });
     upReq.on('error', (e: NodeJS.ErrnoException) => {
       if (e instanceof DlpError || reason) return;
       reason = upstreamErrorReason(e);
       if (!res.headersSent) {
-        const body = `bot-bottle egress gateway: ${reason}\n`;
-        res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-        res.end(body);
+        const text = `bot-bottle egress gateway: ${reason}\n`;
+        res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+        res.end(text);
       } else res.destroy();
     });
     res.on('close', () => {
@@ -377,7 +328,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       upReq.destroy(e);
       req.unpipe(scan);
       if (!res.headersSent) {
-        sendRefusal(res, 403, method, d.t.display, reason, null);
+        sendRefusal(res, method, dest.display, { status: 403, reason, hintHost: null, rule: d.rule, logHost: dest.host });
         // The rest of the upload is not wanted: close the connection after the answer.
         res.shouldKeepAlive = false;
         req.resume();
@@ -387,16 +338,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (hasBody) {
       req.on('data', (c: Buffer) => pacer.add(c.length));
       req.pipe(scan).pipe(upReq);
-    }
-    else upReq.end(); // nothing to scan or send: no stream plumbing for the common GET
+    } else upReq.end(); // nothing to scan or send: no stream plumbing for the common GET
     req.on('aborted', () => upReq.destroy());
   }
 
   // ---- CONNECT tunnels ------------------------------------------------------------------------
 
-  function refuseConnect(socket: net.Socket, status: number, text: string, reason: string, host: string | null, display: string, started: number, hostForLog: string) {
-    const body = refusalBody('CONNECT', display, reason, host);
-    socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  function refuseConnect(socket: net.Socket, status: number, reason: string, hintHost: string | null, display: string, started: number, hostForLog: string) {
+    const body = refusalBody('CONNECT', display, reason, hintHost);
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-bot-bottle-refused: 1\r\nconnection: close\r\n\r\n${body}`);
     log({ method: 'CONNECT', host: hostForLog, path: display, status, bytes: 0, bytesUp: 0, decision: 'deny', rule: null, reason }, started);
   }
 
@@ -404,12 +354,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const started = Date.now();
     const authority = req.url ?? '';
     socket.on('error', () => socket.destroy());
-    if (tunnels.has(socket)) return refuseConnect(socket, 403, 'Forbidden', 'CONNECT inside a tunnel is refused', null, authority, started, '');
+    slots.start(socket);
+    if (tunnels.has(socket) || outerOf.has(socket)) return refuseConnect(socket, 403, 'CONNECT inside a tunnel is refused', null, authority, started, '');
     const parsed = splitHostPort(authority, 0);
-    if (!parsed || parsed.port === 0) return refuseConnect(socket, 400, 'Bad Request', 'CONNECT needs host:port', null, authority, started, '');
+    if (!parsed || parsed.port === 0) return refuseConnect(socket, 400, 'CONNECT needs host:port', null, authority, started, '');
     const { host, port } = parsed;
-    if (isIpLiteral(host)) return refuseConnect(socket, 403, 'Forbidden', `IP-literal destination ${host} is refused; use a DNS name`, null, authority, started, host);
-    if (!isDnsName(host)) return refuseConnect(socket, 400, 'Bad Request', `${host} is not a DNS name`, null, authority, started, host);
+    const problem = destinationProblem(host);
+    if (problem) return refuseConnect(socket, 403, problem, null, authority, started, host);
+    // Decided before the tunnel opens: no certificate is signed, and nothing resolved, for a name
+    // or port no route allows.
+    const allowed = rules.decideConnect(host, port);
+    if (!allowed.allowed) return refuseConnect(socket, 403, allowed.reason, host, authority, started, host);
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     const decideTunnel = (first: Buffer) => {
       const b0 = first[0]!;
@@ -417,7 +372,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const text = first.subarray(0, 16).toString('latin1');
       if (/^[A-Z]{3,10}( |$)/.test(text) || (first.length < 4 && /^[A-Z]+$/.test(text))) {
         tunnels.set(socket, { host, port, tls: false });
-        trackClient(socket);
+        slots.end(socket);
         // The HTTP parser reads the socket's handle directly and would never see the bytes
         // already read, so they are taken back out of the stream and handed to it as data.
         const buffered: Buffer[] = [];
@@ -479,7 +434,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           tlsSocket.destroy();
           socket.destroy();
         });
+        tlsSocket.once('close', () => socket.destroy());
         tunnels.set(tlsSocket, { host, port, tls: true });
+        outerOf.set(tlsSocket, socket);
+        slots.end(socket);
         server.emit('connection', tlsSocket);
         socket.resume();
       },
@@ -490,88 +448,30 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     );
   }
 
-  // ---- WebSocket and other upgrades -----------------------------------------------------------
+  // ---- WebSocket upgrades ---------------------------------------------------------------------
 
   function onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer) {
     const started = Date.now();
     const method = req.method ?? 'GET';
     socket.on('error', () => socket.destroy());
-    const rawRefuse = (status: number, display: string, reason: string, host: string | null, logHost: string, path: string, rule: string | null) => {
-      const body = refusalBody(method, display, reason, host);
-      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-      log({ method, host: logHost, path, status, bytes: 0, bytesUp: 0, decision: 'deny', rule, reason }, started);
-    };
-    const t = targetOf(req);
-    if ('refuse' in t) return rawRefuse(t.refuse, req.url ?? '', t.reason, t.host, tunnels.get(req.socket)?.host ?? '', req.url ?? '', null);
-    const d = decide(req, t);
-    if (!('upstream' in d)) return rawRefuse(d.status, t.display, d.reason, d.host, t.host, t.target, d.rule);
-    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return rawRefuse(403, t.display, `upgrade to ${req.headers.upgrade} is refused; only WebSocket is allowed`, null, t.host, t.target, d.rule);
-    const { upstream } = d;
-    // Keep the upgrade headers this hop needs; everything else as decided.
-    const headers = [...d.headers, 'Connection', 'Upgrade', 'Upgrade', 'websocket'];
-    const lines = [`${method} ${t.target} HTTP/1.1`];
-    for (let i = 0; i + 1 < headers.length; i += 2) lines.push(`${headers[i]}: ${headers[i + 1]}`);
-    const upSocket: net.Socket =
-      upstream.scheme === 'https'
-        ? tls.connect({ host: upstream.host, port: upstream.port, servername: upstream.servername, secureContext: upstreamTls, ALPNProtocols: ['http/1.1'] })
-        : net.connect({ host: upstream.host, port: upstream.port });
-    trackUpstream(upSocket);
-    let status = 0;
-    let bytes = 0;
-    let bytesUp = head.length;
-    let reason: string | null = null;
-    let logged = false;
-    const finish = () => {
-      if (logged) return;
-      logged = true;
-      log({ method, host: t.host, path: t.target, status, bytes, bytesUp, decision: 'allow', rule: d.rule, reason, upstream: d.route.to ? `${upstream.scheme}://${upstream.host}:${upstream.port}` : undefined }, started);
-    };
-    upSocket.once(upstream.scheme === 'https' ? 'secureConnect' : 'connect', () => {
-      upSocket.write(lines.join('\r\n') + '\r\n\r\n');
-      if (head.length) upSocket.write(head);
-      socket.pipe(upSocket);
-      upSocket.pipe(socket);
-    });
-    upSocket.once('data', (c: Buffer) => {
-      const m = /^HTTP\/1\.[01] (\d{3})/.exec(c.subarray(0, 16).toString('latin1'));
-      status = m ? Number(m[1]) : 0;
-    });
-    upSocket.on('data', (c: Buffer) => {
-      bytes += c.length;
-      pacer.add(c.length);
-    });
-    socket.on('data', (c: Buffer) => {
-      bytesUp += c.length;
-      pacer.add(c.length);
-    });
-    upSocket.on('error', (e: NodeJS.ErrnoException) => {
-      reason ??= upstreamErrorReason(e);
-      if (status === 0 && socket.writable && bytes === 0) {
-        const body = `bot-bottle egress gateway: ${reason}\n`;
-        status = 502;
-        socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-      } else socket.destroy();
-    });
-    upSocket.on('close', () => {
-      socket.end();
-      finish();
-    });
-    socket.on('close', () => {
-      upSocket.destroy();
-      finish();
-    });
+    // An upgraded connection is busy until it closes.
+    slots.start(clientOf(socket));
+    const dest = destinationOf(req.url ?? '', tunnels.get(req.socket), req.headers.host);
+    if ('reason' in dest) return refuseUpgrade(upgradeCtx, socket, method, req.url ?? '', req.url ?? '', dest, started);
+    const d = decideRequest(decideCtx(), dest, method, req.rawHeaders, { upgrade: true });
+    if ('reason' in d) return refuseUpgrade(upgradeCtx, socket, method, dest.display, dest.target, d, started);
+    const problem = upgradeProblem(req);
+    if (problem) return refuseUpgrade(upgradeCtx, socket, method, dest.display, dest.target, { status: 403, reason: problem, hintHost: null, rule: d.rule, logHost: dest.host }, started);
+    forwardUpgrade(upgradeCtx, socket, head, d, started);
   }
 
   // ---- the server -----------------------------------------------------------------------------
 
-  function trackClient(s: net.Socket) {
-    if (clientSockets.has(s)) return;
-    clientSockets.add(s);
-    s.once('close', () => clientSockets.delete(s));
-  }
-
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 30_000, noDelay: true }, onRequest);
-  server.on('connection', (s: net.Socket) => trackClient(s));
+  server.on('connection', (s: net.Socket) => {
+    // A tunnel's inner socket is the same client connection: it is not counted twice.
+    if (!outerOf.has(s) && !tunnels.has(s)) slots.add(s);
+  });
   server.on('connect', onConnect);
   server.on('upgrade', onUpgrade);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
@@ -608,12 +508,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       rules = new RuleSet(parsed);
       return structuredClone(parsed);
     },
-    stats: () => ({ clientSockets: clientSockets.size, upstreamSockets: upstreamSockets.size, ...counters }),
+    stats: () => ({ clientSockets: slots.size, upstreamSockets: upstreamSockets.size, ...counters, evictedClients: slots.evicted, refusedClients: slots.refused }),
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-        for (const s of clientSockets) s.destroy();
+        for (const s of slots.sockets()) s.destroy();
       });
       httpsAgent.destroy();
       httpAgent.destroy();

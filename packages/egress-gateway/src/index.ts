@@ -2,6 +2,11 @@ export { createBottleCa, loadCa, LeafCertificates, type BottleCa, type CreateBot
 export { startGateway, type Gateway, type GatewayOptions, type GatewayStats } from './gateway.js';
 export { startAdminServer, type AdminServer } from './admin.js';
 export { AuditLog, type AuditEntry } from './audit.js';
-export { DlpScanner, DlpError, BodyScanStream, MIN_SECRET_LENGTH, type DlpFinding, type ScanContext } from './dlp.js';
-export { RuleSet, parseRoutes, isIpLiteral, hostMatches, normalizeHost, refusalBody, type RouteDecision, type EgressRoute } from './rules.js';
+export { DlpScanner, DlpError, BodyScanStream, MIN_SECRET_LENGTH, encodedForms, base64Forms, type DlpFinding, type ScanContext } from './dlp.js';
+export { RuleSet, parseRoutes, isIpLiteral, hostMatches, normalizeHost, refusalBody, destinationProblem, type RouteDecision, type EgressRoute, type RequestFacts } from './rules.js';
+export { decideRequest, destinationOf, type Allowed, type Destination, type Refusal, type Tunnel, type Upstream } from './decide.js';
+export { pathAmbiguity, targetProblem } from './paths.js';
+export { Redactor, RedactStream } from './redact.js';
+export { WebSocketClientScanner, MAX_FRAME_BYTES } from './websocket.js';
+export { ClientSlots } from './client-slots.js';
 export { GatewayConfigSchema, parseGatewayConfig, readGatewayConfig, gatewayOptionsFromConfig, type GatewayConfig } from './config.js';

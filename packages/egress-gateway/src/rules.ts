@@ -4,6 +4,7 @@
 import net from 'node:net';
 import * as v from 'valibot';
 import { BottleError, EXIT_USAGE, EgressRouteSchema, formatPath, type EgressRoute } from '@bot-bottle/core';
+import { pathAmbiguity, splitTarget } from './paths.js';
 
 export type { EgressRoute };
 
@@ -36,6 +37,19 @@ export function isIpLiteral(host: string): boolean {
   }
 }
 
+/**
+ * Why `host` (normalised) cannot be a destination, or null: every host the bottle names (CONNECT
+ * authority, absolute URL, Host header) passes this before anything is looked up or signed.
+ */
+export function destinationProblem(host: string): string | null {
+  if (isIpLiteral(host)) return `IP-literal destination ${host || '(empty)'} is refused; use a DNS name`;
+  if (host.length > 253 || !/^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/.test(host)) {
+    return `${JSON.stringify(host)} is not a DNS name (letters, digits, "-" and "_" in dot-separated labels of 1-63 characters)`;
+  }
+  return null;
+}
+
+/** `host` must already be a valid DNS name (destinationProblem), so no empty label can match. */
 export function hostMatches(pattern: string, host: string): boolean {
   const p = normalizeHost(pattern);
   if (p.startsWith('*.')) {
@@ -45,14 +59,20 @@ export function hostMatches(pattern: string, host: string): boolean {
   return p === host;
 }
 
-/** True when a path is already in the form a server reads it, so a prefix check means what it says. */
-function pathIsNormal(pathname: string): boolean {
-  if (/%2f|%5c|\\/i.test(pathname)) return false;
-  try {
-    return new URL(pathname, 'http://x').pathname === pathname;
-  } catch {
-    return false;
-  }
+export type Scheme = 'http' | 'https';
+
+const DEFAULT_PORT: Record<Scheme, number> = { https: 443, http: 80 };
+/** Methods that echo the request back (credential included): allowed only where a route names them. */
+const ECHO_METHODS = new Set(['TRACE', 'TRACK']);
+
+export function routeSchemes(route: EgressRoute): readonly Scheme[] {
+  return route.schemes ?? ['https'];
+}
+
+/** The ports a route lets the bottle address for `scheme` (or for any of its schemes). */
+export function routePorts(route: EgressRoute, scheme?: Scheme): readonly number[] {
+  if (route.ports) return route.ports;
+  return (scheme ? [scheme] : routeSchemes(route)).map((s) => DEFAULT_PORT[s]);
 }
 
 function describeRoute(route: EgressRoute, index: number): string {
@@ -72,39 +92,78 @@ export function parseRoutes(input: unknown, where = 'routes'): EgressRoute[] {
   });
   throw new BottleError('USAGE', `egress routes are not valid (${details.length} problem${details.length === 1 ? '' : 's'})`, {
     details,
-    suggestions: ['Each route is {"host": "api.example.com" or "*.example.com", "methods"?: [...], "paths"?: ["/v1/"], "to"?: "https://host:port", "auth"?: {"header", "env", "format"?}}.'],
+    suggestions: ['Each route is {"host": "api.example.com" or "*.example.com", "methods"?: [...], "paths"?: ["/v1/"], "schemes"?: ["https", "http"], "ports"?: [443], "to"?: "https://host:port", "auth"?: {"header", "env", "format"?, "cleartext"?}}.'],
     exit: EXIT_USAGE,
   });
+}
+
+/** What the bottle asked for, once its destination is known. */
+export interface RequestFacts {
+  /** What the bottle spoke: TLS through a tunnel (https) or plain HTTP. */
+  scheme: Scheme;
+  host: string;
+  port: number;
+  method: string;
+  /** Origin-form target: path and query, exactly as it will be forwarded. */
+  target: string;
 }
 
 export class RuleSet {
   constructor(readonly routes: readonly EgressRoute[]) {}
 
-  /** The first route that allows `method` on `host` + `pathname`, or why none does. */
-  decide(host: string, method: string, pathname: string): RouteDecision {
+  private forHost(host: string): { route: EgressRoute; index: number }[] {
+    return this.routes.map((route, index) => ({ route, index })).filter(({ route }) => hostMatches(route.host, host));
+  }
+
+  /**
+   * Whether a CONNECT to host:port may open at all: some route allows the host on that port.
+   * A refused CONNECT gets no certificate signed for its name.
+   */
+  decideConnect(host: string, port: number): RouteDecision {
     const h = normalizeHost(host);
-    const forHost = this.routes.map((route, index) => ({ route, index })).filter(({ route }) => hostMatches(route.host, h));
+    const forHost = this.forHost(h);
     if (forHost.length === 0) return { allowed: false, reason: `no egress route allows host ${h}` };
-    const m = method.toUpperCase();
+    const hit = forHost.find(({ route }) => routePorts(route).includes(port));
+    if (!hit) return { allowed: false, reason: `no egress route allows port ${port} of ${h}: ${forHost.map(({ route, index }) => `${describeRoute(route, index)} allows ports ${routePorts(route).join(', ')} only`).join('; ')}` };
+    return { allowed: true, route: hit.route, index: hit.index, rule: describeRoute(hit.route, hit.index) };
+  }
+
+  /** The first route that allows the request, or why none does. */
+  decide(facts: RequestFacts): RouteDecision {
+    const h = normalizeHost(facts.host);
+    const forHost = this.forHost(h);
+    if (forHost.length === 0) return { allowed: false, reason: `no egress route allows host ${h}` };
+    const m = facts.method.toUpperCase();
+    const { path } = splitTarget(facts.target);
     const misses: string[] = [];
     for (const { route, index } of forHost) {
-      if (route.methods && !route.methods.includes(m as (typeof route.methods)[number])) {
-        misses.push(`${describeRoute(route, index)} allows methods ${route.methods.join(', ')} only`);
+      const name = describeRoute(route, index);
+      if (!routeSchemes(route).includes(facts.scheme)) {
+        misses.push(facts.scheme === 'http' ? `${name} allows https only (plain http needs "schemes": ["http"] on the route)` : `${name} allows plain http only`);
+        continue;
+      }
+      if (!routePorts(route, facts.scheme).includes(facts.port)) {
+        misses.push(`${name} allows ${facts.scheme} on ports ${routePorts(route, facts.scheme).join(', ')} only`);
+        continue;
+      }
+      if (route.methods ? !route.methods.includes(m as (typeof route.methods)[number]) : ECHO_METHODS.has(m)) {
+        misses.push(route.methods ? `${name} allows methods ${route.methods.join(', ')} only` : `${name} does not name ${m} in "methods" (${m} echoes the request, injected credentials included)`);
         continue;
       }
       if (route.paths) {
-        if (!pathIsNormal(pathname)) {
-          misses.push(`${describeRoute(route, index)} limits paths, and ${JSON.stringify(pathname)} has dot segments or encoded slashes`);
+        const ambiguity = pathAmbiguity(path);
+        if (ambiguity) {
+          misses.push(`${name} limits paths, and ${ambiguity}`);
           continue;
         }
-        if (!route.paths.some((p) => pathname.startsWith(p))) {
-          misses.push(`${describeRoute(route, index)} allows paths ${route.paths.join(', ')} only`);
+        if (!route.paths.some((p) => path.startsWith(p))) {
+          misses.push(`${name} allows paths ${route.paths.join(', ')} only`);
           continue;
         }
       }
-      return { allowed: true, route, index, rule: describeRoute(route, index) };
+      return { allowed: true, route, index, rule: name };
     }
-    return { allowed: false, reason: `no egress route allows ${m} ${h}${pathname}: ${misses.join('; ')}` };
+    return { allowed: false, reason: `no egress route allows ${m} ${facts.scheme}://${h}:${facts.port}${path}: ${misses.join('; ')}` };
   }
 }
 

@@ -113,10 +113,35 @@ export function proxyDispatcher(tg: TestGateway, opts: { connections?: number } 
   return new ProxyAgent({ uri: tg.gateway.url!, requestTls: { ca: tg.caPem }, connections: opts.connections ?? null, keepAliveTimeout: 30_000 });
 }
 
+/**
+ * One request through the proxy. A CONNECT the gateway refuses (a host or port no route allows)
+ * never opens a tunnel: that comes back as its CONNECT status with `connectRefused` set.
+ */
 export async function fetchText(dispatcher: Dispatcher, url: string, init: { method?: Dispatcher.HttpMethod; headers?: Record<string, string>; body?: string | Buffer | AsyncIterable<Buffer> } = {}) {
-  const res = await request(url, { dispatcher, method: init.method ?? 'GET', headers: init.headers, body: init.body as string | undefined });
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await request(url, { dispatcher, method: init.method ?? 'GET', headers: init.headers, body: init.body as string | undefined });
+  } catch (e) {
+    const m = /Proxy response \((\d+)\)/.exec((e as Error).message);
+    if (!m) throw e;
+    return { status: Number(m[1]), headers: {} as Record<string, string | string[] | undefined>, text: '', connectRefused: true };
+  }
   const text = await res.body.text();
-  return { status: res.statusCode, headers: res.headers, text };
+  return { status: res.statusCode, headers: res.headers, text, connectRefused: false };
+}
+
+/** A raw CONNECT: the status line and, for a refusal, the body the gateway wrote. */
+export function rawConnect(proxyPort: number, authority: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(proxyPort, '127.0.0.1', () => s.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`));
+    let text = '';
+    s.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+      if (/^HTTP\/1\.1 200/.test(text)) s.destroy();
+    });
+    s.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text }));
+    s.on('error', reject);
+  });
 }
 
 /** Opens a CONNECT tunnel by hand; resolves with the status line and the socket. */

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { startAdminServer } from '@bot-bottle/egress-gateway';
 import {
   connectTunnel,
+  rawConnect,
   fetchText,
   makeUpstreamPki,
   proxyDispatcher,
@@ -47,18 +48,22 @@ test('an allowed route reaches the upstream with the injected header, replacing 
   const r1 = await fetchText(d, 'https://api.example.test/v1/messages?x=1', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"hello":"world"}' });
   assert.is(r1.status, 200, r1.text);
   const echo = JSON.parse(r1.text) as { headers: Record<string, string>; url: string; bodyLength: number };
-  assert.is(echo.headers['x-api-key'], SECRET);
+  // The upstream got the credential; its echo of it reaches the bottle overwritten.
+  assert.is(ctx.up.seen.at(-1)!.headers['x-api-key'], SECRET);
+  assert.is(echo.headers['x-api-key'], '*'.repeat(SECRET.length));
   assert.is(echo.url, '/v1/messages?x=1');
   assert.is(echo.bodyLength, 17);
   assert.is(ctx.up.seen.at(-1)!.body, '{"hello":"world"}');
 
   const r2 = await fetchText(d, 'https://api.example.test/v1/x', { headers: { 'X-Api-Key': 'bot-bottle-placeholder', 'x-other': 'kept' } });
   const echo2 = JSON.parse(r2.text) as { headers: Record<string, string | string[]> };
-  assert.is(echo2.headers['x-api-key'], SECRET, 'the placeholder is replaced');
+  assert.is(r2.status, 200);
+  assert.is(ctx.up.seen.at(-1)!.headers['x-api-key'], SECRET, 'the placeholder is replaced');
   assert.is(echo2.headers['x-other'], 'kept');
 
   const r3 = await fetchText(d, 'https://bearer.example.test/', { headers: { authorization: 'Bearer forged' } });
-  assert.is((JSON.parse(r3.text) as { headers: Record<string, string> }).headers.authorization, `Bearer ${SECRET}`);
+  assert.is(r3.status, 200);
+  assert.is(ctx.up.seen.at(-1)!.headers.authorization, `Bearer ${SECRET}`);
   await d.close();
   const allowed = ctx.tg.audit.filter((e) => e.decision === 'allow' && e.host === 'api.example.test');
   assert.ok(allowed.length >= 2);
@@ -71,15 +76,18 @@ test('an allowed route reaches the upstream with the injected header, replacing 
   assert.not.ok(readFileSync(ctx.tg.auditPath, 'utf8').includes(SECRET), 'the audit log never holds the secret');
 });
 
-test('an unlisted host gets 403 with how to allow it, inside its tunnel', async (ctx) => {
+test('an unlisted host gets 403 at CONNECT with how to allow it, and no certificate is made for it', async (ctx) => {
   const d = proxyDispatcher(ctx.tg);
-  const r = await fetchText(d, 'https://not-listed.example.test/some/path');
+  const viaClient = await fetchText(d, 'https://not-listed.example.test/some/path');
   await d.close();
+  assert.equal([viaClient.status, viaClient.connectRefused], [403, true]);
+  const r = await rawConnect(ctx.tg.gateway.port!, 'not-listed.example.test:443');
   assert.is(r.status, 403);
   assert.match(r.text, /no egress route allows host not-listed\.example\.test/);
   assert.match(r.text, /"egress": \{ "routes": \[ \{ "host": "not-listed\.example\.test" \} \] \}/);
   assert.match(r.text, /supervise/);
   const line = ctx.tg.audit.find((e) => e.host === 'not-listed.example.test')!;
+  assert.is(line.method, 'CONNECT');
   assert.is(line.decision, 'deny');
   assert.is(line.status, 403);
   assert.is(line.rule, null);
@@ -91,7 +99,7 @@ test('plain http:// through the proxy is decided the same way', async (ctx) => {
   await new Promise<void>((r) => plain.listen(0, '127.0.0.1', () => r()));
   const plainPort = (plain.address() as net.AddressInfo).port;
   const before = ctx.tg.gateway.routes();
-  ctx.tg.gateway.setRoutes([...before, { host: 'plain.example.test', to: `http://localhost:${plainPort}`, auth: { header: 'x-api-key', env: 'TEST_KEY' } }]);
+  ctx.tg.gateway.setRoutes([...before, { host: 'plain.example.test', schemes: ['http'], to: `http://localhost:${plainPort}`, auth: { header: 'x-api-key', env: 'TEST_KEY', cleartext: true } }]);
   const get = (url: string) =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = http.request({ host: '127.0.0.1', port: ctx.tg.gateway.port!, path: url, headers: { host: new URL(url).host, 'x-api-key': 'forged' } }, (r) => {
@@ -104,7 +112,8 @@ test('plain http:// through the proxy is decided the same way', async (ctx) => {
     });
   const ok = await get('http://plain.example.test/p');
   assert.is(ok.status, 200);
-  assert.is(ok.text, `plain localhost:${plainPort} ${SECRET}`);
+  // The plain upstream echoes the credential: redacted on the way back.
+  assert.is(ok.text, `plain localhost:${plainPort} ${'*'.repeat(SECRET.length)}`);
   const no = await get('http://other.example.test/p');
   assert.is(no.status, 403);
   assert.match(no.text, /no egress route allows host other\.example\.test/);
@@ -150,10 +159,11 @@ test('IP-literal destinations are refused, at CONNECT and as absolute URLs', asy
 
 test('domain fronting: SNI or Host that differs from the CONNECT host is refused', async (ctx) => {
   const port = ctx.tg.gateway.port!;
-  const sni = await requestThroughTunnel(port, ctx.tg.caPem, { connect: 'not-listed.example.test:443', sni: 'api.example.test', hostHeader: 'api.example.test' });
+  // Both names are routed (an unrouted CONNECT never gets this far): the tunnel is for one, the SNI or Host for the other.
+  const sni = await requestThroughTunnel(port, ctx.tg.caPem, { connect: 'bearer.example.test:443', sni: 'api.example.test', hostHeader: 'api.example.test' });
   assert.ok('error' in sni, 'the TLS handshake fails');
-  await waitFor(() => ctx.tg.audit.some((e) => /SNI api\.example\.test does not match the CONNECT host not-listed\.example\.test/.test(e.reason ?? '')));
-  const host = await requestThroughTunnel(port, ctx.tg.caPem, { connect: 'not-listed.example.test:443', sni: 'not-listed.example.test', hostHeader: 'api.example.test', path: '/v1/x' });
+  await waitFor(() => ctx.tg.audit.some((e) => /SNI api\.example\.test does not match the CONNECT host bearer\.example\.test/.test(e.reason ?? '')));
+  const host = await requestThroughTunnel(port, ctx.tg.caPem, { connect: 'bearer.example.test:443', sni: 'bearer.example.test', hostHeader: 'api.example.test', path: '/v1/x' });
   assert.ok('status' in host && host.status === 403);
   assert.match((host as { text: string }).text, /Host header api\.example\.test does not match the CONNECT host/);
   const good = await requestThroughTunnel(port, ctx.tg.caPem, { connect: 'api.example.test:443', sni: 'api.example.test', hostHeader: 'api.example.test' });
@@ -170,7 +180,7 @@ test('a CONNECT tunnel that carries neither TLS nor HTTP is closed', async (ctx)
     s.end('SSH-2.0-decoy\r\n');
   });
   await new Promise<void>((r) => decoy.listen(0, '127.0.0.1', () => r()));
-  const { status, socket } = await connectTunnel(ctx.tg.gateway.port!, 'api.example.test:22');
+  const { status, socket } = await connectTunnel(ctx.tg.gateway.port!, 'api.example.test:443');
   assert.is(status, 200);
   socket.write('SSH-2.0-OpenSSH_9.2\r\n');
   await new Promise<void>((resolve) => socket.on('close', () => resolve()));
@@ -183,7 +193,7 @@ test('a CONNECT tunnel that carries neither TLS nor HTTP is closed', async (ctx)
 
 test('a silent tunnel (server-speaks-first protocol) is closed after the first-byte timeout', async () => {
   const pki = makeUpstreamPki();
-  const tg = await startTestGateway(pki.caPem, [{ host: 'smtp.example.test' }], { tunnelFirstByteTimeoutMs: 200 });
+  const tg = await startTestGateway(pki.caPem, [{ host: 'smtp.example.test', ports: [25] }], { tunnelFirstByteTimeoutMs: 200 });
   const { status, socket } = await connectTunnel(tg.gateway.port!, 'smtp.example.test:25');
   assert.is(status, 200);
   await new Promise<void>((resolve) => socket.on('close', () => resolve()));
@@ -191,15 +201,16 @@ test('a silent tunnel (server-speaks-first protocol) is closed after the first-b
   await tg.close();
 });
 
-test('plain HTTP inside a CONNECT tunnel is decided like any request', async (ctx) => {
-  const { status, socket } = await connectTunnel(ctx.tg.gateway.port!, 'not-listed.example.test:80');
+test('plain HTTP inside a CONNECT tunnel is decided like any request: a route without "http" in schemes refuses it', async (ctx) => {
+  const { status, socket } = await connectTunnel(ctx.tg.gateway.port!, 'api.example.test:443');
   assert.is(status, 200);
-  socket.write('GET /x HTTP/1.1\r\nHost: not-listed.example.test\r\nConnection: close\r\n\r\n');
+  socket.write('GET /x HTTP/1.1\r\nHost: api.example.test\r\nConnection: close\r\n\r\n');
   let text = '';
   socket.on('data', (c) => (text += c));
   await new Promise<void>((resolve) => socket.on('close', () => resolve()));
   assert.match(text, /^HTTP\/1\.1 403/);
-  assert.match(text, /no egress route allows host not-listed\.example\.test/);
+  assert.match(text, /routes\[0\] api\.example\.test allows https only/);
+  assert.not.ok(ctx.up.seen.some((r) => r.url === '/x'), 'the upstream got nothing');
 });
 
 test('routes change at run time through the admin socket, without a restart', async (ctx) => {
