@@ -72,13 +72,16 @@ test('a route without auth passes no credential', async () => {
   assert.is(got!.headers.authorization, undefined);
 });
 
-test('refused: an unlisted host gets 403 with how to allow it, and a deny line', async () => {
-  const r = await inBottle(b(), 'curl -sS -w "\\n%{http_code}" https://unlisted.example.invalid/x?case=unlisted');
-  assert.ok(r.stdout.endsWith('\n403'), r.stdout + r.stderr);
-  assert.match(r.stdout, 'no egress route allows host unlisted.example.invalid');
-  assert.match(r.stdout, '"egress": { "routes": [ { "host": "unlisted.example.invalid" } ] }');
+test('refused: an unlisted host gets 403 at CONNECT (no certificate made for it) with how to allow it, and a deny line', async () => {
+  const r = await inBottle(b(), 'curl -sS -w "\\n%{http_connect}" https://unlisted.example.invalid/x?case=unlisted; echo " exit=$?"');
+  assert.match(r.stdout, /\n403 exit=56/, r.stdout + r.stderr);
+  // The refusal's body, as a client that reads the CONNECT answer sees it.
+  const raw = await b().bottle.target.exec(['node', '-e', `const s=require('net').connect(3128,'127.0.0.1',()=>s.write('CONNECT unlisted.example.invalid:443 HTTP/1.1\\r\\nHost: unlisted.example.invalid:443\\r\\n\\r\\n'));let t='';s.on('data',d=>t+=d);s.on('close',()=>console.log(t))`], { user: 'node' });
+  assert.match(raw.stdout, /^HTTP\/1\.1 403/);
+  assert.match(raw.stdout, 'no egress route allows host unlisted.example.invalid');
+  assert.match(raw.stdout, '"egress": { "routes": [ { "host": "unlisted.example.invalid" } ] }');
   const e = await auditEntry(b(), (x) => x.host === 'unlisted.example.invalid');
-  assert.equal([e.decision, e.method, e.path, e.status, e.rule], ['deny', 'GET', '/x?case=unlisted', 403, null]);
+  assert.equal([e.decision, e.method, e.path, e.status, e.rule], ['deny', 'CONNECT', 'unlisted.example.invalid:443', 403, null]);
   assert.match(e.reason!, 'no egress route allows host unlisted.example.invalid');
   // Plain http:// through the proxy is decided the same way.
   const plain = await inBottle(b(), 'curl -sS -o /dev/null -w "%{http_code}" http://unlisted-plain.example.invalid/y');
@@ -102,14 +105,14 @@ test('refused: IP-literal destinations (the upstream is there, at that address, 
 });
 
 test('refused: domain fronting (SNI differs from CONNECT, either way round; Host header differs)', async () => {
-  // CONNECT names an unlisted host, the TLS SNI an allowed one.
-  const a = await inBottle(b(), 'openssl s_client -proxy 127.0.0.1:3128 -connect front-a.example.invalid:443 -servername api.example.test </dev/null 2>&1; echo "exit=$?"');
+  // CONNECT names one allowed host, the TLS SNI another (an unlisted CONNECT host is refused before TLS).
+  const a = await inBottle(b(), 'openssl s_client -proxy 127.0.0.1:3128 -connect open.example.test:443 -servername api.example.test </dev/null 2>&1; echo "exit=$?"');
   // openssl prints "Verify return code: 0" even without a certificate; what matters is that none came.
   assert.match(a.stdout, 'no peer certificate available');
   assert.match(a.stdout, 'Cipher is (NONE)');
-  const ea = await auditEntry(b(), (x) => x.host === 'front-a.example.invalid');
+  const ea = await auditEntry(b(), (x) => x.host === 'open.example.test' && x.reason?.includes('SNI api.example.test') === true);
   assert.equal([ea.method, ea.decision, ea.status], ['CONNECT', 'deny', 0]);
-  assert.match(ea.reason!, 'TLS SNI api.example.test does not match the CONNECT host front-a.example.invalid (domain fronting)');
+  assert.match(ea.reason!, 'TLS SNI api.example.test does not match the CONNECT host open.example.test (domain fronting)');
   // curl --connect-to: the CONNECT goes to the allowed name while the URL (SNI, Host) names another.
   const c = await inBottle(b(), 'curl -sS --connect-to front-b.example.invalid:443:api.example.test:443 https://front-b.example.invalid/echo?case=front; echo " exit=$?"');
   assert.not.match(c.stdout, 'echo GET');
@@ -125,7 +128,10 @@ test('refused: domain fronting (SNI differs from CONNECT, either way round; Host
   assert.is((await upstreamGot('case=front')).length + (await upstreamGot('case=host')).length, 0);
 });
 
-test('refused: plain TCP through CONNECT to a non-HTTP port (SSH bytes), the tunnel is closed', async () => {
+test('refused: a CONNECT to a port no route allows (22), and SSH bytes through an allowed tunnel', async () => {
+  const port22 = await inBottle(b(), `node -e "const s=require('net').connect(3128,'127.0.0.1',()=>s.write('CONNECT api.example.test:22 HTTP/1.1\\r\\nHost: api.example.test:22\\r\\n\\r\\n'));let t='';s.on('data',d=>t+=d);s.on('close',()=>console.log(t))"`);
+  assert.match(port22.stdout, /^HTTP\/1\.1 403/);
+  assert.match(port22.stdout, /no egress route allows port 22 of api\.example\.test/);
   const script = `
 const s = require('net').connect(3128, '127.0.0.1');
 let got = '';
@@ -135,7 +141,7 @@ s.on('data', (d) => {
 });
 s.on('close', () => { console.log(JSON.stringify(got)); process.exit(0); });
 s.on('error', () => {});
-s.write('CONNECT api.example.test:22 HTTP/1.1\\r\\nHost: api.example.test:22\\r\\n\\r\\n');
+s.write('CONNECT api.example.test:443 HTTP/1.1\\r\\nHost: api.example.test:443\\r\\n\\r\\n');
 setTimeout(() => { console.log('still open'); process.exit(1); }, 8000);
 `;
   const r = await b().bottle.target.exec(['node', '-e', script], { user: 'node', timeoutMs: 20_000 });
@@ -143,7 +149,7 @@ setTimeout(() => { console.log('still open'); process.exit(1); }, 8000);
   const answer = JSON.parse(r.stdout) as string;
   assert.match(answer, /^HTTP\/1\.1 200/);
   assert.is(answer.slice(answer.indexOf('\r\n\r\n') + 4), '', 'nothing came back through the tunnel');
-  const e = await auditEntry(b(), (x) => x.method === 'CONNECT' && x.path === 'api.example.test:22');
+  const e = await auditEntry(b(), (x) => x.method === 'CONNECT' && x.path === 'api.example.test:443' && x.reason?.includes('non-HTTP') === true);
   assert.equal([e.decision, e.status], ['deny', 0]);
   assert.match(e.reason!, 'non-HTTP tunnel refused');
 });
