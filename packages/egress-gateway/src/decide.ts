@@ -128,7 +128,10 @@ export function decideRequest(ctx: DecideContext, dest: Destination, method: str
   const decision = ctx.rules.decide({ scheme: dest.scheme, host: dest.host, port: dest.port, method, target: dest.target });
   const authHeader = decision.allowed && decision.route.auth ? decision.route.auth.header.toLowerCase() : null;
   const scan = { routed: decision.allowed };
-  const finding: DlpFinding | null = ctx.dlp.scanUrl(dest.target, scan) ?? ctx.dlp.scanHeaders(rawHeaders, new Set(authHeader ? [authHeader] : []), scan);
+  // The host is scanned too: under a wildcard route its labels are the agent's to choose (and to
+  // carry data in, through the upstream's DNS).
+  const finding: DlpFinding | null =
+    ctx.dlp.scanText(dest.host, 'host name', scan) ?? ctx.dlp.scanUrl(dest.target, scan) ?? ctx.dlp.scanHeaders(rawHeaders, new Set(authHeader ? [authHeader] : []), scan);
   if (finding) return refuse(403, `dlp: ${finding.kind} in the ${finding.where}`, dest.host, null, decision.allowed ? decision.rule : null);
   if (!decision.allowed) return refuse(403, decision.reason, dest.host, dest.host);
   const framing = framingProblem(rawHeaders);

@@ -361,6 +361,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const { host, port } = parsed;
     const problem = destinationProblem(host);
     if (problem) return refuseConnect(socket, 403, problem, null, authority, started, host);
+    const finding = dlp.scanText(host, 'host name', { routed: false });
+    if (finding) return refuseConnect(socket, 403, `dlp: ${finding.kind} in the ${finding.where}`, null, authority, started, '(withheld)');
     // Decided before the tunnel opens: no certificate is signed, and nothing resolved, for a name
     // or port no route allows.
     const allowed = rules.decideConnect(host, port);

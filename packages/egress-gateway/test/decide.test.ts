@@ -167,6 +167,15 @@ test('DLP: token formats behind encodings, and private keys without their armour
   }
 });
 
+test('DLP: a secret carried in the labels of a wildcard host is refused', () => {
+  const hex = Buffer.from(SECRET).toString('hex');
+  const r = decide(https(`${hex.slice(0, 60)}.${hex.slice(60)}.wild.example.test`, '/x'));
+  assert.ok(refused(r));
+  assert.match((r as Refusal).reason, /in the host name/);
+  const gh = 'gh' + 'p_' + 'abcdefghijklmnopqrstuvwxyz0123456789';
+  assert.ok(refused(decide(https(`${gh.toLowerCase()}.wild.example.test`, '/x'))));
+});
+
 test('framing: only plain chunked and identity bodies pass', () => {
   assert.ok(refused(decide(https('open.example.test', '/x'), 'POST', ['Transfer-Encoding', 'gzip, chunked'])));
   assert.ok(refused(decide(https('open.example.test', '/x'), 'POST', ['Content-Encoding', 'br'])));
