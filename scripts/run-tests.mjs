@@ -16,6 +16,30 @@ const dirs = ['packages', 'apps', 'examples', 'bench']
 let passed = 0;
 let failed = 0;
 const failures = [];
+
+/** Runs a command as one check; a non-zero exit is one failed test named `name`. */
+async function check(name, cmd, args) {
+  process.stderr.write(`\n== ${name}: ${cmd} ${args.join(' ')}\n`);
+  const code = await new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, FORCE_COLOR: '0' } });
+    child.on('close', resolve);
+    child.on('error', () => resolve(1));
+  });
+  if (code === 0) passed++;
+  else {
+    failed++;
+    failures.push(name);
+  }
+}
+
+// The whole run (no package filter) starts with the checks a suite cannot make: types of every
+// source and test file, and lint. Each is one test in the count.
+if (only.length === 0 && process.env.BOT_BOTTLE_SKIP_CHECKS !== '1') {
+  const pnpm = process.platform === 'win32' ? 'pnpm.cmd' : 'pnpm';
+  await check('typecheck (sources and tests)', pnpm, ['-s', 'turbo', 'run', 'typecheck', '--output-logs=errors-only']);
+  if (existsSync(path.join(root, 'eslint.config.js'))) await check('lint', pnpm, ['-s', 'lint']);
+}
+
 for (const dir of dirs) {
   const name = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).name;
   process.stderr.write(`\n== ${name}\n`);

@@ -95,14 +95,16 @@ export interface Upstream {
   port: number;
   /** SNI for https (none for an IP address). */
   servername: string | undefined;
+  /** The name's DNS answers must not be loopback, link-local or metadata (address-guard.ts): true unless a `to` chose the origin. */
+  guardAddresses: boolean;
 }
 
 export function upstreamFor(route: EgressRoute, dest: Destination): Upstream {
-  if (!route.to) return { scheme: dest.scheme, host: dest.host, port: dest.port, servername: dest.host };
+  if (!route.to) return { scheme: dest.scheme, host: dest.host, port: dest.port, servername: dest.host, guardAddresses: true };
   const u = new URL(route.to);
   const scheme: Scheme = u.protocol === 'https:' ? 'https' : 'http';
   const host = u.hostname.replace(/^\[|\]$/g, '');
-  return { scheme, host, port: Number(u.port || (scheme === 'https' ? 443 : 80)), servername: net.isIP(host) ? undefined : host };
+  return { scheme, host, port: Number(u.port || (scheme === 'https' ? 443 : 80)), servername: net.isIP(host) ? undefined : host, guardAddresses: false };
 }
 
 export interface Allowed {

@@ -12,6 +12,7 @@ import zlib from 'node:zlib';
 import { BottleError, type EgressRoute } from '@bot-bottle/core';
 import { AuditLog, type AuditEntry } from './audit.js';
 import { LeafCertificates, loadCa, type LoadedCa } from './ca.js';
+import { BlockedAddressError, guardedLookup } from './address-guard.js';
 import { ClientSlots } from './client-slots.js';
 import { decideRequest, destinationOf, splitHostPort, type Allowed, type Refusal, type Tunnel } from './decide.js';
 import { DlpError, DlpScanner } from './dlp.js';
@@ -94,6 +95,7 @@ function upstreamErrorReason(e: NodeJS.ErrnoException): string {
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT_ALTNAME/.test(code)) {
     return `upstream certificate not trusted (${code}): give its CA to the gateway as an extra CA if it is yours`;
   }
+  if (e instanceof BlockedAddressError) return `refused: ${e.message}`;
   return `upstream error: ${code || e.message}`;
 }
 
@@ -120,8 +122,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // list as `ca` instead would make Node parse it on each connection and, worse, put the whole
   // list (hundreds of KB) into https.Agent's pool key, rebuilt on every request.
   const upstreamTls = tls.createSecureContext({ ca: trustedCas(options.extraCaCerts ?? []) });
-  const httpsAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 64, secureContext: upstreamTls, timeout: 120_000 });
-  const httpAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 64, timeout: 120_000 });
+  // Two pools: connections made by a `to` (the manifest's chosen origin) are never reused for a
+  // request whose name's DNS answers must be checked, and the other way round.
+  const agents = {
+    https: new https.Agent({ keepAlive: true, maxFreeSockets: 64, secureContext: upstreamTls, timeout: 120_000 }),
+    http: new http.Agent({ keepAlive: true, maxFreeSockets: 64, timeout: 120_000 }),
+    guardedHttps: new https.Agent({ keepAlive: true, maxFreeSockets: 64, secureContext: upstreamTls, timeout: 120_000, lookup: guardedLookup }),
+    guardedHttp: new http.Agent({ keepAlive: true, maxFreeSockets: 64, timeout: 120_000, lookup: guardedLookup } as http.AgentOptions),
+  };
   /** The tunnel a socket carries (the TLS socket the gateway terminated, or the raw one for plain HTTP). */
   const tunnels = new WeakMap<net.Socket, Tunnel>();
   /** The client connection a tunnel's inner socket belongs to (for the connection bound). */
@@ -239,8 +247,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       method,
       path: dest.target,
       headers: d.headers as unknown as http.OutgoingHttpHeaders,
-      agent: upstream.scheme === 'https' ? httpsAgent : httpAgent,
+      agent: upstream.guardAddresses ? (upstream.scheme === 'https' ? agents.guardedHttps : agents.guardedHttp) : upstream.scheme === 'https' ? agents.https : agents.http,
       setHost: false,
+      lookup: upstream.guardAddresses ? guardedLookup : undefined,
     });
     upReq.on('socket', (s) => trackUpstream(s));
     upReq.on('response', (upRes) => {
@@ -517,8 +526,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         server.closeAllConnections();
         for (const s of slots.sockets()) s.destroy();
       });
-      httpsAgent.destroy();
-      httpAgent.destroy();
+      for (const a of Object.values(agents)) a.destroy();
       for (const s of upstreamSockets) s.destroy();
       await audit.close();
     },

@@ -10,3 +10,4 @@ export { Redactor, RedactStream } from './redact.js';
 export { WebSocketClientScanner, MAX_FRAME_BYTES } from './websocket.js';
 export { ClientSlots } from './client-slots.js';
 export { GatewayConfigSchema, parseGatewayConfig, readGatewayConfig, gatewayOptionsFromConfig, type GatewayConfig } from './config.js';
+export { blockedAddressReason, guardedLookup, BlockedAddressError } from './address-guard.js';

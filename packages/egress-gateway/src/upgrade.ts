@@ -13,6 +13,7 @@ import type tls from 'node:tls';
 import type { AuditEntry } from './audit.js';
 import type { Allowed, Refusal } from './decide.js';
 import { DlpError, type DlpScanner } from './dlp.js';
+import { guardedLookup } from './address-guard.js';
 import { filterHeaders, hopHeaders } from './headers.js';
 import type { RedactStream, Redactor } from './redact.js';
 import { WebSocketClientScanner, WebSocketScanError } from './websocket.js';
@@ -82,6 +83,7 @@ export function forwardUpgrade(ctx: UpgradeContext, socket: net.Socket, head: Bu
     headers: headers as unknown as http.OutgoingHttpHeaders,
     agent: false,
     setHost: false,
+    lookup: upstream.guardAddresses ? guardedLookup : undefined,
   };
   const upReq = upstream.scheme === 'https' ? https.request(options) : http.request(options);
   upReq.on('socket', (s) => ctx.trackUpstream(s));

@@ -9,6 +9,7 @@ import { gzipSync } from 'node:zlib';
 import net from 'node:net';
 import tls from 'node:tls';
 import { WebSocket, WebSocketServer } from 'ws';
+import { blockedAddressReason } from '@bot-bottle/egress-gateway';
 import { connectTunnel, fetchText, makeUpstreamPki, proxyDispatcher, startTestGateway, startUpstream, waitFor, type TestGateway, type Upstream } from './helpers.js';
 
 const SECRET = 'reflect-secret-Qw3Er5Ty7Ui9Op1As';
@@ -66,6 +67,8 @@ test.before(async (ctx) => {
     { host: 'api.example.test', to: `https://localhost:${ctx.up.port}`, methods: ['GET', 'POST', 'TRACE'], auth: { header: 'x-api-key', env: 'KEY' } },
     { host: 'noupgrade.example.test', to: `https://localhost:${ctx.plain.port}`, auth: { header: 'x-api-key', env: 'KEY' } },
     { host: 'other.example.test', to: `https://localhost:${ctx.up.port}` },
+    // No `to`: the gateway connects where the name's DNS points — here, loopback.
+    { host: 'localhost', ports: [ctx.up.port] },
   ], { secrets: { KEY: SECRET }, maxClientConnections: 40 });
 });
 
@@ -197,6 +200,22 @@ test('a flood of idle connections does not stop the gateway answering: the idles
   assert.ok(stats.evictedClients >= 80, `evicted ${stats.evictedClients}`);
   assert.ok(stats.clientSockets <= 40, `held ${stats.clientSockets}`);
   for (const s of sockets) s.destroy();
+});
+
+test('a routed name whose DNS points at loopback, link-local or metadata is not connected (without an explicit to)', async (ctx) => {
+  const before = ctx.up.seen.length;
+  const d = proxyDispatcher(ctx.tg);
+  const r = await fetchText(d, `https://localhost:${ctx.up.port}/echo?case=dns-loopback`);
+  await d.close();
+  assert.is(r.status, 502);
+  assert.match(r.text, /localhost resolves to (127\.0\.0\.1|::1), a loopback/);
+  assert.is(ctx.up.seen.length, before, 'the loopback upstream got nothing');
+  // Control: the same upstream through a route whose `to` names it.
+  const d2 = proxyDispatcher(ctx.tg);
+  assert.is((await fetchText(d2, 'https://other.example.test/echo')).status, 200);
+  await d2.close();
+  for (const a of ['127.0.0.1', '127.8.9.1', '::1', '::ffff:127.0.0.1', '169.254.169.254', 'fe80::1', 'fd00:ec2::254', '100.100.100.200', '0.0.0.0']) assert.ok(blockedAddressReason(a), a);
+  for (const a of ['10.1.2.3', '172.17.0.2', '192.168.1.1', '93.184.216.34', '2606:4700::1']) assert.is(blockedAddressReason(a), null, a);
 });
 
 test.run();

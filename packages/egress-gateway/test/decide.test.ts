@@ -187,7 +187,8 @@ test('an allowed request: the Host is the upstream, the bottle copy of the crede
   assert.not.ok(refused(r));
   assert.equal(r.headers, ['Host', 'api.example.test', 'Accept-Encoding', 'identity', 'x-api-key', SECRET]);
   const to = decide(https('to.example.test', '/x')) as Allowed;
-  assert.equal(to.upstream, { scheme: 'https', host: 'internal.example.test', port: 9443, servername: 'internal.example.test' });
+  assert.equal(to.upstream, { scheme: 'https', host: 'internal.example.test', port: 9443, servername: 'internal.example.test', guardAddresses: false });
+  assert.is((decide(https('open.example.test', '/x')) as Allowed).upstream.guardAddresses, true, 'a name without to has its DNS answers checked');
 });
 
 test.run();
