@@ -122,7 +122,9 @@ async function startGatewayProcess(pki) {
   const config = {
     listen: { port, host: '127.0.0.1' },
     ca: { cert: ca.certPath, key: ca.keyPath },
-    routes: [{ host: HOST }],
+    // The upstream's loopback port: a route allows 443 unless it names its ports, and a name that
+    // resolves to loopback is connected only when the route's `to` names it.
+    routes: [{ host: HOST, ports: [upstreamPort], to: `https://${HOST}:${upstreamPort}` }],
     extraCaFiles: [pki.caFile],
     auditLog: path.join(dir, 'gateway-audit.jsonl'),
   };
