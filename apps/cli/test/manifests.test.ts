@@ -68,6 +68,8 @@ const cases: Case[] = [
   { name: 'route host with a space', make: (m) => void (route(m).host = 'api anthropic.com'), lines: ['bottles.dev.egress.routes[0].host: host "api anthropic.com" is not a valid DNS name'] },
   { name: 'route "to" with a path', make: (m) => void (route(m).to = 'https://gw.example.invalid/v1'), lines: ['bottles.dev.egress.routes[0].to: to must be an origin'] },
   { name: 'route "to" that is not http(s)', make: (m) => void (route(m).to = 'ftp://gw.example.invalid'), lines: ['bottles.dev.egress.routes[0].to: to must be an origin'] },
+  { name: 'credential over plain http without opting in', make: (m) => void (route(m).to = 'http://llm-gateway.internal:8080'), lines: ['bottles.dev.egress.routes[0].auth: this route would send its credential over plain http; use https in "to", or opt in with "auth": {..., "cleartext": true}'] },
+  { name: 'route port out of range', make: (m) => void (route(m).ports = [70000]), lines: ['bottles.dev.egress.routes[0].ports[0]: each port must be 1-65535'] },
   { name: 'auth header name with a space', make: (m) => void (route(m).auth.header = 'x api key'), lines: ['bottles.dev.egress.routes[0].auth.header: header must be an HTTP header name'] },
   { name: 'auth env holding a secret value', make: (m) => void (route(m).auth.env = 'sk-ant-123'), lines: ['bottles.dev.egress.routes[0].auth.env: env must be the name of an environment variable'] },
   { name: 'auth env starting with a digit', make: (m) => void (route(m).auth.env = '1KEY'), lines: ['bottles.dev.egress.routes[0].auth.env: env must be the name of an environment variable'] },
