@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { BottleError, EXIT_USAGE } from './errors.js';
-import { expandHome } from './manifest.js';
+import { expandHome } from './manifest/index.js';
 
 export const MANIFEST_FILE_NAME = 'bottle.json';
 export const MANIFEST_ENV = 'BOT_BOTTLE_MANIFEST';

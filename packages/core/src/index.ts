@@ -1,5 +1,6 @@
 export * from './errors.js';
-export * from './manifest.js';
+export * from './manifest/index.js';
+export * from './edit-distance.js';
 export * from './discover.js';
 export * from './plan.js';
 export * from './backend.js';

@@ -15,7 +15,7 @@ import {
   type EgressRoute,
   type GitUser,
   type LoadedManifest,
-} from './manifest.js';
+} from './manifest/index.js';
 import type { AgentEndpoints } from './backend.js';
 import { hostResources, resolveLimits, type HostResources, type LimitsPlan } from './limits.js';
 

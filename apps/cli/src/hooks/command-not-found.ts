@@ -3,22 +3,8 @@
  * and exit 2 (the input is wrong), instead of oclif's default text.
  */
 import { Errors, type Hook } from '@oclif/core';
-import { BottleError, EXIT_USAGE } from '@bot-bottle/core';
+import { BottleError, EXIT_USAGE, editDistance } from '@bot-bottle/core';
 import { formatError } from '../base-command.js';
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
-}
 
 const hook: Hook<'command_not_found'> = async function ({ id, config }) {
   const words = id.split(':');
@@ -29,7 +15,7 @@ const hook: Hook<'command_not_found'> = async function ({ id, config }) {
   const near = config.commandIDs
     .filter((c) => !config.findCommand(c)?.hidden)
     .map((c) => c.split(':').join(' '))
-    .map((c) => ({ c, d: distance(typed, c) }))
+    .map((c) => ({ c, d: editDistance(typed, c) }))
     .filter((x) => x.d <= Math.max(1, Math.floor(typed.length / 3)))
     .sort((a, b) => a.d - b.d)[0]?.c;
   const error = new BottleError('USAGE', `unknown command "${typed}"`, {

@@ -1,0 +1,223 @@
+/**
+ * The manifest's shape as valibot schemas, the types inferred from them, and the checks of single
+ * values (git URLs, route hosts, origins) whose messages the schemas report.
+ */
+import * as v from 'valibot';
+import { cpusProblem, memoryProblem, pidsProblem } from '../limits.js';
+import { describeValue } from './describe.js';
+
+export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+const NAME_RULE = 'use 1-40 characters of a-z, 0-9, "-" or "_", starting with a letter or digit';
+const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const HEADER_NAME_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HOST_PATTERN = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+// TRACE and TRACK echo the request (with any injected credential) back to the bottle: a route
+// allows them only by naming them.
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'TRACK'] as const;
+const SCHEMES = ['https', 'http'] as const;
+
+/** Why `s` is not a git URL the gate can mirror, or null when it is one. */
+export function gitUrlProblem(s: string): string | null {
+  const shapes = 'use ssh://user@host/repo.git, user@host:repo.git, https://host/repo.git or file:///path/repo.git';
+  if (s.trim() === '') return `Upstream must not be empty; ${shapes}`;
+  if (/[\s\u0000-\u001f\u007f]/.test(s)) return `Upstream must not contain spaces or control characters; ${shapes}`;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) {
+    let u: URL;
+    try {
+      u = new URL(s);
+    } catch {
+      return `Upstream "${s}" is not a valid URL; ${shapes}`;
+    }
+    // Checked first, so that no message below repeats it. The URL is written into the bottle's gitconfig (insteadOf): a password there is a secret in the bottle.
+    if (u.password) return 'Upstream must not hold a password (the bottle\'s gitconfig names the URL); remove it and give the entry an IdentityFile, which stays in the bundle';
+    const scheme = u.protocol.slice(0, -1).toLowerCase();
+    if (scheme === 'file') return u.pathname.length > 1 ? null : `Upstream "${s}" names no repository path; ${shapes}`;
+    if (!['ssh', 'git', 'http', 'https', 'git+ssh', 'ssh+git'].includes(scheme)) {
+      return `Upstream scheme "${scheme}://" is not supported; ${shapes}`;
+    }
+    if (!u.hostname) return `Upstream "${s}" names no host; ${shapes}`;
+    // A host or user starting with "-" would be read as an ssh option (CVE-2017-1000117).
+    if (u.hostname.startsWith('-') || decodeURIComponent(u.username).startsWith('-')) return `Upstream host and user must not start with "-"`;
+    if (u.pathname.length <= 1) return `Upstream "${s}" names no repository path; ${shapes}`;
+    return null;
+  }
+  // scp-like syntax: [user@]host:path, where host has no slash before the colon.
+  const scp = /^(?:([A-Za-z0-9._-]+)@)?([A-Za-z0-9.-]+):(?!\/\/)(\S+)$/.exec(s);
+  if (!scp) return `Upstream "${s}" is not a git URL; ${shapes}`;
+  if ((scp[1] ?? '').startsWith('-') || scp[2]!.startsWith('-')) return `Upstream host and user must not start with "-"`;
+  return null;
+}
+
+/** ssh://, git://, https://, http://, file:// URLs, or scp-like `user@host:path`. */
+export function isGitUrl(s: string): boolean {
+  return gitUrlProblem(s) === null;
+}
+
+/** Why `host` cannot be an egress route's host, or null when it can. Expects lower case. */
+export function routeHostProblem(host: string): string | null {
+  const example = 'write a DNS name such as api.example.com or *.example.com';
+  if (host === '') return `host must not be empty; ${example}`;
+  if (/^[a-z][a-z0-9+.-]*:\/\//.test(host)) return `host must not include a scheme ("${host.slice(0, host.indexOf(':'))}://"); ${example}, and use "to" to choose where the gateway connects`;
+  if (host.startsWith('[') || (host.match(/:/g) ?? []).length > 1) return 'host must be a name, not an IP address';
+  if (host.includes('/')) return `host must not include a path; ${example}, and use "paths" to allow only some paths`;
+  if (/:\d*$/.test(host)) return `host must not include a port; ${example}, and use "to" (e.g. "https://${host}") to connect to another port`;
+  const bare = host.replace(/^\*\./, '').replace(/\.$/, '');
+  // WHATWG URL parsing (which clients use) reads a name whose last label is numeric as an IPv4 address.
+  const last = bare.split('.').pop() ?? '';
+  if (/^(0x[0-9a-f]*|[0-9]+)$/.test(last)) return 'host must be a name, not an IP address';
+  if (!HOST_PATTERN.test(host)) return `host "${host}" is not a valid DNS name; ${example} (letters, digits, "-" and ".", no spaces)`;
+  return null;
+}
+
+function originProblem(s: string): string | null {
+  const example = 'to must be an origin such as https://llm-gateway.internal:8443 (scheme, host and optional port only)';
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    return `${example}; "${s}" is not a URL`;
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') return `${example}; "${u.protocol}//" is not http:// or https://`;
+  if (u.username || u.password) return `${example}; put credentials in "auth", not in the URL`;
+  if (u.pathname !== '/' || u.search || u.hash) return `${example}; remove the path, query or fragment`;
+  return null;
+}
+
+export function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/**
+ * valibot's object and record schemas accept arrays; a manifest never means an array where it
+ * needs an object, so every object schema goes through this first.
+ */
+function objectOnly<T extends v.GenericSchema>(schema: T): T {
+  return v.pipe(
+    v.custom<unknown>(isPlainObject, (issue) => `expected an object but got ${describeValue(issue.input)}`),
+    schema as v.GenericSchema,
+  ) as unknown as T;
+}
+
+const NonEmpty = (what: string) => v.pipe(v.string(), v.trim(), v.nonEmpty(`${what} must not be empty`));
+
+export const GitEntryEntries = {
+  Name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'Name must be 1-100 characters of A-Z, a-z, 0-9, ".", "_" or "-", starting with a letter or digit (it becomes <Name>.git on the gate)'), v.check((s) => !s.toLowerCase().endsWith('.git') && !s.includes('..'), 'Name must not end in ".git" or contain ".."')),
+  Upstream: v.pipe(v.string(), v.check((s) => gitUrlProblem(s) === null, (issue) => gitUrlProblem(issue.input as string) ?? 'Upstream is not a git URL')),
+  IdentityFile: v.optional(NonEmpty('IdentityFile')),
+  KnownHosts: v.optional(NonEmpty('KnownHosts')),
+  push: v.optional(v.boolean()),
+  protect: v.optional(v.array(NonEmpty('a protect pattern'))),
+};
+const GitEntrySchema = objectOnly(v.strictObject(GitEntryEntries));
+
+export const GitUserEntries = {
+  name: v.optional(NonEmpty('git_user.name')),
+  email: v.optional(v.pipe(v.string(), v.email((issue) => `git_user.email ${describeValue(issue.input).replace(/^the string /, '')} is not an e-mail address`))),
+};
+const GitUserSchema = objectOnly(v.strictObject(GitUserEntries));
+
+export const RouteAuthEntries = {
+  header: v.pipe(v.string(), v.regex(HEADER_NAME_PATTERN, 'header must be an HTTP header name such as x-api-key or authorization')),
+  env: v.pipe(v.string(), v.regex(ENV_NAME_PATTERN, 'env must be the name of an environment variable such as ANTHROPIC_API_KEY (letters, digits and "_", not starting with a digit), not its value')),
+  format: v.optional(v.pipe(v.string(), v.includes('{value}', 'format must contain {value}, e.g. "Bearer {value}"'))),
+  /** Opt-in, by name, to sending the credential over plain http (a `to` of http://, or "schemes" with "http"). */
+  cleartext: v.optional(v.boolean()),
+};
+const RouteAuthSchema = objectOnly(v.strictObject(RouteAuthEntries));
+
+export const RouteEntries = {
+  host: v.pipe(v.string(), v.trim(), v.toLowerCase(), v.check((h) => routeHostProblem(h) === null, (issue) => routeHostProblem(issue.input as string) ?? 'host is not valid')),
+  methods: v.optional(v.array(v.picklist(METHODS, `methods may contain ${METHODS.join(', ')}`))),
+  paths: v.optional(v.array(v.pipe(v.string(), v.startsWith('/', 'each path prefix must start with "/"')))),
+  /** What the bottle may speak to the gateway for this host: https (default) and/or plain http. */
+  schemes: v.optional(v.pipe(v.array(v.picklist(SCHEMES, 'schemes may contain "https" and "http"')), v.minLength(1, 'schemes must name at least one of "https", "http"'))),
+  /** Ports the bottle may address on this host; default 443 for https and 80 for http. */
+  ports: v.optional(v.pipe(v.array(v.pipe(v.number(), v.integer('each port must be a whole number'), v.minValue(1, 'each port must be 1-65535'), v.maxValue(65535, 'each port must be 1-65535'))), v.minLength(1, 'ports must name at least one port'))),
+  to: v.optional(v.pipe(v.string(), v.check((s) => originProblem(s) === null, (issue) => originProblem(issue.input as string) ?? 'to is not valid'))),
+  auth: v.optional(RouteAuthSchema),
+};
+
+/**
+ * Why a route would send its injected credential over cleartext without saying so, or null. The
+ * upstream leg is cleartext when `to` is http://, or, without `to`, when the bottle may speak http.
+ */
+export function cleartextAuthProblem(route: { to?: string; schemes?: readonly string[]; auth?: { cleartext?: boolean } }): string | null {
+  if (!route.auth || route.auth.cleartext === true) return null;
+  if (route.to !== undefined ? /^http:/i.test(route.to) : (route.schemes ?? ['https']).includes('http')) {
+    return `this route would send its credential over plain http; use https${route.to ? ' in "to"' : ' (drop "http" from "schemes")'}, or opt in with "auth": {..., "cleartext": true}`;
+  }
+  return null;
+}
+
+const RouteSchema = objectOnly(
+  v.pipe(
+    v.strictObject(RouteEntries),
+    v.forward(
+      v.check((route) => cleartextAuthProblem(route) === null, (issue) => cleartextAuthProblem(issue.input as Parameters<typeof cleartextAuthProblem>[0]) ?? 'cleartext credential'),
+      ['auth'],
+    ),
+  ),
+);
+
+export const EgressEntries = {
+  routes: v.array(RouteSchema),
+};
+const EgressSchema = objectOnly(v.strictObject(EgressEntries));
+
+/** Each check takes any value, so that a wrong type gets the same message as a wrong shape. */
+export const LimitsEntries = {
+  memory: v.optional(v.pipe(v.unknown(), v.check((x) => memoryProblem(x) === null, (issue) => memoryProblem(issue.input) ?? 'memory is not valid'), v.transform((x) => x as string))),
+  cpus: v.optional(v.pipe(v.unknown(), v.check((x) => cpusProblem(x) === null, (issue) => cpusProblem(issue.input) ?? 'cpus is not valid'), v.transform((x) => x as number))),
+  pids: v.optional(v.pipe(v.unknown(), v.check((x) => pidsProblem(x) === null, (issue) => pidsProblem(issue.input) ?? 'pids is not valid'), v.transform((x) => x as number))),
+};
+const LimitsSchema = objectOnly(v.strictObject(LimitsEntries));
+
+export const BottleEntries = {
+  git: v.optional(v.array(GitEntrySchema)),
+  git_user: v.optional(GitUserSchema),
+  egress: v.optional(EgressSchema),
+  supervise: v.optional(v.boolean()),
+  /** The bottle's memory, CPU and process limits; absent keys get the defaults (`limits.ts`). */
+  limits: v.optional(LimitsSchema),
+};
+const BottleSchema = objectOnly(v.strictObject(BottleEntries));
+
+const ProvisionerName = v.pipe(v.string(), v.regex(NAME_PATTERN, (issue) => `${describeValue(issue.input)} is not a provisioner name; ${NAME_RULE}`));
+export const ProvisionerRefEntries = {
+  name: ProvisionerName,
+  // Kept as given (a record schema would drop keys such as "constructor"); the provisioner's own schema checks it.
+  options: v.optional(v.custom<Record<string, unknown>>(isPlainObject, (issue) => `expected an object but got ${describeValue(issue.input)}`)),
+};
+export const PROVISIONER_REF_RULE = 'a provisioner is a name ("ca") or an object {"name": "...", "options": {...}}';
+const ProvisionerRefSchema = v.union([ProvisionerName, objectOnly(v.strictObject(ProvisionerRefEntries))], PROVISIONER_REF_RULE);
+
+export const AgentEntries = {
+  bottle: NonEmpty('bottle'),
+  skills: v.optional(v.array(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'a skill name must be a directory name (A-Z, a-z, 0-9, ".", "_", "-"), starting with a letter or digit')))),
+  prompt: v.optional(v.string()),
+  provisioners: v.optional(v.array(ProvisionerRefSchema)),
+};
+const AgentSchema = objectOnly(v.strictObject(AgentEntries));
+
+const NamedRecord = <T extends v.GenericSchema>(what: string, item: T) =>
+  objectOnly(v.record(v.pipe(v.string(), v.regex(NAME_PATTERN, (issue) => `${JSON.stringify(issue.input)} is not a valid ${what} name; ${NAME_RULE}`)), item));
+
+export const ManifestEntries = {
+  $schema: v.optional(v.string()),
+  bottles: NamedRecord('bottle', BottleSchema),
+  agents: NamedRecord('agent', AgentSchema),
+};
+export const ManifestSchema = objectOnly(v.strictObject(ManifestEntries));
+
+export type Manifest = v.InferOutput<typeof ManifestSchema>;
+export type BottleConfig = v.InferOutput<typeof BottleSchema>;
+export type AgentConfig = v.InferOutput<typeof AgentSchema>;
+export type GitEntry = v.InferOutput<typeof GitEntrySchema>;
+export type GitUser = v.InferOutput<typeof GitUserSchema>;
+export type EgressRoute = v.InferOutput<typeof RouteSchema>;
+/** One egress route's schema, for services that take routes from elsewhere than a manifest (the gateway's run-time updates). */
+export const EgressRouteSchema = RouteSchema;
+export type ProvisionerRef = v.InferOutput<typeof ProvisionerRefSchema>;
+
+/** The provisioners an agent gets when it names none. */
+export const DEFAULT_PROVISIONERS = ['ca', 'git', 'prompt', 'skills', 'supervise'] as const;
