@@ -64,7 +64,13 @@ export interface StateRecord {
 }
 
 const BOTTLE_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'];
-const BUNDLE_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'];
+/**
+ * The bundle's supervisor stays root with only these: CHOWN and DAC_OVERRIDE to read the host's
+ * CA key and identity files and hand the services what they need (the socket folder, the git
+ * user's copies, the audit log), SETUID/SETGID to start the services as their own users, KILL to
+ * stop them. Every service process runs with none.
+ */
+const BUNDLE_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'SETUID', 'SETGID', 'KILL'];
 
 /** The routed secrets' values, for the docker CLI's env only (`docker run -e NAME` reads them there). */
 function secretValues(names: readonly string[], env: NodeJS.ProcessEnv): Record<string, string> {
@@ -262,7 +268,9 @@ export class DockerBackend implements Backend {
           '--cap-drop', 'ALL', ...BOTTLE_CAPS.flatMap((c) => ['--cap-add', c]),
           '--security-opt', 'no-new-privileges',
           ...limitArgs(limits.bottle),
-          '-v', `${volume}:${SOCKET_DIR}`,
+          // Read-only: the bottle connects to the sockets (which a read-only mount allows) and
+          // reads the ready marker, and can put nothing there for the bundle to trip on.
+          '-v', `${volume}:${SOCKET_DIR}:ro`,
           ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
           images.agent,
         ],

@@ -2,58 +2,148 @@
  * Starts the bundle's services, each on a unix socket in the socket dir that only its own bottle
  * mounts: the bundle listens on no network port, so no other container (and no other bottle) can
  * call it. Control sockets live in a separate dir that only the host sees.
+ *
+ * This process is the supervisor, the only one that stays root. It holds no secret beyond the
+ * environment docker started it with, parses nothing the bottle sends, and runs each service as a
+ * process of its own:
+ * - the egress gateway (egress-service.ts): gets the secrets on stdin, reads the CA key and binds
+ *   its admin socket as root, then becomes EGRESS_USER before it binds the bottle's socket;
+ * - git-gate (git-service.ts): runs as GIT_USER from the start, with an environment free of
+ *   secrets, its own copies of the identity files, and no way to read the CA key.
+ * Nothing here follows a path in the socket folder (socket-dir.ts).
  */
-import { chmod, mkdir } from 'node:fs/promises';
+import { chownSync, chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { gatewayOptionsFromConfig, parseGatewayConfig, startAdminServer, startGateway, type AdminServer, type Gateway } from '@bot-bottle/egress-gateway';
-import { parseGitGateConfig, startGitGate, type RunningGitGate } from '@bot-bottle/git-gate';
-import { ADMIN_SOCKET_NAME, AUDIT_LOG_NAME, GIT_GATE_DATA_DIR, SERVICES, type BundleConfig, type ServiceName } from './config.js';
+import { fileURLToPath } from 'node:url';
+import { BottleError } from '@bot-bottle/core';
+import { parseGitGateConfig } from '@bot-bottle/git-gate';
+import { ADMIN_SOCKET_NAME, AUDIT_FD, AUDIT_LOG_NAME, EGRESS_USER, GIT_FILES_DIR, GIT_GATE_DATA_DIR, GIT_USER, SERVICES, type BundleConfig, type ServiceName } from './config.js';
+import type { EgressServiceInput } from './egress-service.js';
+import type { GitServiceInput } from './git-service.js';
+import { startService, type RunningService } from './service-process.js';
+import { prepareSocketDir } from './socket-dir.js';
+import { readableBy, serviceEnv, serviceUser, type ServiceUser } from './users.js';
 
 export interface RunningBundle {
   sockets: Partial<Record<ServiceName, string>>;
-  gateway: Gateway;
+  /** The service processes, by name (their pids are what the tests look at). */
+  services: RunningService[];
+  /** Settles with a reason when a service ends by itself: the bundle is then of no use. */
+  stopped: Promise<string>;
   close(): Promise<void>;
 }
 
-export async function startBundle(config: BundleConfig, env: NodeJS.ProcessEnv = process.env): Promise<RunningBundle> {
-  await mkdir(config.socketDir, { recursive: true });
-  await mkdir(config.controlDir, { recursive: true, mode: 0o700 });
-  const egressSocket = path.join(config.socketDir, SERVICES.egress.socket);
-  const gatewayConfig = parseGatewayConfig(
-    {
-      ...config.egress,
-      listen: { socket: egressSocket },
-      auditLog: path.join(config.logDir, AUDIT_LOG_NAME),
-    },
-    'bundle.json egress',
-  );
-  const gateway = await startGateway(await gatewayOptionsFromConfig(gatewayConfig, env));
-  // The bottle's forwarder runs as root, but nothing else in the bottle needs to be kept out of it.
-  await chmod(egressSocket, 0o666);
-  const sockets: Partial<Record<ServiceName, string>> = { egress: egressSocket };
-  let admin: AdminServer | null = null;
-  let gate: RunningGitGate | null = null;
-  try {
-    admin = await startAdminServer(gateway, path.join(config.controlDir, ADMIN_SOCKET_NAME));
-    if (config.gitGate && config.gitGate.upstreams.length > 0) {
-      const gitSocket = path.join(config.socketDir, SERVICES.git.socket);
-      const resolved = parseGitGateConfig(
-        { ...config.gitGate, listen: { socket: gitSocket }, dataDir: config.gitGateDataDir ?? GIT_GATE_DATA_DIR, auditLog: path.join(config.logDir, AUDIT_LOG_NAME) },
-        'bundle.json gitGate',
-      );
-      gate = await startGitGate(resolved);
-      await chmod(gitSocket, 0o666);
-      sockets.git = gitSocket;
+export interface BundleOptions {
+  /** Where the service users are looked up (tests). */
+  passwdFile?: string;
+  /** Where the git user's copies of its files go (tests). */
+  gitFilesDir?: string;
+}
+
+const script = (name: string) => fileURLToPath(new URL(`./${name}.js`, import.meta.url));
+
+/**
+ * Copies each identity file and known_hosts the gate names into a folder of the git user's own
+ * (files 600, folder 700): ssh takes a key only from a file its user owns and nobody else reads,
+ * and the mounted originals belong to the host user. Returns the gate config with the copies'
+ * paths. Runs before any process of the git user exists, in a folder only root can write to.
+ */
+export function copyGitFiles(gitGate: NonNullable<BundleConfig['gitGate']>, user: Pick<ServiceUser, 'uid' | 'gid'>, dir: string): NonNullable<BundleConfig['gitGate']> {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { mode: 0o700 });
+  const copy = (src: string | null, name: string): string | null => {
+    if (src === null) return null;
+    const dst = path.join(dir, name);
+    writeFileSync(dst, readFileSync(src), { mode: 0o600, flag: 'wx' });
+    chownSync(dst, user.uid, user.gid);
+    return dst;
+  };
+  const upstreams = gitGate.upstreams.map((u, i) => ({ ...u, identityFile: copy(u.identityFile, `key-${i}`), knownHosts: copy(u.knownHosts, `known_hosts-${i}`) }));
+  const defaultKnownHosts = copy(gitGate.defaultKnownHosts ?? null, 'known_hosts');
+  chownSync(dir, user.uid, user.gid);
+  return { ...gitGate, upstreams, defaultKnownHosts };
+}
+
+/** The mirrors' folder, owned by the git user (mode 700); a symlink there is refused. */
+function prepareDataDir(dir: string, user: Pick<ServiceUser, 'uid' | 'gid'>): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (lstatSync(dir).isSymbolicLink()) throw new BottleError('BACKEND_FAILED', `git-gate's data folder ${dir} is a symbolic link; the bundle uses only folders it made`);
+  // Through root's ownership: changing the mode of a folder root does not own takes CAP_FOWNER,
+  // which the bundle does not keep.
+  chownSync(dir, 0, 0);
+  chmodSync(dir, 0o700);
+  chownSync(dir, user.uid, user.gid);
+}
+
+export async function startBundle(config: BundleConfig, env: NodeJS.ProcessEnv = process.env, options: BundleOptions = {}): Promise<RunningBundle> {
+  const withGit = config.gitGate !== null && config.gitGate.upstreams.length > 0;
+  const egressUser = serviceUser(EGRESS_USER, options.passwdFile);
+  const gitUser = withGit ? serviceUser(GIT_USER, options.passwdFile) : null;
+
+  mkdirSync(config.socketDir, { recursive: true });
+  mkdirSync(config.controlDir, { recursive: true, mode: 0o700 });
+  mkdirSync(config.logDir, { recursive: true });
+  // The egress user owns the socket folder; the git user's group may add its socket to it.
+  prepareSocketDir(config.socketDir, { uid: egressUser.uid, gid: gitUser?.gid ?? egressUser.gid });
+
+  const secretNames = config.egress.secretEnv ?? [];
+  const secrets: Record<string, string> = {};
+  for (const name of secretNames) if (env[name] !== undefined) secrets[name] = env[name]!;
+
+  let gitInput: GitServiceInput | null = null;
+  if (withGit && gitUser) {
+    // The key stays closed to the git user: if the host left it open, refuse rather than run.
+    const caKey = config.egress.ca.key;
+    if (readableBy(caKey, gitUser)) {
+      throw new BottleError('BACKEND_FAILED', `the egress CA key ${caKey} is readable by the bundle's git user (${GIT_USER}, uid ${gitUser.uid})`, {
+        suggestions: ['On the host, keep the bottle\'s egress folder mode 700 and its ca.key mode 600 (bottle makes them so); launch the bottle again.'],
+      });
     }
-  } catch (e) {
-    await Promise.all([gateway.close(), admin?.close(), gate?.close()]);
-    throw e;
+    const dataDir = config.gitGateDataDir ?? GIT_GATE_DATA_DIR;
+    const gitSocket = path.join(config.socketDir, SERVICES.git.socket);
+    // The files are checked (as root, with the gate's own messages) before they are copied.
+    parseGitGateConfig({ ...config.gitGate, listen: { socket: gitSocket }, dataDir, auditLog: null }, 'bundle.json gitGate');
+    const gitGate = copyGitFiles(config.gitGate!, gitUser, options.gitFilesDir ?? GIT_FILES_DIR);
+    prepareDataDir(dataDir, gitUser);
+    gitInput = { gitGate: { ...gitGate, listen: { socket: gitSocket }, dataDir, auditLog: `/dev/fd/${AUDIT_FD}` } };
+  }
+
+  // The services cannot open the log (a host folder closed to them): they get it open.
+  const auditFd = openSync(path.join(config.logDir, AUDIT_LOG_NAME), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);
+  const services: RunningService[] = [];
+  const sockets: Partial<Record<ServiceName, string>> = {};
+  try {
+    const egressInput: EgressServiceInput = {
+      egress: config.egress,
+      socket: path.join(config.socketDir, SERVICES.egress.socket),
+      adminSocket: path.join(config.controlDir, ADMIN_SOCKET_NAME),
+      secrets,
+      user: { uid: egressUser.uid, gid: egressUser.gid },
+      auditFd: AUDIT_FD,
+    };
+    services.push(startService({ name: 'egress gateway', script: script('egress-service'), input: egressInput, env: serviceEnv(env, egressUser, secretNames), auditFd }));
+    sockets.egress = egressInput.socket;
+    if (gitInput && gitUser) {
+      services.push(startService({ name: 'git-gate', script: script('git-service'), input: gitInput, env: serviceEnv(env, gitUser, secretNames), user: gitUser, auditFd }));
+      sockets.git = path.join(config.socketDir, SERVICES.git.socket);
+    }
+  } finally {
+    closeSync(auditFd); // each service holds its own copy
+  }
+
+  const close = async () => {
+    await Promise.all(services.map((s) => s.stop()));
+  };
+  const started = await Promise.allSettled(services.map((s) => s.ready));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await close();
+    throw failed.reason;
   }
   return {
     sockets,
-    gateway,
-    async close() {
-      await Promise.all([gateway.close(), admin?.close(), gate?.close()]);
-    },
+    services,
+    stopped: Promise.race(services.map((s) => s.exited.then((how) => `the ${s.name} ${how}`))),
+    close,
   };
 }

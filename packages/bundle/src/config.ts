@@ -31,3 +31,16 @@ export type ServiceName = keyof typeof SERVICES;
 
 export const AUDIT_LOG_NAME = 'audit.jsonl';
 export const ADMIN_SOCKET_NAME = 'egress-admin.sock';
+/** Written in logDir (for the launcher) and in socketDir (for the bottle's forwarder) once every service listens. */
+export const READY_MARKER = 'ready';
+
+/**
+ * The users the services run as, made by the bundle image (its Dockerfile gives them fixed ids
+ * that a host user is unlikely to have, so host files such as the CA key stay closed to them).
+ */
+export const EGRESS_USER = 'bot-bottle-egress';
+export const GIT_USER = 'bot-bottle-git';
+/** Where the git user's own copies of the identity files and known_hosts go (mode 600, its folder 700). */
+export const GIT_FILES_DIR = '/run/bot-bottle-git';
+/** The descriptor number on which each service gets the audit log, opened for appending by the supervisor. */
+export const AUDIT_FD = 3;

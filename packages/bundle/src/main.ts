@@ -1,27 +1,42 @@
 #!/usr/bin/env node
 /** The bundle container's entry point: reads its config, starts its services, runs until stopped. */
-import { readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { startBundle } from './bundle.js';
-import type { BundleConfig } from './config.js';
+import { READY_MARKER, type BundleConfig } from './config.js';
+import { writeNewFile } from './socket-dir.js';
 
 const configPath = process.argv[2] ?? process.env.BOT_BOTTLE_BUNDLE_CONFIG ?? '/etc/bot-bottle/bundle.json';
+
+function report(e: unknown): void {
+  const err = e as { message?: string; details?: string[]; suggestions?: string[] };
+  process.stderr.write(`bundle: ${err.message ?? String(e)}\n${(err.details ?? []).map((d) => `  ${d}\n`).join('')}${(err.suggestions ?? []).map((s) => `  fix: ${s}\n`).join('')}`);
+}
+
 try {
   const config = JSON.parse(await readFile(configPath, 'utf8')) as BundleConfig;
   const bundle = await startBundle(config);
+  const now = new Date().toISOString() + '\n';
   // The launcher waits for this file on its side of the log mount: readiness without a docker call.
-  await writeFile(path.join(config.logDir, 'ready'), new Date().toISOString() + '\n');
+  writeNewFile(config.logDir, READY_MARKER, now);
   // The bottle's forwarder holds connections made before the bundle is up until this file exists;
   // after that, a socket that is not there (a service this bottle does not have) is refused at once.
-  await writeFile(path.join(config.socketDir, 'ready'), new Date().toISOString() + '\n', { mode: 0o644 });
+  writeNewFile(config.socketDir, READY_MARKER, now);
   process.stderr.write(`bundle ${config.slug}: ready (${Object.values(bundle.sockets).join(', ')})\n`);
+  // A service that ends by itself takes the bundle down: the launcher and `bottle ls` see it.
+  let stopping = false;
+  void bundle.stopped.then(async (reason) => {
+    if (stopping) return;
+    process.stderr.write(`bundle: ${reason}; stopping\n`);
+    await bundle.close();
+    process.exit(1);
+  });
   const stop = () => {
+    stopping = true;
     void bundle.close().then(() => process.exit(0));
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 } catch (e) {
-  const err = e as { message?: string; details?: string[]; suggestions?: string[] };
-  process.stderr.write(`bundle: ${err.message ?? String(e)}\n${(err.details ?? []).map((d) => `  ${d}\n`).join('')}`);
+  report(e);
   process.exit(1);
 }

@@ -4,13 +4,14 @@
  * then hands the connection to a real `git daemon --inetd` that may serve that one repository
  * only (and receive-pack only for an entry with push: true).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import net from 'node:net';
+import type { Readable, Writable } from 'node:stream';
 import { execa } from 'execa';
 import { BottleError } from '@bot-bottle/core';
-import { writeAudit, type AuditInput, type GitAuditEntry } from './audit.js';
+import { auditFd, writeAudit, type AuditInput, type GitAuditEntry } from './audit.js';
 import type { ResolvedGitGateConfig } from './config.js';
 import { KeyedLock } from './lock.js';
 import { localGitEnv, prepareMirrors, refreshMirror, UpstreamError, type Mirror } from './mirror.js';
@@ -52,6 +53,21 @@ export async function checkTools(needSsh: boolean): Promise<void> {
   }
 }
 
+/**
+ * Listens on a unix socket made with `mode`. The mode comes from the umask at bind(2), which
+ * Node does synchronously inside listen(): a chmod by path afterwards would follow whatever a
+ * process sharing the socket's folder had put at that name in between (a symlink to a file of
+ * this process's user, say).
+ */
+export function listenWithMode(server: net.Server, socketPath: string, mode: number, onListening: () => void): void {
+  const previous = process.umask(~mode & 0o777);
+  try {
+    server.listen(socketPath, onListening);
+  } finally {
+    process.umask(previous);
+  }
+}
+
 export async function startGitGate(options: GitGateOptions): Promise<RunningGitGate> {
   await checkTools(options.entries.some((e) => e.ssh));
   const { reposDir, mirrors } = await prepareMirrors(options.dataDir, options.entries, options.auditLog, options.upstreamTimeoutMs);
@@ -61,6 +77,11 @@ export async function startGitGate(options: GitGateOptions): Promise<RunningGitG
   const audit = (entry: AuditInput) => writeAudit(options.auditLog, entry, options.onAudit);
   const live = new Set<net.Socket>();
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  // An audit log given as an inherited descriptor reaches the push hooks the same way: the daemon
+  // gets it at the same number, and git passes it on to receive-pack and its hook.
+  const logFd = auditFd(options.auditLog);
+  const daemonStdio: ('pipe' | 'ignore' | number)[] = ['pipe', 'pipe', 'pipe'];
+  if (logFd !== null && logFd > 2) daemonStdio.push(...Array<'ignore'>(logFd - 3).fill('ignore'), logFd);
 
   const refuse = (socket: net.Socket, message: string) => {
     socket.end(errPacket(message));
@@ -118,7 +139,7 @@ export async function startGitGate(options: GitGateOptions): Promise<RunningGitG
       '--', mirror.dir,
     ];
     const env = { ...localGitEnv(), ...(socket.remoteAddress ? { REMOTE_ADDR: socket.remoteAddress, REMOTE_PORT: String(socket.remotePort ?? '') } : {}) };
-    const child = spawn('git', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('git', args, { env, stdio: daemonStdio }) as ChildProcessByStdio<Writable, Readable, Readable>;
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       for (const line of d.split('\n')) if (line.trim()) log(`daemon (${entry.name}): ${line.trim()}`);
     });
@@ -193,6 +214,7 @@ export async function startGitGate(options: GitGateOptions): Promise<RunningGitG
 
   const server = net.createServer(onConnection);
   const listen = options.listen;
+  // rm never follows a symlink; bind never follows one either (it fails if anything is there).
   if ('socket' in listen) await rm(listen.socket, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
@@ -202,10 +224,9 @@ export async function startGitGate(options: GitGateOptions): Promise<RunningGitG
         }),
       ),
     );
-    if ('socket' in listen) server.listen(listen.socket, resolve);
+    if ('socket' in listen) listenWithMode(server, listen.socket, 0o666, resolve);
     else server.listen(listen.port, listen.host, resolve);
   });
-  if ('socket' in listen) await chmod(listen.socket, 0o666);
   const addr = server.address();
   const port = addr && typeof addr === 'object' ? addr.port : null;
   const host = 'socket' in listen ? null : listen.host.includes(':') ? `[${listen.host}]` : listen.host;
