@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { BottleError, type BottleErrorCode } from '@bot-bottle/core';
 import { AUDIT_FD } from './config.js';
-import type { ServiceMessage } from './service-io.js';
+import type { ServiceFailure } from './service-io.js';
 
 export interface ServiceSpec {
   /** For messages: "egress gateway", "git-gate". */
@@ -30,6 +30,17 @@ export interface RunningService {
   stop(graceMs?: number): Promise<void>;
 }
 
+const MAX_MESSAGE = 64 * 1024;
+
+function parseMessage(line: string): { ready?: unknown; error?: unknown } | null {
+  try {
+    const parsed: unknown = JSON.parse(line);
+    return parsed && typeof parsed === 'object' ? (parsed as { ready?: unknown; error?: unknown }) : null;
+  } catch {
+    return null;
+  }
+}
+
 export function startService(spec: ServiceSpec): RunningService {
   const stdio: ('pipe' | 'inherit' | 'ignore' | number)[] = ['pipe', 'pipe', 'inherit'];
   for (let fd = 3; fd < AUDIT_FD; fd++) stdio.push('ignore');
@@ -53,20 +64,30 @@ export function startService(spec: ServiceSpec): RunningService {
   });
   const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
     let buf = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    const out = child.stdout!.setEncoding('utf8');
+    const onData = (d: string) => {
       buf += d;
       const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      let msg: ServiceMessage;
-      try {
-        msg = JSON.parse(buf.slice(0, nl)) as ServiceMessage;
-      } catch {
-        reject(new BottleError('INTERNAL', `the ${spec.name} sent something other than its ready line: ${buf.slice(0, 200)}`));
+      if (nl < 0 && buf.length <= MAX_MESSAGE) return;
+      // One line is all a service has to say; whatever follows is drained unread, so a service
+      // gone bad cannot make this root process hold its output.
+      out.off('data', onData);
+      out.resume();
+      if (nl < 0) {
+        reject(new BottleError('INTERNAL', `the ${spec.name} sent more than ${MAX_MESSAGE} bytes without ending its ready line`));
+        child.kill('SIGKILL');
         return;
       }
-      if ('ready' in msg) resolve(msg.ready);
-      else reject(new BottleError(msg.error.code as BottleErrorCode, msg.error.message, { details: msg.error.details, suggestions: msg.error.suggestions }));
-    });
+      const line = buf.slice(0, nl);
+      const msg = parseMessage(line);
+      const error = msg?.error && typeof msg.error === 'object' ? (msg.error as Partial<ServiceFailure>) : null;
+      if (msg?.ready && typeof msg.ready === 'object') resolve(msg.ready as Record<string, unknown>);
+      else if (error && typeof error.message === 'string') {
+        const strings = (x: unknown) => (Array.isArray(x) ? x.filter((i): i is string => typeof i === 'string') : []);
+        reject(new BottleError((typeof error.code === 'string' ? error.code : 'BACKEND_FAILED') as BottleErrorCode, error.message, { details: strings(error.details), suggestions: strings(error.suggestions) }));
+      } else reject(new BottleError('INTERNAL', `the ${spec.name} sent something other than its ready line: ${line.slice(0, 200)}`));
+    };
+    out.on('data', onData);
     void exited.then((how) => reject(new BottleError('BACKEND_FAILED', `the ${spec.name} ${how} while starting`)));
   });
   ready.catch(() => undefined); // observed by the supervisor

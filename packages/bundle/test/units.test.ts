@@ -1,0 +1,87 @@
+/** The supervisor's pure parts and its file operations, on temp folders (no docker). */
+import { chmodSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parsePasswd, readableBy, removeName, serviceEnv, writeNewFile } from '../src/index.js';
+
+const test = suite('bundle supervisor');
+
+const PASSWD = `root:x:0:0:root:/root:/bin/bash
+node:x:1000:1000::/home/node:/bin/bash
+bot-bottle-egress:x:64201:64201::/nonexistent:/usr/sbin/nologin
+bot-bottle-git:x:64202:64202::/var/lib/bot-bottle/git-gate:/usr/sbin/nologin
+`;
+
+test('service users come from passwd by name', () => {
+  assert.equal(parsePasswd(PASSWD, 'bot-bottle-git'), { name: 'bot-bottle-git', uid: 64202, gid: 64202, home: '/var/lib/bot-bottle/git-gate' });
+  assert.is(parsePasswd(PASSWD, 'bot-bottle'), null);
+  assert.is(parsePasswd('bot-bottle-git:x:abc:1::/:/bin/sh\n', 'bot-bottle-git'), null);
+});
+
+test('a service env holds only harmless variables and who it is, never a routed secret', () => {
+  const user = { name: 'bot-bottle-git', uid: 64202, gid: 64202, home: '/var/lib/bot-bottle/git-gate' };
+  const env = { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', ANTHROPIC_API_KEY: 'sk-secret', HOME: '/root', SSH_AUTH_SOCK: '/tmp/agent', NODE_OPTIONS: '--require /x.js' };
+  assert.equal(serviceEnv(env, user, ['ANTHROPIC_API_KEY']), { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', HOME: '/var/lib/bot-bottle/git-gate', USER: 'bot-bottle-git', LOGNAME: 'bot-bottle-git' });
+  // A secret routed under the name of a harmless variable is left out too (PATH falls back).
+  const odd = serviceEnv({ PATH: '/opt/secret-bin', LANG: 'tok-123' }, user, ['LANG', 'PATH']);
+  assert.not.ok(JSON.stringify(odd).includes('tok-123') || JSON.stringify(odd).includes('secret-bin'), JSON.stringify(odd));
+  assert.ok(odd.PATH?.includes('/usr/bin'));
+});
+
+test('readableBy: every folder on the way must be searchable and the file readable', () => {
+  const user = { uid: 64202, gid: 64202 };
+  const st = (uid: number, gid: number, mode: number) => ({ uid, gid, mode }) as Stats;
+  const tree: Record<string, Stats> = { '/': st(0, 0, 0o755), '/etc': st(0, 0, 0o755), '/etc/egress': st(1000, 1000, 0o700), '/etc/egress/ca.key': st(1000, 1000, 0o644) };
+  const stat = (p: string) => tree[p]!;
+  assert.is(readableBy('/etc/egress/ca.key', user, stat), false, 'a 700 folder of another user closes a 644 key');
+  tree['/etc/egress'] = st(1000, 1000, 0o755);
+  assert.is(readableBy('/etc/egress/ca.key', user, stat), true, 'a 755 folder and a 644 key are open');
+  tree['/etc/egress/ca.key'] = st(1000, 1000, 0o600);
+  assert.is(readableBy('/etc/egress/ca.key', user, stat), false, 'a 600 key of another user is closed');
+  tree['/etc/egress/ca.key'] = st(64202, 1000, 0o600);
+  assert.is(readableBy('/etc/egress/ca.key', user, stat), true, 'the user owns it');
+  tree['/etc/egress/ca.key'] = st(1000, 64202, 0o640);
+  assert.is(readableBy('/etc/egress/ca.key', user, stat), true, 'its group reads it');
+});
+
+test('writeNewFile never writes through a symlink or an existing file at the name', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bbtest-bundle-units-'));
+  try {
+    const target = path.join(dir, 'target');
+    writeFileSync(target, 'precious\n');
+    chmodSync(target, 0o600);
+    const shared = path.join(dir, 'shared');
+    mkdirSync(shared);
+    symlinkSync(target, path.join(shared, 'ready'));
+    // Control: a plain write through the link lands in the target.
+    writeFileSync(path.join(dir, 'probe'), '');
+    symlinkSync(path.join(dir, 'probe'), path.join(shared, 'probe-link'));
+    writeFileSync(path.join(shared, 'probe-link'), 'followed\n');
+    assert.is(readFileSync(path.join(dir, 'probe'), 'utf8'), 'followed\n');
+
+    writeNewFile(shared, 'ready', 'now\n');
+    assert.is(readFileSync(target, 'utf8'), 'precious\n');
+    assert.is(statSync(target).mode & 0o777, 0o600);
+    assert.ok(lstatSync(path.join(shared, 'ready')).isFile());
+    assert.is(readFileSync(path.join(shared, 'ready'), 'utf8'), 'now\n');
+    // A hard link to the target at the name is replaced, not written into.
+    rmSync(path.join(shared, 'ready'));
+    linkSync(target, path.join(shared, 'ready'));
+    writeNewFile(shared, 'ready', 'again\n');
+    assert.is(readFileSync(target, 'utf8'), 'precious\n');
+    // An empty folder at the name goes; a full one is a clear error.
+    rmSync(path.join(shared, 'ready'));
+    mkdirSync(path.join(shared, 'ready'));
+    writeNewFile(shared, 'ready', 'x\n');
+    rmSync(path.join(shared, 'ready'));
+    mkdirSync(path.join(shared, 'ready'));
+    writeFileSync(path.join(shared, 'ready', 'f'), '');
+    assert.throws(() => removeName(path.join(shared, 'ready')), /not empty/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
