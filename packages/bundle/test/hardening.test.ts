@@ -206,6 +206,8 @@ test('at rest: only docker-init and the supervisor are root; the services run as
   const sup = supervisorOf(ps)!;
   // Control: the search finds the canary where docker put it (the supervisor's environment).
   assert.is(sup.uids[0], 0);
+  // The supervisor's capabilities are exactly CHOWN, DAC_OVERRIDE, KILL, SETGID, SETUID (no FOWNER).
+  assert.is(sup.capEff, '00000000000000e3');
   assert.is(sup.canary, true, 'the scan reads environ and finds the canary in the supervisor');
   // The supervisor holds neither the audit log nor the CA key open.
   assert.not.ok(sup.fds.some((f) => f.includes('/var/log/bot-bottle') || f.includes('bot-bottle-egress')), sup.fds.join(', '));
@@ -293,6 +295,18 @@ test('the service users cannot read the CA key or the supervisor\'s environment;
   const peek = await inBundle(`cat /proc/${egress.pid}/environ; head -c 1 /proc/${egress.pid}/mem`, 'bot-bottle-git');
   assert.is.not(peek.exitCode, 0);
   assert.match(peek.all, /Permission denied/);
+});
+
+test('the git user cannot remove or replace the gateway\'s socket; it can add and remove a file of its own (control)', async () => {
+  const own = await inBundle(`touch ${SOCKETS}/bbtest-git-own && rm ${SOCKETS}/bbtest-git-own`, 'bot-bottle-git');
+  assert.is(own.exitCode, 0, own.all);
+  for (const op of [`rm -f ${SOCKETS}/egress.sock`, `mv ${SOCKETS}/egress.sock ${SOCKETS}/moved`, `ln -sfn /etc/passwd ${SOCKETS}/egress.sock`, `rm -f ${SOCKETS}/ready`]) {
+    const r = await inBundle(op, 'bot-bottle-git');
+    assert.is.not(r.exitCode, 0, `${op} worked`);
+    assert.match(r.all, /Operation not permitted|Permission denied/);
+  }
+  assert.is(await inBundleOk(`stat -c '%F %U' ${SOCKETS}/egress.sock ${SOCKETS}/ready`), 'socket bot-bottle-egress\nregular file root');
+  await egressWorks('after-git-user-attempts');
 });
 
 test('the socket folder is read-only in the bottle: root there cannot replace a socket or the ready marker', async () => {
