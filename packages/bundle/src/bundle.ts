@@ -22,7 +22,7 @@ import type { EgressServiceInput } from './egress-service.js';
 import type { GitServiceInput } from './git-service.js';
 import { startService, type RunningService } from './service-process.js';
 import { prepareSocketDir } from './socket-dir.js';
-import { readableBy, serviceEnv, serviceUser, type ServiceUser } from './users.js';
+import { serviceEnv, serviceUser, type ServiceUser } from './users.js';
 
 export interface RunningBundle {
   sockets: Partial<Record<ServiceName, string>>;
@@ -92,20 +92,14 @@ export async function startBundle(config: BundleConfig, env: NodeJS.ProcessEnv =
 
   let gitInput: GitServiceInput | null = null;
   if (withGit && gitUser) {
-    // The key stays closed to the git user: if the host left it open, refuse rather than run.
-    const caKey = config.egress.ca.key;
-    if (readableBy(caKey, gitUser)) {
-      throw new BottleError('BACKEND_FAILED', `the egress CA key ${caKey} is readable by the bundle's git user (${GIT_USER}, uid ${gitUser.uid})`, {
-        suggestions: ['On the host, keep the bottle\'s egress folder mode 700 and its ca.key mode 600 (bottle makes them so); launch the bottle again.'],
-      });
-    }
     const dataDir = config.gitGateDataDir ?? GIT_GATE_DATA_DIR;
     const gitSocket = path.join(config.socketDir, SERVICES.git.socket);
     // The files are checked (as root, with the gate's own messages) before they are copied.
     parseGitGateConfig({ ...config.gitGate, listen: { socket: gitSocket }, dataDir, auditLog: null }, 'bundle.json gitGate');
     const gitGate = copyGitFiles(config.gitGate!, gitUser, options.gitFilesDir ?? GIT_FILES_DIR);
     prepareDataDir(dataDir, gitUser);
-    gitInput = { gitGate: { ...gitGate, listen: { socket: gitSocket }, dataDir, auditLog: `/dev/fd/${AUDIT_FD}` } };
+    // The git service tries to open the CA key as its user and refuses to start if it can.
+    gitInput = { gitGate: { ...gitGate, listen: { socket: gitSocket }, dataDir, auditLog: `/dev/fd/${AUDIT_FD}` }, mustNotRead: [config.egress.ca.key] };
   }
 
   // The services cannot open the log (a host folder closed to them): they get it open.

@@ -1,9 +1,7 @@
 /**
- * The service users of the bundle image, and the questions the supervisor asks about them: what
- * environment a service gets, and whether a file is open to a user.
+ * The service users of the bundle image, and the environment a service gets.
  */
-import { readFileSync, statSync, type Stats } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { BottleError } from '@bot-bottle/core';
 
 export interface ServiceUser {
@@ -53,29 +51,4 @@ export function serviceEnv(env: NodeJS.ProcessEnv, user: ServiceUser, secretName
     if (value !== undefined && !secretNames.includes(k)) out[k] = value;
   }
   return { PATH: DEFAULT_PATH, ...out, HOME: user.home, USER: user.name, LOGNAME: user.name };
-}
-
-function allows(st: Stats, user: Pick<ServiceUser, 'uid' | 'gid'>, bit: 4 | 1): boolean {
-  if (st.uid === user.uid) return (st.mode & (bit << 6)) !== 0;
-  if (st.gid === user.gid) return (st.mode & (bit << 3)) !== 0;
-  return (st.mode & bit) !== 0;
-}
-
-/**
- * True when `user` (with no supplementary groups, as the services run) could open `file` for
- * reading: every folder on the way searchable, the file readable. Used to refuse to start when
- * the egress CA key is open to the git user.
- */
-export function readableBy(file: string, user: Pick<ServiceUser, 'uid' | 'gid'>, stat: (p: string) => Stats = statSync): boolean {
-  const abs = path.resolve(file);
-  let dir = path.dirname(abs);
-  const dirs: string[] = [];
-  for (;;) {
-    dirs.unshift(dir);
-    const up = path.dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  for (const d of dirs) if (!allows(stat(d), user, 1)) return false;
-  return allows(stat(abs), user, 4);
 }

@@ -125,10 +125,17 @@ function assertServicesUnprivileged(ps: Proc[]): void {
   }
 }
 
-async function waitForBundleStart(readyLines: number): Promise<'ready' | 'exited'> {
+async function readyLines(): Promise<number> {
+  const logs = await docker(['logs', ctx.bundle!]);
+  return (`${logs.stdout}${logs.stderr}`.match(/: ready \(/g) ?? []).length;
+}
+
+/** Restarts the bundle and waits until it says it is ready again, or stops. */
+async function restartBundle(): Promise<'ready' | 'exited'> {
+  const before = await readyLines();
+  await dockerOk(['restart', ctx.bundle!], 'restarting the bundle');
   for (let i = 0; i < 600; i++) {
-    const logs = await docker(['logs', ctx.bundle!]);
-    if ((`${logs.stdout}${logs.stderr}`.match(/: ready \(/g) ?? []).length >= readyLines) return 'ready';
+    if ((await readyLines()) > before) return 'ready';
     const state = (await docker(['inspect', '--format', '{{.State.Status}}', ctx.bundle!])).stdout.trim();
     if (state === 'exited') return 'exited';
     await new Promise((r) => setTimeout(r, 100));
@@ -363,8 +370,7 @@ test('symlinks planted in the socket folder (by a writer the bottle cannot be) a
   const planted = await inVolume(`${plant} && ls -l /s`);
   assert.is(planted.exitCode, 0, planted.stderr);
   assert.match(planted.stdout, `ready -> ${targetOf('ready')}`);
-  await dockerOk(['restart', ctx.bundle!], 'restarting the bundle');
-  assert.is(await waitForBundleStart(2), 'ready', (await docker(['logs', ctx.bundle!])).stderr);
+  assert.is(await restartBundle(), 'ready', (await docker(['logs', ctx.bundle!])).stderr);
 
   assert.is(await targetsState(), TARGETS_UNTOUCHED, 'the files the symlinks named are as they were');
   assert.is(
@@ -401,9 +407,8 @@ console.log(n);"`,
   );
   assert.is(racer.exitCode, 0, racer.stderr);
   const racerId = racer.stdout.trim();
-  await dockerOk(['restart', ctx.bundle!], 'restarting the bundle');
   // With its names taken over and over, the bundle may fail to bind (and says so) or may win.
-  const outcome = await waitForBundleStart(3);
+  const outcome = await restartBundle();
   assert.is((await inVolume('touch /s/.stop')).exitCode, 0);
   await docker(['wait', racerId], { timeoutMs: 120_000 });
   await docker(['rm', '-f', racerId]);
@@ -411,10 +416,34 @@ console.log(n);"`,
   if (outcome === 'exited') assert.not.match((await docker(['logs', '--tail', '5', ctx.bundle!])).stderr, /\n\s+at /, 'a clear line, no stack trace');
   // Once nobody fights it, the bundle starts and serves again.
   assert.is((await inVolume(`rm -f /s/.stop /s/.*.l ${TARGETS.map((n) => `/s/${n}`).join(' ')}`)).exitCode, 0);
-  await dockerOk(['restart', ctx.bundle!], 'restarting the bundle');
-  assert.is(await waitForBundleStart(outcome === 'ready' ? 4 : 3), 'ready');
+  assert.is(await restartBundle(), 'ready');
   assert.is(await targetsState(), TARGETS_UNTOUCHED);
   await egressWorks('after-race');
+});
+
+test('a CA key the host left open to others: the git service tries it as its user and the bundle refuses to start', async () => {
+  const key = ctx.b!.plan.egress.caKeyPath;
+  const dir = path.dirname(key);
+  const { chmod, stat } = await import('node:fs/promises');
+  const modes = [(await stat(dir)).mode & 0o777, (await stat(key)).mode & 0o777];
+  assert.equal(modes, [0o700, 0o600], 'the launcher made the folder 700 and the key 600');
+  try {
+    await chmod(dir, 0o755);
+    await chmod(key, 0o644);
+    // Control: the git user now really can read it.
+    const open = await inBundle(`cat ${CA_KEY} >/dev/null && echo readable`, 'bot-bottle-git');
+    assert.is(open.stdout.trim(), 'readable', open.all);
+    assert.is(await restartBundle(), 'exited');
+    const logs = (await docker(['logs', '--tail', '5', ctx.bundle!])).stderr;
+    assert.match(logs, `bundle: git-gate's user can read ${CA_KEY}, which must stay closed to it`);
+    assert.match(logs, /fix: On the host, keep the bottle's egress folder mode 700 and its ca.key mode 600/);
+    assert.not.match(logs, /\n\s+at /);
+  } finally {
+    await chmod(dir, modes[0]!);
+    await chmod(key, modes[1]!);
+  }
+  assert.is(await restartBundle(), 'ready');
+  await egressWorks('after-key-closed-again');
 });
 
 test.run();

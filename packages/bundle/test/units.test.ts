@@ -1,10 +1,10 @@
 /** The supervisor's pure parts and its file operations, on temp folders (no docker). */
-import { chmodSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parsePasswd, readableBy, removeName, serviceEnv, writeNewFile } from '../src/index.js';
+import { parsePasswd, removeName, serviceEnv, writeNewFile } from '../src/index.js';
 
 const test = suite('bundle supervisor');
 
@@ -28,22 +28,6 @@ test('a service env holds only harmless variables and who it is, never a routed 
   const odd = serviceEnv({ PATH: '/opt/secret-bin', LANG: 'tok-123' }, user, ['LANG', 'PATH']);
   assert.not.ok(JSON.stringify(odd).includes('tok-123') || JSON.stringify(odd).includes('secret-bin'), JSON.stringify(odd));
   assert.ok(odd.PATH?.includes('/usr/bin'));
-});
-
-test('readableBy: every folder on the way must be searchable and the file readable', () => {
-  const user = { uid: 64202, gid: 64202 };
-  const st = (uid: number, gid: number, mode: number) => ({ uid, gid, mode }) as Stats;
-  const tree: Record<string, Stats> = { '/': st(0, 0, 0o755), '/etc': st(0, 0, 0o755), '/etc/egress': st(1000, 1000, 0o700), '/etc/egress/ca.key': st(1000, 1000, 0o644) };
-  const stat = (p: string) => tree[p]!;
-  assert.is(readableBy('/etc/egress/ca.key', user, stat), false, 'a 700 folder of another user closes a 644 key');
-  tree['/etc/egress'] = st(1000, 1000, 0o755);
-  assert.is(readableBy('/etc/egress/ca.key', user, stat), true, 'a 755 folder and a 644 key are open');
-  tree['/etc/egress/ca.key'] = st(1000, 1000, 0o600);
-  assert.is(readableBy('/etc/egress/ca.key', user, stat), false, 'a 600 key of another user is closed');
-  tree['/etc/egress/ca.key'] = st(64202, 1000, 0o600);
-  assert.is(readableBy('/etc/egress/ca.key', user, stat), true, 'the user owns it');
-  tree['/etc/egress/ca.key'] = st(1000, 64202, 0o640);
-  assert.is(readableBy('/etc/egress/ca.key', user, stat), true, 'its group reads it');
 });
 
 test('writeNewFile never writes through a symlink or an existing file at the name', () => {
