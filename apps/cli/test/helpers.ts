@@ -5,12 +5,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Errors } from '@oclif/core';
 import { runCommand } from '@oclif/test';
 import { execa } from 'execa';
+import { cleanupTempDirs, tempDir } from '@bot-bottle/core/testing';
 
 export const CLI_ROOT = path.resolve(import.meta.dirname, '..');
 export const REPO_ROOT = path.resolve(CLI_ROOT, '../..');
@@ -45,15 +45,8 @@ async function buildIfStale(pkgDir: string): Promise<void> {
 await buildIfStale(CLI_ROOT);
 await buildIfStale(EXAMPLE_PLUGIN);
 
-const temps: string[] = [];
-export async function tempDir(prefix = 'bottle-cli-'): Promise<string> {
-  const d = await mkdtemp(path.join(tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
-export async function cleanupTempDirs(): Promise<void> {
-  await Promise.all(temps.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-}
+// Temp dirs made here are removed by cleanupTempDirs, as in every package's tests.
+export { cleanupTempDirs, tempDir };
 
 /** oclif's user data (linked plugins), config and cache dirs, all in a temp dir; never the real ones. */
 export async function isolatedXdg(): Promise<Record<string, string>> {

@@ -1,16 +1,16 @@
+import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  RecordingTarget,
   buildRegistry,
   makePlan,
   parseManifestText,
   resolveSteps,
   runProvisioners,
-  type BottleError,
   type BottlePlan,
   type ProvisionerDefinition,
 } from '@bot-bottle/core';
+import { definitionChecks, RecordingTarget, rejects } from '@bot-bottle/core/testing';
 import example, { DEFAULT_MOTD, MOTD_FILE } from '../src/index.js';
 import register from '../src/register.js';
 
@@ -42,16 +42,19 @@ function registry() {
   );
 }
 
-async function caught(p: Promise<unknown> | (() => unknown)): Promise<BottleError> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    return e as BottleError;
-  }
-  throw new Error('expected an error');
-}
-
 const test = suite('provisioner-example');
+
+// What every provisioner package must pass: a valid definition, a hook that hands it over,
+// package.json declaring the built hook, and the runner applying it by name (after a "ca").
+for (const check of definitionChecks({
+  definition: example,
+  hook: register,
+  name: 'example',
+  packageName: '@bot-bottle/provisioner-example',
+  packageRoot: fileURLToPath(new URL('..', import.meta.url)),
+  takesOptions: true,
+  before: [ca],
+})) test(check.name, check.run);
 
 test('the hook hands over the definition, and the registry accepts it', async () => {
   assert.is(await register(), example);
@@ -89,7 +92,7 @@ test('an unknown or invalid option is refused before anything runs, naming its p
     [{ motd: 42 }, 'agents.demo.provisioners[1].options.motd'],
   ] as const) {
     const plan = await planFor(['ca', { name: 'example', options }]);
-    const e = await caught(() => resolveSteps(plan.provisioners, registry(), 'agents.demo.provisioners'));
+    const e = await rejects(() => resolveSteps(plan.provisioners, registry(), 'agents.demo.provisioners'));
     assert.is(e.code, 'PROVISIONER_OPTIONS');
     assert.ok(e.details.join('\n').includes(want), e.details.join('\n'));
   }
@@ -97,7 +100,7 @@ test('an unknown or invalid option is refused before anything runs, naming its p
 
 test('listed before ca, it is refused with the order that works', async () => {
   const plan = await planFor(['example', 'ca']);
-  const e = await caught(() => resolveSteps(plan.provisioners, registry()));
+  const e = await rejects(() => resolveSteps(plan.provisioners, registry()));
   assert.is(e.code, 'PROVISIONER_ORDER');
   assert.match(e.message, 'must run after "ca"');
   assert.match(e.suggestions[0]!, '["ca", "example"]');
@@ -107,7 +110,7 @@ test('a failed write stops the launch with the guest error and a fix', async () 
   const plan = await planFor(['ca', 'example']);
   const target = new RecordingTarget();
   target.respond = () => ({ exitCode: 1, stdout: '', stderr: 'sh: 1: cannot create /home/node/.bottle-motd: Permission denied' });
-  const e = await caught(runProvisioners(resolveSteps(plan.provisioners, registry()), { plan, target, endpoints }));
+  const e = await rejects(() => runProvisioners(resolveSteps(plan.provisioners, registry()), { plan, target, endpoints }));
   assert.is(e.code, 'PROVISIONER_FAILED');
   assert.match(e.message, 'provisioner "example"');
   assert.match(e.details.join('\n'), 'Permission denied');

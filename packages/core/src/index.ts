@@ -7,7 +7,6 @@ export * from './backend.js';
 export * from './provisioner.js';
 export * from './registry.js';
 export * from './runner.js';
-export * from './recording-target.js';
 export * from './session.js';
 export * from './workspace.js';
 export * from './limits.js';

@@ -7,7 +7,6 @@ import {
   BottleError,
   EXIT_INTERRUPTED,
   EXIT_USAGE,
-  RecordingTarget,
   buildRegistry,
   defineProvisioner,
   makePlan,
@@ -22,6 +21,7 @@ import {
   type ProvisionerRegistry,
   type ProvisionerStep,
 } from '../src/index.js';
+import { RecordingTarget } from '../src/testing/index.js';
 import { cleanupTempDirs, rejects, tempDir } from './helpers.js';
 
 const ENDPOINTS: AgentEndpoints = { proxyUrl: 'http://10.1.0.2:3128', gitGateHost: '10.1.0.2:9418', superviseUrl: 'http://10.1.0.2:9100/mcp' };

@@ -5,7 +5,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  RecordingTarget,
   defineProvisioner,
   makePlan,
   resolveSteps,
@@ -16,6 +15,7 @@ import {
   type LaunchedBottle,
   type ProvisionerRegistry,
 } from '../src/index.js';
+import { RecordingTarget } from '../src/testing/index.js';
 import { cleanupTempDirs, rejects, tempDir } from './helpers.js';
 
 const test = suite('session');

@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { BottlePlan } from '@bot-bottle/core';
 import ca from '../src/index.js';
-import { cleanupTempDirs, contextFor, planFor, rejects, world } from './helpers.js';
+import { cleanupTempDirs, contextFor, planFor, rejects, world } from '@bot-bottle/core/testing';
 
 const GUEST_CA = '/usr/local/share/ca-certificates/bot-bottle-egress-ca.crt';
 const SCRIPT = `chmod 644 ${GUEST_CA} && chown root:root ${GUEST_CA} && update-ca-certificates`;

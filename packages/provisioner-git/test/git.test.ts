@@ -5,7 +5,7 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import git from '../src/index.js';
-import { cleanupTempDirs, contextFor, ENDPOINTS, planFor, rejects, tempDir, world } from './helpers.js';
+import { cleanupTempDirs, contextFor, ENDPOINTS, planFor, rejects, tempDir, world } from '@bot-bottle/core/testing';
 
 const AS_NODE = { user: 'node', env: { HOME: '/home/node', USER: 'node' } };
 const REPO = { Name: 'claude-bottle', Upstream: 'ssh://git@host/repo.git', IdentityFile: '~/.ssh/id_ed25519' };

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import skills from '../src/index.js';
-import { cleanupTempDirs, contextFor, planFor, rejects, world, type World } from './helpers.js';
+import { cleanupTempDirs, contextFor, planFor, provisionForTest, RecordingTarget, rejects, world, type World } from '@bot-bottle/core/testing';
 
 const SKILLS = '/home/node/.claude/skills';
 const test = suite('skills');
@@ -23,8 +23,7 @@ const besideManifest = (w: World) => path.join(w.base, 'skills');
 const inHome = (w: World) => path.join(w.home, '.claude', 'skills');
 
 test('no-op when the agent has no skills', async () => {
-  const { ctx, target } = contextFor(await planFor(await world(), { skills: [] }));
-  await skills.apply(ctx);
+  const { target } = await provisionForTest(skills, { skills: [] });
   assert.equal(target.calls, []);
 });
 
@@ -32,8 +31,7 @@ test('mkdir once, then per skill rm -rf, one copy of the whole dir, chown -R', a
   const w = await world();
   const initPrd = await makeSkill(besideManifest(w), 'init-prd');
   const verify = await makeSkill(inHome(w), 'verify');
-  const { ctx, target } = contextFor(await planFor(w, { skills: ['init-prd', 'verify'] }));
-  await skills.apply(ctx);
+  const { target } = await provisionForTest(skills, { skills: ['init-prd', 'verify'] }, { world: w });
 
   // mkdir -p once + (rm -rf + chown) per skill = 5 execs. The reference runs all as root; here the
   // mkdir of a dir in the agent's home runs as the agent, so the dirs it creates are the agent's.
@@ -61,16 +59,14 @@ test('a skill beside the manifest wins over one of the same name in ~/.claude/sk
   const w = await world();
   const local = await makeSkill(besideManifest(w), 'init-prd');
   await makeSkill(inHome(w), 'init-prd');
-  const { ctx, target } = contextFor(await planFor(w, { skills: ['init-prd'] }));
-  await skills.apply(ctx);
+  const { target } = await provisionForTest(skills, { skills: ['init-prd'] }, { world: w });
   assert.is(target.copies[0]!.hostPath, local);
 });
 
 test('the guest skills dir is overridable by CLAUDE_BOTTLE_GUEST_SKILLS_DIR', async () => {
   const w = await world();
   await makeSkill(besideManifest(w), 'init-prd');
-  const { ctx, target } = contextFor(await planFor(w, { skills: ['init-prd'], env: { CLAUDE_BOTTLE_GUEST_SKILLS_DIR: '/opt/agent-skills' } }));
-  await skills.apply(ctx);
+  const { target } = await provisionForTest(skills, { skills: ['init-prd'], env: { CLAUDE_BOTTLE_GUEST_SKILLS_DIR: '/opt/agent-skills' } }, { world: w });
   assert.equal(target.execs[0]!.argv, ['mkdir', '-p', '/opt/agent-skills']);
   assert.equal(target.execs[0]!.options, {}, 'outside the agent\'s home, root makes the dir');
   assert.is(target.copies[0]!.guestPath, '/opt/agent-skills/init-prd');
@@ -80,8 +76,7 @@ test('BOT_BOTTLE_GUEST_SKILLS_DIR wins over the original CLAUDE_BOTTLE_GUEST_SKI
   const w = await world();
   await makeSkill(besideManifest(w), 'init-prd');
   const env = { BOT_BOTTLE_GUEST_SKILLS_DIR: '/srv/skills', CLAUDE_BOTTLE_GUEST_SKILLS_DIR: '/opt/agent-skills' };
-  const { ctx, target } = contextFor(await planFor(w, { skills: ['init-prd'], env }));
-  await skills.apply(ctx);
+  const { target } = await provisionForTest(skills, { skills: ['init-prd'], env }, { world: w });
   assert.is(target.copies[0]!.guestPath, '/srv/skills/init-prd');
 });
 
@@ -101,8 +96,8 @@ test('a missing skill stops the launch, naming every place searched, before any 
 test('every missing skill is named at once, and none is copied', async () => {
   const w = await world();
   await makeSkill(besideManifest(w), 'present');
-  const { ctx, target } = contextFor(await planFor(w, { skills: ['gone-a', 'present', 'gone-b'] }));
-  const err = await rejects(() => skills.apply(ctx));
+  const target = new RecordingTarget();
+  const err = await rejects(() => provisionForTest(skills, { skills: ['gone-a', 'present', 'gone-b'] }, { world: w, target }));
   assert.is(err.message, 'skills "gone-a", "gone-b" of agent "demo" not found');
   assert.is(err.details.length, 2);
   assert.ok(err.details[0]!.startsWith('gone-a: searched '));
@@ -138,9 +133,9 @@ test('a file where a skill dir should be does not count as the skill', async () 
 test('a failing guest command stops the launch with its output', async () => {
   const w = await world();
   await makeSkill(besideManifest(w), 'init-prd');
-  const { ctx, target } = contextFor(await planFor(w, { skills: ['init-prd'] }));
+  const target = new RecordingTarget();
   target.respond = (argv) => (argv[0] === 'mkdir' ? { exitCode: 1, stdout: '', stderr: 'mkdir: Read-only file system\n' } : { exitCode: 0, stdout: '', stderr: '' });
-  const err = await rejects(() => skills.apply(ctx));
+  const err = await rejects(() => provisionForTest(skills, { skills: ['init-prd'] }, { world: w, target }));
   assert.is(err.message, `\`mkdir -p ${SKILLS}\` failed in recording target (exit 1)`);
   assert.equal(err.details, ['mkdir: Read-only file system']);
   assert.is(target.copies.length, 0);

@@ -2,22 +2,20 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import supervise from '../src/index.js';
-import { cleanupTempDirs, contextFor, ENDPOINTS, planFor, world } from './helpers.js';
+import { cleanupTempDirs, ENDPOINTS, provisionForTest } from '@bot-bottle/core/testing';
 
 const test = suite('supervise');
 test.after.each(cleanupTempDirs);
 
 test('no-op when supervise is not enabled', async () => {
-  const { ctx, target, warnings } = contextFor(await planFor(await world(), {}));
-  assert.is(await supervise.apply(ctx), undefined);
+  const { result, target, warnings } = await provisionForTest(supervise);
+  assert.is(result, undefined);
   assert.equal(target.calls, []);
   assert.equal(warnings, []);
 });
 
 test('calls claude mcp add when supervise is enabled', async () => {
-  const plan = await planFor(await world(), { supervise: true });
-  const { ctx, target, warnings } = contextFor(plan, { ...ENDPOINTS, superviseUrl: 'http://127.0.0.1:9100/' });
-  await supervise.apply(ctx);
+  const { target, warnings } = await provisionForTest(supervise, { supervise: true }, { endpoints: { ...ENDPOINTS, superviseUrl: 'http://127.0.0.1:9100/' } });
   assert.is(target.calls.length, 1);
   // The reference's `runuser -u node -- env HOME=/home/node` prefix is the exec option
   // {user: 'node', env: {HOME, USER}} here; a backend without a native user switch adds the prefix.
@@ -30,17 +28,13 @@ test('calls claude mcp add when supervise is enabled', async () => {
 });
 
 test('the URL is the agent-side endpoint the backend found, not a fixed one', async () => {
-  const plan = await planFor(await world(), { supervise: true });
-  const { ctx, target } = contextFor(plan, { ...ENDPOINTS, superviseUrl: 'http://127.0.0.1:40123/mcp' });
-  await supervise.apply(ctx);
+  const { target } = await provisionForTest(supervise, { supervise: true }, { endpoints: { ...ENDPOINTS, superviseUrl: 'http://127.0.0.1:40123/mcp' } });
   assert.equal(target.execs[0]!.argv.at(-1), 'http://127.0.0.1:40123/mcp');
 });
 
 test('a non-zero exit warns but does not throw', async () => {
-  const plan = await planFor(await world(), { supervise: true });
-  const { ctx, target, warnings } = contextFor(plan);
-  target.respond = () => ({ exitCode: 1, stdout: '', stderr: 'boom\n' });
-  assert.is(await supervise.apply(ctx), undefined);
+  const { result, target, warnings } = await provisionForTest(supervise, { supervise: true }, { respond: () => ({ exitCode: 1, stdout: '', stderr: 'boom\n' }) });
+  assert.is(result, undefined);
   assert.is(target.calls.length, 1);
   assert.is(warnings.length, 1);
   assert.match(warnings[0]!, 'exit 1: boom');
@@ -49,13 +43,11 @@ test('a non-zero exit warns but does not throw', async () => {
 });
 
 test('a failing exec of the backend itself is not swallowed', async () => {
-  const plan = await planFor(await world(), { supervise: true });
-  const { ctx, target } = contextFor(plan);
-  target.respond = () => {
+  const respond = () => {
     throw new Error('the bottle is gone');
   };
   try {
-    await supervise.apply(ctx);
+    await provisionForTest(supervise, { supervise: true }, { respond });
     assert.unreachable('should throw');
   } catch (e) {
     assert.instance(e, Error);

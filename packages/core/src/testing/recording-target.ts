@@ -3,7 +3,7 @@
  * provisioners and the runner (their call shapes), never to stand in for a backend.
  */
 import { readFile, stat } from 'node:fs/promises';
-import type { ExecOptions, ExecResult, Target } from './backend.js';
+import type { ExecOptions, ExecResult, Target } from '../backend.js';
 
 export type RecordedCall =
   | { kind: 'exec'; argv: string[]; options: ExecOptions }

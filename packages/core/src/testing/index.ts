@@ -1,0 +1,23 @@
+/**
+ * `@bot-bottle/core/testing`: what a provisioner's tests need, for this repo's provisioners and
+ * third-party ones alike. Kept apart from the main entry so that nothing a launch runs depends on it.
+ */
+export { RecordingTarget, type RecordedCall } from './recording-target.js';
+export {
+  ENDPOINTS,
+  cleanupTempDirs,
+  contextFor,
+  planFor,
+  provisionForTest,
+  removeWorld,
+  tempDir,
+  world,
+  type ContextOptions,
+  type PlanInput,
+  type ProvisionForTestOptions,
+  type ProvisionedForTest,
+  type Recorded,
+  type World,
+} from './provision.js';
+export { rejects } from './rejects.js';
+export { checkDefinition, definitionChecks, type DefinitionCheck, type DefinitionCheckOptions } from './definition.js';

@@ -1,0 +1,182 @@
+/**
+ * A provisioner under test, run the way the CLI runs it: a plan made from a small manifest through
+ * the same validation and makePlan (a fixed seed, temp folders for the manifest, home and state),
+ * and a context around a RecordingTarget. Nothing here starts a sandbox.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { AgentEndpoints } from '../backend.js';
+import { validateManifest } from '../manifest/index.js';
+import { makePlan, type BottlePlan } from '../plan.js';
+import type { ProvisionContext, ProvisionerDefinition, ProvisionResult } from '../provisioner.js';
+import { buildRegistry } from '../registry.js';
+import { resolveSteps } from '../runner.js';
+import { RecordingTarget } from './recording-target.js';
+
+const made: string[] = [];
+
+/** A fresh temp dir, removed by `cleanupTempDirs` (call that after each test). */
+export async function tempDir(prefix = 'bottle-test-'): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+/** Removes every dir `tempDir` (and so `world`, `planFor`, `provisionForTest`) made so far. */
+export async function cleanupTempDirs(): Promise<void> {
+  await Promise.all(made.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+}
+
+/** Where the bundle's services answer, as a backend would report them. */
+export const ENDPOINTS: AgentEndpoints = {
+  proxyUrl: 'http://127.0.0.1:55557',
+  gitGateHost: '127.0.0.1:9418',
+  superviseUrl: 'http://127.0.0.1:9100/',
+};
+
+/** The small manifest a plan is made from: bottle "dev", agent "demo". */
+export interface PlanInput {
+  prompt?: string;
+  skills?: string[];
+  git?: { Name: string; Upstream: string; IdentityFile?: string }[];
+  gitUser?: { name?: string; email?: string };
+  copyCwd?: boolean;
+  userCwd?: string;
+  routes?: { host: string }[];
+  supervise?: boolean;
+  /** Extra env for makePlan (XDG_STATE_HOME is always a temp dir). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The folders one plan lives in, each a fresh temp dir. */
+export interface World {
+  /** The manifest's folder (skills/<name> is searched here first). */
+  base: string;
+  home: string;
+  stateHome: string;
+}
+
+export async function world(): Promise<World> {
+  const base = await tempDir('bottle-prov-manifest-');
+  const home = await tempDir('bottle-prov-home-');
+  const stateHome = await tempDir('bottle-prov-state-');
+  return { base, home, stateHome };
+}
+
+/** Removes one world's folders now (cleanupTempDirs removes every one). */
+export async function removeWorld(w: World): Promise<void> {
+  const dirs = [w.base, w.home, w.stateHome];
+  for (const d of dirs) {
+    const i = made.indexOf(d);
+    if (i >= 0) made.splice(i, 1);
+  }
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+}
+
+/** A plan for agent "demo" in bottle "dev", from a manifest object through core, with seed "seed-1". */
+export async function planFor(w: World, input: PlanInput = {}): Promise<BottlePlan> {
+  const bottle: Record<string, unknown> = {};
+  if (input.git) bottle.git = input.git;
+  if (input.gitUser) bottle.git_user = input.gitUser;
+  if (input.routes) bottle.egress = { routes: input.routes };
+  if (input.supervise) bottle.supervise = true;
+  for (const g of input.git ?? []) {
+    // The manifest check requires an IdentityFile to exist.
+    if (g.IdentityFile?.startsWith('~/')) {
+      const file = path.join(w.home, g.IdentityFile.slice(2));
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, 'not a real key\n', { mode: 0o600 });
+    }
+  }
+  const manifest = {
+    bottles: { dev: bottle },
+    agents: { demo: { bottle: 'dev', skills: input.skills ?? [], prompt: input.prompt ?? '' } },
+  };
+  const loaded = await validateManifest(manifest, path.join(w.base, 'bottle.json'), w.base, w.home);
+  return makePlan(
+    { manifest: loaded, agentName: 'demo', copyCwd: input.copyCwd ?? false, userCwd: input.userCwd ?? '/tmp/x' },
+    { env: { ...input.env, XDG_STATE_HOME: w.stateHome }, home: w.home, seed: 'seed-1', backend: 'test' },
+  );
+}
+
+/** A provision context and what it recorded. */
+export interface Recorded<Options = Record<string, unknown>> {
+  ctx: ProvisionContext<Options>;
+  target: RecordingTarget;
+  warnings: string[];
+  logs: string[];
+}
+
+export interface ContextOptions<Options = Record<string, unknown>> {
+  endpoints?: AgentEndpoints;
+  /** The target to record into; a new RecordingTarget when not given. */
+  target?: RecordingTarget;
+  /** Options as the runner hands them (already validated). */
+  options?: Options;
+  hostEnv?: NodeJS.ProcessEnv;
+}
+
+/** A context for `plan` around a RecordingTarget; warnings and log lines are collected. */
+export function contextFor<Options = Record<string, unknown>>(plan: BottlePlan, endpoints: AgentEndpoints = ENDPOINTS, more: Omit<ContextOptions<Options>, 'endpoints'> = {}): Recorded<Options> {
+  const target = more.target ?? new RecordingTarget();
+  const warnings: string[] = [];
+  const logs: string[] = [];
+  const ctx: ProvisionContext<Options> = {
+    plan,
+    target,
+    endpoints,
+    options: more.options ?? ({} as Options),
+    hostEnv: more.hostEnv ?? {},
+    log: (m) => logs.push(m),
+    warn: (m) => warnings.push(m),
+    signal: new AbortController().signal,
+  };
+  return { ctx, target, warnings, logs };
+}
+
+export interface ProvisionForTestOptions<Options = Record<string, unknown>> extends ContextOptions<unknown> {
+  /** The folders to plan in (e.g. with skills written under `base`); fresh ones when not given. */
+  world?: World;
+  /** The provisioner's options as a manifest gives them; checked by its schema as the runner does. */
+  options?: Options | Record<string, unknown>;
+  /** The guest's answer to each exec (RecordingTarget.respond). */
+  respond?: RecordingTarget['respond'];
+}
+
+export interface ProvisionedForTest<Options = Record<string, unknown>> extends Recorded<Options> {
+  plan: BottlePlan;
+  world: World;
+  /** What `apply` returned. */
+  result: ProvisionResult | void;
+}
+
+/**
+ * Runs one provisioner definition against a RecordingTarget with a plan made from `input`. Its
+ * options go through the same checks as in a launch; what `apply` throws is thrown as it is (pass
+ * your own `target` to look at the calls made before a failure).
+ */
+export async function provisionForTest<Options>(
+  definition: ProvisionerDefinition<Options>,
+  input: PlanInput = {},
+  o: ProvisionForTestOptions<Options> = {},
+): Promise<ProvisionedForTest<Options>> {
+  const w = o.world ?? (await world());
+  const plan = await planFor(w, input);
+  const options = checkedOptions(definition, o.options ?? {});
+  const recorded = contextFor<Options>(plan, o.endpoints ?? ENDPOINTS, { ...(o.target ? { target: o.target } : {}), options, ...(o.hostEnv ? { hostEnv: o.hostEnv } : {}) });
+  if (o.respond) recorded.target.respond = o.respond;
+  const result = await definition.apply(recorded.ctx);
+  return { ...recorded, plan, world: w, result };
+}
+
+/** The options as the runner would hand them: its own resolveSteps, with stand-ins for `after`. */
+function checkedOptions<Options>(definition: ProvisionerDefinition<Options>, options: Record<string, unknown>): Options {
+  const before = (definition.after ?? []).map((name) => ({ apiVersion: 1 as const, name, apply: async () => undefined }));
+  const registry = buildRegistry(
+    [...before, definition].map((d) => ({ plugin: { name: `test:${d.name}`, version: '0.0.0' }, result: d })),
+    [],
+  );
+  const steps = resolveSteps([...before.map((d) => ({ name: d.name, options: {} })), { name: definition.name, options }], registry);
+  return steps.at(-1)!.options as Options;
+}
