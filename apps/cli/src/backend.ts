@@ -1,6 +1,6 @@
 /** Which backend a command drives. Docker is the one that ships; smolmachines joins it later. */
 import { DockerBackend } from '@bot-bottle/backend-docker';
-import type { LaunchProgress } from '@bot-bottle/core';
+import { EXIT_INTERRUPTED, type LaunchProgress } from '@bot-bottle/core';
 
 export function backendFor(env: NodeJS.ProcessEnv = process.env): DockerBackend {
   return new DockerBackend(env);
@@ -27,7 +27,7 @@ export function interruptSignal(onFirst: () => void): { signal: AbortSignal; dis
       ac.abort(new Error(`interrupted by ${sig}`));
     } else {
       process.stderr.write('bottle: interrupted again; leaving the rest to `bottle gc`\n');
-      process.exit(130);
+      process.exit(EXIT_INTERRUPTED);
     }
   };
   process.on('SIGINT', handler);

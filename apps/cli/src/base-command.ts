@@ -18,7 +18,24 @@ function isParseError(e: unknown): e is Errors.CLIError & { parse: unknown } {
   return e instanceof Errors.CLIError && 'parse' in e;
 }
 
-/** Any error as a BottleError: ours as they are, oclif's usage errors as USAGE (exit 2), the rest as INTERNAL. */
+/** A failed file or directory operation on this machine: it names its path, so it is rarely a bug. */
+function isFileSystemError(e: unknown): e is NodeJS.ErrnoException & { code: string; syscall: string; path: string } {
+  const x = e as NodeJS.ErrnoException;
+  return e instanceof Error && typeof x.code === 'string' && typeof x.syscall === 'string' && typeof x.path === 'string';
+}
+
+function fileSystemFix(code: string, file: string): string {
+  if (code === 'EACCES' || code === 'EPERM') return `Check that you may read and write ${file} (bot-bottle keeps its state under $XDG_STATE_HOME/bot-bottle, default ~/.local/state/bot-bottle).`;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return `Free some disk space where ${file} is, then try again.`;
+  if (code === 'EROFS') return `${file} is on a read-only file system; point XDG_STATE_HOME at a writable folder.`;
+  if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR') return `Something else is in the way at ${file} or one of its parents; move it aside.`;
+  return `Check ${file}; if it is one of bot-bottle's own files, re-run with BOTTLE_DEBUG=1 and report the output.`;
+}
+
+/**
+ * Any error as a BottleError: ours as they are, oclif's usage errors as USAGE (exit 2), a failed
+ * file operation as HOST_IO_FAILED naming its path, the rest as INTERNAL.
+ */
 export function toBottleError(e: unknown, commandId: string | undefined, bin: string): BottleError {
   if (isBottleError(e)) return e;
   const help = `Run \`${[bin, ...(commandId ? commandId.split(':') : [])].join(' ')} --help\` for usage.`;
@@ -30,6 +47,9 @@ export function toBottleError(e: unknown, commandId: string | undefined, bin: st
   if (e instanceof Errors.CLIError) {
     const exit = e.oclif?.exit ?? EXIT_FAILURE;
     return new BottleError(exit === EXIT_USAGE ? 'USAGE' : 'INTERNAL', e.message, { suggestions: e.suggestions ?? [help], exit, cause: e });
+  }
+  if (isFileSystemError(e)) {
+    return new BottleError('HOST_IO_FAILED', `cannot ${e.syscall} ${e.path} (${e.code})`, { suggestions: [fileSystemFix(e.code, e.path)], exit: EXIT_FAILURE, cause: e });
   }
   const message = e instanceof Error ? e.message : String(e);
   return new BottleError('INTERNAL', message || 'unexpected error', {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { validateManifest } from '@bot-bottle/core';
+import { toBottleError } from '../src/base-command.js';
 import { STARTER_MANIFEST } from '../src/starter.js';
 import { bottle, cleanupTempDirs, hasStack, isolatedXdg, run, tempDir, validManifest, writeJson } from './helpers.js';
 
@@ -195,11 +196,47 @@ test('init where bottle.json is a dangling symlink or a directory: refused, noth
   const r = await run(['init', '--force'], { cwd: dir });
   assert.is(r.exitCode, 2);
   assert.match(r.stderr, /^Error: cannot write .*bottle\.json \(EISDIR\)/);
+  // A write that fails is not a usage error: it has its own code (the exit still says "fix your input").
+  const j = await run(['init', '--force', '--json'], { cwd: dir });
+  assert.equal([j.exitCode, JSON.parse(j.stdout).error.code], [2, 'MANIFEST_UNWRITABLE']);
   const dir2 = await tempDir();
   await symlink(path.join(dir2, 'target-elsewhere.json'), path.join(dir2, 'bottle.json'));
   const r2 = await run(['init'], { cwd: dir2 });
   assert.is(r2.exitCode, 2);
   assert.match(r2.stderr, 'already exists');
+});
+
+test('a failed file operation reaches the user as HOST_IO_FAILED naming the path and a fix, not as a bug', async () => {
+  const dir = await tempDir();
+  const file = path.join(dir, 'state');
+  await writeFile(file, 'a file where a folder should be');
+  const fsError = await mkdir(path.join(file, 'bot-bottle'), { recursive: true }).then(() => null, (e: unknown) => e);
+  const e = toBottleError(fsError, 'run', 'bottle');
+  assert.is(e.code, 'HOST_IO_FAILED');
+  assert.is(e.exit, 1);
+  assert.match(e.message, `cannot mkdir ${file}`);
+  assert.match(e.message, /\((ENOTDIR|EEXIST)\)$/);
+  assert.match(e.suggestions[0]!, 'in the way');
+  assert.not.match(e.suggestions.join('\n'), 'bug');
+  // Control: an error that names no file is still reported as a bug to report.
+  const internal = toBottleError(new TypeError('x is undefined'), 'run', 'bottle');
+  assert.is(internal.code, 'INTERNAL');
+  assert.match(internal.suggestions[0]!, 'bug in bot-bottle');
+});
+
+test('image build with a CA file that is missing or not PEM: CA_CERT_INVALID, exit 2, before docker is asked', async () => {
+  const dir = await tempDir();
+  const notPem = path.join(dir, 'corp.crt');
+  await writeFile(notPem, 'not a certificate\n');
+  for (const [file, said] of [[path.join(dir, 'missing.crt'), 'cannot be read'], [notPem, 'is not a PEM certificate']] as const) {
+    // A docker that is not there proves nothing was built or inspected first.
+    const r = await bottle(['image', 'build', '--ca-cert', file, '--json'], { env: { BOT_BOTTLE_DOCKER: path.join(dir, 'no-docker') } });
+    assert.is(r.exitCode, 2, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    assert.is(doc.error.code, 'CA_CERT_INVALID');
+    assert.is(doc.error.message, `extra CA certificate ${file} ${said}`);
+    assert.ok(doc.error.suggestions.length > 0);
+  }
 });
 
 test('doctor: real probes on this machine; --json parses; exit 0 only when nothing required is missing', async () => {

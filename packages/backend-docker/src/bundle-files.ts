@@ -6,7 +6,7 @@ import { copyFile, mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { BottleError, type BottlePlan } from '@bot-bottle/core';
+import { BottleError, EXIT_USAGE, type BottlePlan } from '@bot-bottle/core';
 import { SOCKET_DIR } from './names.js';
 
 /** Where the bundle sees the host's egress dir (the CA) — a read-only mount. */
@@ -52,9 +52,14 @@ export async function prepareBundleFiles(plan: BottlePlan, env: NodeJS.ProcessEn
   await mkdir(caDir, { recursive: true });
   for (const [i, file] of upstreamCaFiles(env).entries()) {
     const text = await readFile(file, 'utf8').catch(() => {
-      throw new BottleError('USAGE', `upstream CA ${file} (from BOT_BOTTLE_UPSTREAM_CA_CERTS) cannot be read`, { suggestions: ['Fix the path, or unset BOT_BOTTLE_UPSTREAM_CA_CERTS.'], exit: 2 });
+      throw new BottleError('CA_CERT_INVALID', `upstream CA ${file} (from BOT_BOTTLE_UPSTREAM_CA_CERTS) cannot be read`, { suggestions: ['Fix the path, or unset BOT_BOTTLE_UPSTREAM_CA_CERTS.'], exit: EXIT_USAGE });
     });
-    if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new BottleError('USAGE', `upstream CA ${file} is not a PEM certificate`, { exit: 2 });
+    if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new BottleError('CA_CERT_INVALID', `upstream CA ${file} (from BOT_BOTTLE_UPSTREAM_CA_CERTS) is not a PEM certificate`, {
+        suggestions: ['Name PEM files (-----BEGIN CERTIFICATE-----) in BOT_BOTTLE_UPSTREAM_CA_CERTS (":"-separated), or unset it.'],
+        exit: EXIT_USAGE,
+      });
+    }
     const name = `${i}.crt`;
     await copyFile(file, path.join(caDir, name));
     extraCaFiles.push(`/etc/bot-bottle/upstream-ca/${name}`);
@@ -77,13 +82,13 @@ export async function prepareBundleFiles(plan: BottlePlan, env: NodeJS.ProcessEn
     defaultKnownHosts = `${BUNDLE_GIT_DIR}/user_known_hosts`;
     mounts.push('-v', `${userKnownHosts}:${defaultKnownHosts}:ro`);
   } else if (needDefault.length) {
-    throw new BottleError('USAGE', `git entry ${needDefault.map((u) => `"${u.name}"`).join(', ')} is an ssh upstream and no known_hosts is available to check its host key`, {
+    throw new BottleError('LAUNCH_ENV_MISSING', `git entry ${needDefault.map((u) => `"${u.name}"`).join(', ')} is an ssh upstream and no known_hosts is available to check its host key`, {
       details: [`looked for ${userKnownHosts}`],
       suggestions: [
         'Set "KnownHosts" on the git entry to a known_hosts file for that host, or add the host to ~/.ssh/known_hosts (ssh-keyscan HOST, then check the fingerprint).',
         'The gate never trusts an unknown host key.',
       ],
-      exit: 2,
+      exit: EXIT_USAGE,
     });
   }
 

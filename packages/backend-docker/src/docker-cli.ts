@@ -3,7 +3,7 @@
  * call, and the two failures users hit most (docker missing, engine down) turned into fixes.
  */
 import { execa, type Options } from 'execa';
-import { BottleError } from '@bot-bottle/core';
+import { BottleError, EXIT_INTERRUPTED } from '@bot-bottle/core';
 
 export interface DockerResult {
   exitCode: number;
@@ -57,7 +57,7 @@ export async function docker(args: readonly string[], options: DockerCallOptions
   const stdout = String(r.stdout ?? '');
   const stderr = String(r.stderr ?? '');
   if (r.timedOut) throw new BottleError('BACKEND_FAILED', `docker ${args[0]} timed out after ${(options.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000}s`, { suggestions: ['Check the engine with `docker info`; re-run with BOTTLE_DEBUG=1.'] });
-  if (r.isCanceled) throw new BottleError('INTERRUPTED', `docker ${args[0]} was interrupted`, { exit: 130 });
+  if (r.isCanceled) throw new BottleError('INTERRUPTED', `docker ${args[0]} was interrupted`, { exit: EXIT_INTERRUPTED });
   if (r.exitCode !== 0 && ENGINE_DOWN.test(stderr)) throw engineDown(stderr);
   return { exitCode: r.exitCode ?? 1, stdout, stderr };
 }

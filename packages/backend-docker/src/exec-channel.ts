@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { BottleError, type ExecOptions, type ExecResult } from '@bot-bottle/core';
 import { DOCKER, dockerStats } from './docker-cli.js';
+import { channelClosed, copyFailed, interrupted, requestFailed } from './target-errors.js';
 
 /** Where the agent image keeps the exec agent. */
 export const EXEC_AGENT_PATH = '/usr/local/lib/bot-bottle/exec-agent.mjs';
@@ -32,7 +33,7 @@ type Frame = { t: 'ready' } | { t: 'out'; id: number; fd: 1 | 2; data: string } 
 export class ExecChannel {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private closed: Error | null = null;
+  private closed: BottleError | null = null;
   private constructor(private readonly child: ChildProcess, readonly container: string) {}
 
   /** Starts the agent in `container`; rejects if it does not come up (an image without it, a stopped container). */
@@ -62,8 +63,8 @@ export class ExecChannel {
       });
     });
     lines.on('line', (line) => channel.onFrame(line));
-    child.on('error', (e) => channel.shutDown(e));
-    child.on('close', (code) => channel.shutDown(new Error(`the exec channel into ${container} closed (docker exited ${code}): ${stderr.trim().split('\n').pop() ?? ''}`)));
+    child.on('error', (e) => channel.shutDown(channelClosed(container, e.message)));
+    child.on('close', (code) => channel.shutDown(channelClosed(container, `docker exited ${code}${stderr.trim() ? `: ${stderr.trim().split('\n').pop()}` : ''}`)));
     channel.idle();
     return channel;
   }
@@ -82,7 +83,9 @@ export class ExecChannel {
 
   /** Copies a host file or directory tree to guestPath, landing as `docker cp` lands it. */
   async copyIn(hostPath: string, guestPath: string, options: Pick<ExecOptions, 'timeoutMs' | 'signal'> = {}): Promise<void> {
-    const st = await lstat(hostPath);
+    const st = await lstat(hostPath).catch((e: NodeJS.ErrnoException) => {
+      throw copyFailed(this.container, hostPath, guestPath, 'host', e.code === 'ENOENT' ? 'it does not exist' : e.message);
+    });
     const kind = st.isDirectory() ? 'dir' : 'file';
     // A directory goes as one tar stream made by the host's tar (GNU tar, or bsdtar on macOS and
     // Windows: both read and write the formats the guest's GNU tar extracts); symlinks stay links,
@@ -94,8 +97,8 @@ export class ExecChannel {
     const data = (tar ? tar.stdout! : createReadStream(hostPath, { highWaterMark: CHUNK })) as Readable;
     const r = await this.request({ t: 'copy', path: guestPath, name: path.basename(hostPath), kind, mode: st.mode & 0o7777 }, data, { timeoutMs: options.timeoutMs ?? 600_000, ...(options.signal ? { signal: options.signal } : {}) }, `copying ${hostPath}`).finally(() => tar?.kill());
     const code = await tarExit;
-    if (code !== 0 && code !== null) throw new Error(`copying ${hostPath} to ${guestPath} failed: tar on the host: ${tarError.trim() || `exit ${code}`}`);
-    if (r.code !== 0) throw new Error(`copying ${hostPath} to ${guestPath} failed: ${r.error ?? 'unknown error'}`);
+    if (code !== 0 && code !== null) throw copyFailed(this.container, hostPath, guestPath, 'host', `tar: ${tarError.trim() || `exit ${code}`}`);
+    if (r.code !== 0) throw copyFailed(this.container, hostPath, guestPath, 'guest', r.error ?? `the exec agent's copy exited ${r.code}`);
   }
 
   close(): void {
@@ -109,7 +112,7 @@ export class ExecChannel {
     what: string,
   ): Promise<{ code: number; error?: string; stdout: string; stderr: string }> {
     if (this.closed) throw this.closed;
-    options.signal?.throwIfAborted();
+    if (options.signal?.aborted) throw interrupted(what);
     const id = this.nextId++;
     this.busy();
     const done = new Promise<{ code: number; error?: string; stdout: string; stderr: string }>((resolve, reject) => {
@@ -117,7 +120,7 @@ export class ExecChannel {
     });
     const timeoutMs = options.timeoutMs ?? 120_000;
     const timer = setTimeout(() => this.abort(id, new BottleError('BACKEND_FAILED', `${what} in ${this.container} timed out after ${timeoutMs / 1000}s`, { suggestions: ['Re-run with BOTTLE_DEBUG=1 for details.'] })), timeoutMs);
-    const onAbort = () => this.abort(id, new BottleError('INTERRUPTED', `${what} was interrupted`, { exit: 130 }));
+    const onAbort = () => this.abort(id, interrupted(what));
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await this.write({ ...head, id });
@@ -142,7 +145,8 @@ export class ExecChannel {
       }
       return await done;
     } catch (e) {
-      this.abort(id, e as Error);
+      // A write into a channel that broke (EPIPE) fails the request; the user gets it with a fix.
+      this.abort(id, requestFailed(this.container, what, e));
       return await done;
     } finally {
       clearTimeout(timer);
@@ -186,7 +190,7 @@ export class ExecChannel {
     }
   }
 
-  private shutDown(e: Error): void {
+  private shutDown(e: BottleError): void {
     if (this.closed) return;
     this.closed = e;
     for (const p of this.pending.values()) p.reject(e);

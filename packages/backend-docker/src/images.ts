@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { BottleError } from '@bot-bottle/core';
+import { BottleError, EXIT_INTERRUPTED, EXIT_USAGE } from '@bot-bottle/core';
 import { docker } from './docker-cli.js';
 
 export const DEFAULT_BASE_IMAGE = 'node:24-bookworm-slim';
@@ -66,13 +66,13 @@ async function readCaCerts(files: readonly string[]): Promise<{ name: string; co
   const out: { name: string; content: Buffer }[] = [];
   for (const [i, f] of files.entries()) {
     const content = await readFile(f).catch(() => {
-      throw new BottleError('IMAGE_BUILD_FAILED', `extra CA certificate ${f} cannot be read`, {
+      throw new BottleError('CA_CERT_INVALID', `extra CA certificate ${f} cannot be read`, {
         suggestions: ['Fix the path given with --ca-cert or BOT_BOTTLE_BUILD_CA_CERTS (":"-separated PEM files).'],
-        exit: 2,
+        exit: EXIT_USAGE,
       });
     });
     if (!content.includes('-----BEGIN CERTIFICATE-----')) {
-      throw new BottleError('IMAGE_BUILD_FAILED', `extra CA certificate ${f} is not a PEM certificate`, { suggestions: ['Give PEM files (-----BEGIN CERTIFICATE-----).'], exit: 2 });
+      throw new BottleError('CA_CERT_INVALID', `extra CA certificate ${f} is not a PEM certificate`, { suggestions: ['Give PEM files (-----BEGIN CERTIFICATE-----).'], exit: EXIT_USAGE });
     }
     out.push({ name: `extra-${i}-${path.basename(f).replace(/\.(pem|crt)$/, '')}.crt`, content });
   }
@@ -131,7 +131,7 @@ async function build(ref: string, context: string, buildArgs: Record<string, str
   if (settings.verbose) child.all?.pipe(process.stderr);
   const r = await child;
   if ((r as { code?: string }).code === 'ENOENT') throw new BottleError('BACKEND_UNAVAILABLE', 'docker is not installed', { suggestions: ['Install Docker, then run `bottle doctor`.'] });
-  if (r.isCanceled) throw new BottleError('INTERRUPTED', `building ${what} image was interrupted`, { exit: 130 });
+  if (r.isCanceled) throw new BottleError('INTERRUPTED', `building ${what} image was interrupted`, { exit: EXIT_INTERRUPTED });
   if (r.exitCode !== 0) {
     const tail = String(r.all ?? '').trim().split('\n').slice(-12);
     throw new BottleError('IMAGE_BUILD_FAILED', `building the ${what} image failed (docker exited ${r.exitCode})`, {

@@ -6,6 +6,7 @@
 import type { ExecOptions, ExecResult, Target } from '@bot-bottle/core';
 import { docker } from './docker-cli.js';
 import { ExecChannel } from './exec-channel.js';
+import { copyFailed } from './target-errors.js';
 
 export class DockerTarget implements Target {
   readonly description: string;
@@ -43,7 +44,11 @@ export class DockerTarget implements Target {
     if (channel) return channel.copyIn(hostPath, guestPath);
     // One `docker cp` copies a whole tree: the cost does not grow with the number of files.
     const r = await docker(['cp', hostPath, `${this.container}:${guestPath}`]);
-    if (r.exitCode !== 0) throw new Error(`copying ${hostPath} to ${guestPath} failed: ${r.stderr.trim()}`);
+    if (r.exitCode !== 0) {
+      // docker cp names a missing source as `lstat <host path>: ...`; anything else failed in the container.
+      const hostSide = /\blstat\b|no such file or directory/i.test(r.stderr) && r.stderr.includes(hostPath);
+      throw copyFailed(this.container, hostPath, guestPath, hostSide ? 'host' : 'guest', r.stderr);
+    }
   }
 
   /** Ends the exec channel (the agent exits); later calls open a new one. */

@@ -2,13 +2,35 @@
  * The one error type bot-bottle raises for anything a user can fix or must know about.
  * The CLI formats it once (message, fix, exit code); a stack trace is shown only with BOTTLE_DEBUG=1.
  */
+
+/**
+ * Exit codes, the only ones `bottle` uses besides 0 and a command's own (`bottle run -- CMD`,
+ * `bottle exec`): 2 = the user's input is wrong (arguments, manifest, environment, files they
+ * named); 1 = something failed while doing the work; 130 = interrupted (Ctrl-C, SIGTERM).
+ */
+export const EXIT_USAGE = 2;
+export const EXIT_FAILURE = 1;
+export const EXIT_INTERRUPTED = 130;
+
+/**
+ * What went wrong, for scripts reading `--json` (`error.code`). USAGE is for how a program was
+ * called: an unknown command, a bad flag or argument, flags that exclude each other (and, for a
+ * bundle service, its own config). Bad input with a code of its own (a manifest, a CA file) uses that.
+ */
 export type BottleErrorCode =
   | 'MANIFEST_NOT_FOUND'
   | 'MANIFEST_UNREADABLE'
   | 'MANIFEST_INVALID_JSON'
   | 'MANIFEST_INVALID'
+  /** `bottle init` could not write the manifest. */
+  | 'MANIFEST_UNWRITABLE'
   | 'AGENT_NOT_FOUND'
+  /** Something the launch needs from the host is missing: an environment variable, a known_hosts file. */
   | 'LAUNCH_ENV_MISSING'
+  /** A CA certificate file the user named (a flag or an environment variable) cannot be read or is not PEM. */
+  | 'CA_CERT_INVALID'
+  /** The working tree could not be listed or packed for --copy-cwd. */
+  | 'WORKSPACE_FAILED'
   | 'PROVISIONER_UNKNOWN'
   | 'PROVISIONER_DUPLICATE'
   | 'PROVISIONER_HOOK_FAILED'
@@ -18,6 +40,8 @@ export type BottleErrorCode =
   | 'BACKEND_UNAVAILABLE'
   | 'BACKEND_FAILED'
   | 'IMAGE_BUILD_FAILED'
+  /** A file or folder on this machine could not be read or written (the message names it and the errno). */
+  | 'HOST_IO_FAILED'
   | 'BOTTLE_NOT_FOUND'
   | 'USAGE'
   | 'INTERRUPTED'
@@ -26,7 +50,7 @@ export type BottleErrorCode =
 export interface BottleErrorOptions {
   /** What the user can do about it, one fix per line. */
   suggestions?: readonly string[];
-  /** Process exit code; 2 for bad input, 1 for failures at run time. */
+  /** Process exit code: EXIT_USAGE for bad input, EXIT_FAILURE (the default) for failures at run time. */
   exit?: number;
   /** Extra lines of detail (one per problem), printed under the message. */
   details?: readonly string[];
@@ -45,7 +69,7 @@ export class BottleError extends Error {
     this.code = code;
     this.suggestions = options.suggestions ?? [];
     this.details = options.details ?? [];
-    this.exit = options.exit ?? 1;
+    this.exit = options.exit ?? EXIT_FAILURE;
   }
 
   toJSON(): { code: string; message: string; details: readonly string[]; suggestions: readonly string[]; exit: number } {
@@ -56,8 +80,3 @@ export class BottleError extends Error {
 export function isBottleError(e: unknown): e is BottleError {
   return e instanceof BottleError || (typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'BottleError' && 'code' in e);
 }
-
-/** Exit codes: 2 = the user's input is wrong; 1 = something failed while doing the work; 130 = interrupted. */
-export const EXIT_USAGE = 2;
-export const EXIT_FAILURE = 1;
-export const EXIT_INTERRUPTED = 130;

@@ -3,7 +3,7 @@
  * order, run the agent (or the given command) attached, and remove everything afterwards unless
  * asked to keep it. Any failure or interruption after launch still removes what was made.
  */
-import { BottleError } from './errors.js';
+import { BottleError, EXIT_INTERRUPTED, EXIT_USAGE } from './errors.js';
 import type { Backend, LaunchProgress } from './backend.js';
 import type { BottlePlan } from './plan.js';
 import { runProvisioners, type ResolvedStep } from './runner.js';
@@ -32,7 +32,7 @@ export async function runSession(o: SessionOptions): Promise<number> {
     throw new BottleError('LAUNCH_ENV_MISSING', `cannot launch ${o.plan.agentName}: ${o.plan.launchProblems.length === 1 ? 'a value it needs is missing' : 'values it needs are missing'}`, {
       details: o.plan.launchProblems,
       suggestions: ['Export each variable named above in the shell that runs `bottle run`.'],
-      exit: 2,
+      exit: EXIT_USAGE,
     });
   }
   const bottle = await o.backend.launch(o.plan, { progress: o.progress, signal: o.signal, keep: o.keep });
@@ -53,7 +53,7 @@ export async function runSession(o: SessionOptions): Promise<number> {
       onStep: (name, i, total) => o.progress('provision', `${name} (${i + 1}/${total})`),
       warn: (name, m) => o.warn(`${name}: ${m}`),
     });
-    if (o.signal.aborted) throw new BottleError('INTERRUPTED', 'interrupted', { exit: 130 });
+    if (o.signal.aborted) throw new BottleError('INTERRUPTED', 'interrupted', { exit: EXIT_INTERRUPTED });
     o.onReady?.(bottle.slug);
     const argv = o.argv.length ? o.argv : [AGENT_COMMAND, ...outcome.agentArgs];
     return await bottle.attach(argv, { tty: o.tty, env: outcome.env });

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { BottleError } from './errors.js';
+import { BottleError, EXIT_FAILURE } from './errors.js';
 import type { Target } from './backend.js';
 import type { BottlePlan } from './plan.js';
 
@@ -33,7 +33,13 @@ export async function workspaceFiles(cwd: string): Promise<WorkspaceCopy & { lis
   const inGit = await run('git', ['rev-parse', '--is-inside-work-tree'], cwd);
   if (inGit.code === 0 && inGit.stdout.toString().trim() === 'true') {
     const ls = await run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--deduplicate'], cwd);
-    if (ls.code !== 0) throw new BottleError('USAGE', `cannot list the files of ${cwd}: ${ls.stderr.trim()}`, { exit: 2 });
+    if (ls.code !== 0) {
+      throw new BottleError('WORKSPACE_FAILED', `cannot list the files of ${cwd} to copy them (git ls-files failed)`, {
+        details: [ls.stderr.trim() || `git exited ${ls.code}`],
+        suggestions: [`Run \`git status\` in ${cwd} and fix what git reports, or run without --copy-cwd.`],
+        exit: EXIT_FAILURE,
+      });
+    }
     const ignored = await run('git', ['ls-files', '-z', '--others', '--ignored', '--exclude-standard', '--directory'], cwd);
     const skippedEntries = ignored.stdout.toString().split('\0').filter(Boolean);
     // A tracked file deleted in the work tree is listed by git but cannot be archived.
@@ -58,11 +64,23 @@ export async function copyWorkspace(plan: BottlePlan, target: Target): Promise<W
   await writeFile(listFile, list.join('\0'));
   // .git is excluded here: the git provisioner copies it (and only when asked).
   const tar = await run('tar', ['-c', '-f', archive, '--null', '--no-recursion', '--exclude=./.git', '--exclude=.git', ...(list[0] === '.' ? ['--recursion'] : []), '-T', listFile], cwd);
-  if (tar.code !== 0) throw new BottleError('BACKEND_FAILED', `packing ${cwd} failed: ${tar.stderr.trim().split('\n')[0]}`);
+  if (tar.code !== 0) {
+    throw new BottleError('WORKSPACE_FAILED', `packing ${cwd} to copy it into the bottle failed`, {
+      details: [tar.stderr.trim().split('\n')[0] || `tar exited ${tar.code}`],
+      suggestions: [`Check that you can read every file under ${cwd} (and that tar is installed), or run without --copy-cwd.`],
+      exit: EXIT_FAILURE,
+    });
+  }
   try {
     await target.copyIn(archive, '/tmp/bot-bottle-workspace.tar');
     const r = await target.exec(['sh', '-c', `mkdir -p "$1" && tar -x -f /tmp/bot-bottle-workspace.tar -C "$1" --no-same-owner && chown -R node:node "$1" && rm -f /tmp/bot-bottle-workspace.tar`, 'sh', plan.guest.workspace]);
-    if (r.exitCode !== 0) throw new BottleError('BACKEND_FAILED', `unpacking the workspace in the bottle failed: ${r.stderr.trim()}`);
+    if (r.exitCode !== 0) {
+      throw new BottleError('BACKEND_FAILED', `unpacking the workspace in ${target.description} failed (exit ${r.exitCode})`, {
+        details: [r.stderr.trim() || 'no output'],
+        suggestions: [`Check that the bottle has room for ${cwd} and that its image has tar; rebuild it with \`bottle image build\`.`],
+        exit: EXIT_FAILURE,
+      });
+    }
   } finally {
     await rm(archive, { force: true });
     await rm(listFile, { force: true });

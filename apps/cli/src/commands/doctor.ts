@@ -1,3 +1,4 @@
+import { EXIT_FAILURE } from '@bot-bottle/core';
 import { BaseCommand } from '../base-command.js';
 import { runDoctor, type DoctorCheckResult } from '../doctor.js';
 
@@ -21,7 +22,7 @@ export default class Doctor extends BaseCommand {
       // A failed check is a finding, not an error: print the report (one JSON document under --json), then exit 1.
       if (this.jsonEnabled()) this.logJson(report);
       else this.note(`bottle doctor: ${checks.filter((c) => !c.ok && c.required).length} required check(s) failed`);
-      this.exit(1);
+      this.exit(EXIT_FAILURE);
     }
     return report;
   }

@@ -24,7 +24,7 @@ export default class Init extends BaseCommand {
           exit: EXIT_USAGE,
         });
       }
-      throw new BottleError('USAGE', `cannot write ${file} (${code ?? (e as Error).message})`, {
+      throw new BottleError('MANIFEST_UNWRITABLE', `cannot write ${file} (${code ?? (e as Error).message})`, {
         suggestions: code === 'EISDIR' ? [`Remove or rename the directory ${file}.`] : ['Run it in a directory you can write to.'],
         exit: EXIT_USAGE,
         cause: e,

@@ -1,7 +1,7 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Args, Flags } from '@oclif/core';
-import { BottleError, SLUG_PATTERN, bottleStateDir } from '@bot-bottle/core';
+import { BottleError, EXIT_USAGE, SLUG_PATTERN, bottleStateDir } from '@bot-bottle/core';
 import { BaseCommand } from '../base-command.js';
 
 /** One line of the gateway's audit log (what the egress gateway writes; extra keys are kept). */
@@ -70,14 +70,14 @@ export default class Logs extends BaseCommand {
     const { args, flags } = await this.parse(Logs);
     const slug = args.slug;
     if (!SLUG_PATTERN.test(slug)) {
-      throw new BottleError('USAGE', `"${slug}" is not a bottle slug (like demo-abc12)`, { suggestions: ['List bottles and their slugs with `bottle ls`.'], exit: 2 });
+      throw new BottleError('USAGE', `"${slug}" is not a bottle slug (like demo-abc12)`, { suggestions: ['List bottles and their slugs with `bottle ls`.'], exit: EXIT_USAGE });
     }
     const stateDir = bottleStateDir(slug);
     if (!(await stat(stateDir).catch(() => null))?.isDirectory()) {
       throw new BottleError('BOTTLE_NOT_FOUND', `no bottle named ${slug}`, {
         details: [`${stateDir} does not exist (a stopped bottle's log goes with it)`],
         suggestions: ['List bottles with `bottle ls`.'],
-        exit: 2,
+        exit: EXIT_USAGE,
       });
     }
     const file = await auditLogPath(stateDir);

@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { BottleError, formatPath, makePlan, resolveSteps, runSession } from '@bot-bottle/core';
+import { BottleError, EXIT_INTERRUPTED, formatPath, makePlan, resolveSteps, runSession } from '@bot-bottle/core';
 import { BaseCommand } from '../base-command.js';
 import { backendFor, interruptSignal, progressPrinter } from '../backend.js';
 import { manifestFlag, readManifest } from '../manifest.js';
@@ -44,7 +44,7 @@ export default class Run extends BaseCommand {
         signal: interrupt.signal,
         onReady: (slug) => progress('ready', flags.keep ? `${slug} (kept: bottle exec ${slug}; bottle stop ${slug})` : slug),
       });
-      if (interrupt.signal.aborted) throw new BottleError('INTERRUPTED', 'interrupted; the bottle was removed', { exit: 130 });
+      if (interrupt.signal.aborted) throw new BottleError('INTERRUPTED', 'interrupted; the bottle was removed', { exit: EXIT_INTERRUPTED });
       if (code !== 0) this.exit(code);
     } finally {
       interrupt.dispose();

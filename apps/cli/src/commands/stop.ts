@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { BottleError } from '@bot-bottle/core';
+import { BottleError, EXIT_USAGE } from '@bot-bottle/core';
 import { BaseCommand } from '../base-command.js';
 import { backendFor } from '../backend.js';
 
@@ -11,8 +11,8 @@ export default class Stop extends BaseCommand {
 
   async run(): Promise<{ stopped: string[] }> {
     const { args, flags } = await this.parse(Stop);
-    if (!args.slug && !flags.all) throw new BottleError('USAGE', 'name a bottle to stop, or pass --all', { suggestions: ['List bottles with `bottle ls`.'], exit: 2 });
-    if (args.slug && flags.all) throw new BottleError('USAGE', 'give a slug or --all, not both', { exit: 2 });
+    if (!args.slug && !flags.all) throw new BottleError('USAGE', 'name a bottle to stop, or pass --all', { suggestions: ['List bottles with `bottle ls`.'], exit: EXIT_USAGE });
+    if (args.slug && flags.all) throw new BottleError('USAGE', 'give a slug or --all, not both', { exit: EXIT_USAGE });
     const backend = backendFor();
     const slugs = flags.all ? (await backend.list()).map((b) => b.slug) : [args.slug!];
     for (const slug of slugs) {
