@@ -7,11 +7,16 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
-const only = process.argv.slice(2);
-const dirs = ['packages', 'apps', 'examples', 'bench']
+const args = process.argv.slice(2);
+// --unit: only what needs nothing but Node — no suite under a test/integration/ folder, and not the
+// end-to-end package (tests/e2e). Those need a docker engine and the images.
+const unit = args.includes('--unit');
+const only = args.filter((a) => a !== '--unit');
+const dirs = ['packages', 'apps', 'examples', 'tests', 'bench']
   .flatMap((d) => (existsSync(path.join(root, d)) ? readdirSync(path.join(root, d)).map((n) => path.join(root, d, n)) : []))
   .filter((d) => existsSync(path.join(d, 'test')) && existsSync(path.join(d, 'package.json')))
-  .filter((d) => only.length === 0 || only.some((o) => d.endsWith(o)));
+  .filter((d) => only.length === 0 || only.some((o) => d.endsWith(o)))
+  .filter((d) => !unit || path.basename(path.dirname(d)) !== 'tests');
 
 let passed = 0;
 let failed = 0;
@@ -34,7 +39,7 @@ async function check(name, cmd, args) {
 
 // The whole run (no package filter) starts with the checks a suite cannot make: types of every
 // source and test file, and lint. Each is one test in the count.
-if (only.length === 0 && process.env.BOT_BOTTLE_SKIP_CHECKS !== '1') {
+if (only.length === 0 && !unit && process.env.BOT_BOTTLE_SKIP_CHECKS !== '1') {
   const pnpm = process.platform === 'win32' ? 'pnpm.cmd' : 'pnpm';
   await check('typecheck (sources and tests)', pnpm, ['-s', 'turbo', 'run', 'typecheck', '--output-logs=errors-only']);
   if (existsSync(path.join(root, 'eslint.config.js'))) await check('lint', pnpm, ['-s', 'lint']);
@@ -44,7 +49,8 @@ for (const dir of dirs) {
   const name = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).name;
   process.stderr.write(`\n== ${name}\n`);
   const { code, out } = await new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'node_modules/uvu/bin.js'), '-c', 'false', 'test', '\\.test\\.ts$'], {
+    const uvuArgs = ['-c', 'false', 'test', '\\.test\\.ts$', ...(unit ? ['-i', 'integration'] : [])];
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'node_modules/uvu/bin.js'), ...uvuArgs], {
       cwd: dir,
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, FORCE_COLOR: '0' },

@@ -2,7 +2,7 @@
 // bench/launch: wall time of `bottle run <agent> -- true` against the floor of starting and
 // removing the same two containers with plain `docker run`, median of N runs each, plus the
 // bundle's idle memory. Not a test: it prints figures (and --json gives one JSON document).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

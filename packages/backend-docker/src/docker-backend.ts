@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fstatSync } from 'node:fs';
-import { chmod, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   BottleError,

@@ -17,7 +17,6 @@ export function targetProblem(target: string): string | null {
   if (!target.startsWith('/')) return 'the request target must start with "/"';
   if (target.includes('#')) return 'the request target holds a "#" (a fragment is never sent to a server)';
   // llhttp already refuses most of these; the check does not depend on it.
-  // eslint-disable-next-line no-control-regex
   if (/[\x00-\x20\x7f-\uffff]/.test(target)) return 'the request target holds spaces, control or non-ASCII characters (percent-encode them)';
   return null;
 }

@@ -11,9 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { makePlan, runProvisioners, validateManifest, type BottlePlan, type LaunchedBottle } from '@bot-bottle/core';
 import caProvisioner from '@bot-bottle/provisioner-ca';
-// A relative import on purpose: the docker backend depends on this package (it builds the bundle
-// image from it), so declaring it back as a devDependency would make a cycle turbo refuses.
-import { DockerBackend, docker, dockerOk, ensureImages, type ImageRefs } from '../../backend-docker/dist/index.js';
+import { DockerBackend, docker, dockerOk, ensureImages, type ImageRefs } from '@bot-bottle/backend-docker';
 
 export { docker, dockerOk };
 export const TEST_LABEL_KEY = 'bot-bottle-test';

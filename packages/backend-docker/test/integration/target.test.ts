@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { LaunchedBottle } from '@bot-bottle/core';
-import { DockerTarget, dockerStats } from '../src/index.js';
-import { launch, testEnv, testImages, type TestEnv } from './helpers.js';
+import { isBottleError, type LaunchedBottle } from '@bot-bottle/core';
+import { DockerTarget, dockerStats } from '../../src/index.js';
+import { launch, testEnv, testImages, type TestEnv } from '../helpers.js';
 
 const test = suite('docker target: exec channel and plain docker agree');
 const ctx: { t?: TestEnv; b?: LaunchedBottle; host?: string; channel?: DockerTarget; plain?: DockerTarget } = {};
@@ -147,7 +147,33 @@ test('copyIn fails with the path\'s name: a missing host path; a guest dir that 
     const noParent = await target.copyIn(ctx.host!, '/tmp/no-such-parent/x').then(() => null, (e: Error) => e);
     assert.ok(noParent, way);
     assert.match(noParent!.message, /no-such-parent/, way);
+    // Both are BottleErrors a user can act on, the same either way: which side failed, and a fix.
+    assert.ok(isBottleError(err) && isBottleError(noParent), `${way}: ${err} / ${noParent}`);
+    assert.is(err.code, 'BACKEND_FAILED', way);
+    assert.match(err.message, `in docker container ${target.container} failed`, way);
+    assert.match(err.details[0]!, /^on the host: /, way);
+    assert.match(err.suggestions[0]!, `Check that ${path.join(ctx.host!, 'nope')} exists`, way);
+    assert.is(noParent.code, 'BACKEND_FAILED', way);
+    assert.not.match(noParent.details[0]!, /^on the host/, way);
+    assert.match(noParent.suggestions[0]!, 'Check that /tmp/no-such-parent exists in the bottle', way);
   }
+});
+
+test('a channel whose agent dies fails the request in flight and every later one with a BottleError and a fix', async () => {
+  const fresh = new DockerTarget(ctx.channel!.container, true);
+  assert.is((await fresh.exec(['echo', 'up'])).stdout, 'up\n', 'control: the channel works');
+  const pending = fresh.exec(['sleep', '41']).then(() => null, (e: unknown) => e);
+  // Kill the agent that runs this sleep (its parent), from a plain docker exec.
+  const killed = await ctx.plain!.exec(['sh', '-c', 'for p in /proc/[0-9]*; do [ "$(tr "\\0" " " < $p/cmdline 2>/dev/null)" = "sleep 41 " ] && kill -9 "$(cut -d" " -f4 $p/stat)" && echo killed; done; true']);
+  assert.match(killed.stdout, 'killed', killed.stderr);
+  const err = await pending;
+  assert.ok(isBottleError(err), String(err));
+  assert.is(err.code, 'BACKEND_FAILED');
+  assert.match(err.message, `the connection into docker container ${fresh.container} closed`);
+  assert.match(err.suggestions.join('\n'), 'bottle ls');
+  const later = await fresh.exec(['true']).then(() => null, (e: unknown) => e);
+  assert.is(later, err, 'a later request gets the same error');
+  await ctx.plain!.exec(['sh', '-c', 'for p in /proc/[0-9]*; do [ "$(tr "\\0" " " < $p/cmdline 2>/dev/null)" = "sleep 41 " ] && kill -9 "${p#/proc/}"; done; true']);
 });
 
 test('the channel costs one docker process however many calls go through it', async () => {

@@ -10,8 +10,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { networkInterfaces } from 'node:os';
 import type { LaunchedBottle } from '@bot-bottle/core';
-import { docker, dockerOk } from '../src/index.js';
-import { TEST_LABEL, inBottle, launch, removeTestResources, testEnv, testImages, uniq, type TestEnv } from './helpers.js';
+import { docker, dockerOk } from '../../src/index.js';
+import { TEST_LABEL, inBottle, launch, removeTestResources, testEnv, testImages, uniq, type TestEnv } from '../helpers.js';
 
 const test = suite('isolation: attacks from inside a bottle');
 

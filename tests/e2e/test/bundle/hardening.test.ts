@@ -16,7 +16,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bundleName, socketVolumeName } from '../../backend-docker/dist/index.js';
+import { bundleName, socketVolumeName } from '@bot-bottle/backend-docker';
 import { RUN_ID, RUN_LABEL_KEY, TEST_LABEL, docker, dockerOk, inBottle, inBottleAsRoot, launchBottle, startWorld, testImages, uniq, type TestBottle, type World } from './helpers.js';
 
 const test = suite('bundle hardening (real bottle, real bundle)');

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ensureImages } from '@bot-bottle/backend-docker';
-import { BIN, EXAMPLE_PLUGIN, cleanupTempDirs, isolatedXdg, tempDir } from './helpers.js';
+import { BIN, EXAMPLE_PLUGIN, cleanupTempDirs, isolatedXdg, tempDir } from '../helpers.js';
 
 const test = suite('provisioners in a real bottle');
 

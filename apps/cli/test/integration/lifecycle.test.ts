@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { BIN, cleanupTempDirs, tempDir } from './helpers.js';
+import { BIN, cleanupTempDirs, tempDir } from '../helpers.js';
 
 const test = suite('lifecycle (real engine)');
 

@@ -17,9 +17,7 @@ import * as assert from 'uvu/assert';
 import { makePlan, runProvisioners, validateManifest, type BottlePlan, type LaunchedBottle } from '@bot-bottle/core';
 import caProvisioner from '@bot-bottle/provisioner-ca';
 import gitProvisioner from '@bot-bottle/provisioner-git';
-// A relative import on purpose: the docker backend depends (through the bundle) on this package,
-// so declaring it as a devDependency would make a cycle turbo refuses.
-import { DockerBackend, bundleName, containerName, docker, dockerOk, ensureImages } from '../../backend-docker/dist/index.js';
+import { DockerBackend, bundleName, containerName, docker, dockerOk, ensureImages } from '@bot-bottle/backend-docker';
 import type { GitAuditEntry } from '@bot-bottle/git-gate';
 
 const TEST_LABEL = 'bot-bottle-test=1';

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bundleName } from '../../backend-docker/dist/index.js';
+import { bundleName } from '@bot-bottle/backend-docker';
 import { auditEntry, docker, inBottle, launchBottle, startWorld, type TestBottle, type UpstreamRecord, type World } from './helpers.js';
 
 const test = suite('attacks from inside a real bottle');
@@ -64,7 +64,8 @@ test('cleartext: the injected credential never goes over plain http, and other p
     ['curl -sS -o /dev/null -w "%{http_code}" http://api.example.test/echo?case=clear-abs', /^403$/],
     // A tunnel to :80, and plain HTTP inside a tunnel to :443.
     ['curl -sS -o /dev/null -w "%{http_code}" -p http://api.example.test/echo?case=clear-80; echo " exit=$?"', /^000 exit=56|403/],
-    [`(printf 'GET /echo?case=clear-443 HTTP/1.1\\r\\nHost: api.example.test\\r\\nConnection: close\\r\\n\\r\\n') | node -e "const s=require('net').connect(3128,'127.0.0.1',()=>s.write('CONNECT api.example.test:443 HTTP/1.1\\r\\nHost: api.example.test:443\\r\\n\\r\\n'));let t='';s.on('data',d=>{t+=d;if(t.endsWith('\\r\\n\\r\\n')&&!s.sent){s.sent=1;process.stdin.pipe(s)}});s.on('close',()=>console.log(JSON.stringify(t)))"`, /HTTP\/1\.1 403/],
+    // The socket stays open after the request (no half-close), until the gateway answers and closes.
+    [`node -e "const s=require('net').connect(3128,'127.0.0.1',()=>s.write('CONNECT api.example.test:443 HTTP/1.1\\r\\nHost: api.example.test:443\\r\\n\\r\\n'));let t='';s.on('data',d=>{t+=d;if(t.endsWith('\\r\\n\\r\\n')&&!s.sent){s.sent=1;s.write('GET /echo?case=clear-443 HTTP/1.1\\r\\nHost: api.example.test\\r\\nConnection: close\\r\\n\\r\\n')}});s.on('close',()=>console.log(JSON.stringify(t)));setTimeout(()=>{console.log(JSON.stringify(t));process.exit(1)},15000)"`, /HTTP\/1\.1 403/],
     // Other ports, with and without "to".
     ['curl -sS -o /dev/null -w "%{http_code}" https://api.example.test:8443/echo?case=port-to; echo " exit=$?"', /exit=56/],
     [`curl -sS -o /dev/null -w "%{http_code}" https://${name}:8080/echo?case=port-direct; echo " exit=$?"`, /exit=56/],

@@ -5,8 +5,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { docker, dockerOk } from '../src/index.js';
-import { TEST_LABEL, planFor, removeTestResources, testEnv, testImages, uniq, MINIMAL, type TestEnv } from './helpers.js';
+import { docker, dockerOk } from '../../src/index.js';
+import { TEST_LABEL, planFor, removeTestResources, testEnv, testImages, uniq, MINIMAL, type TestEnv } from '../helpers.js';
 
 const test = suite('startup: bottle and bundle side by side');
 const ctx: { t?: TestEnv; volume?: string; bottle?: string; runtime?: string } = {};

@@ -10,10 +10,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makePlan, resolveLimits, validateManifest, type LaunchedBottle, type BottlePlan } from '@bot-bottle/core';
 import { tmpdir } from 'node:os';
-import { DOCKER } from '../src/docker-cli.js';
-import { engineInfo, limitArgs, limitsForEngine } from '../src/docker-backend.js';
-import { bundleName, containerName, docker, dockerOk } from '../src/index.js';
-import { TEST_LABEL, inBottle, planFor, removeTestResources, testEnv, testImages, uniq, type TestEnv } from './helpers.js';
+import { DOCKER } from '../../src/docker-cli.js';
+import { engineInfo, limitArgs, limitsForEngine } from '../../src/docker-backend.js';
+import { bundleName, containerName, docker, dockerOk } from '../../src/index.js';
+import { TEST_LABEL, inBottle, planFor, removeTestResources, testEnv, testImages, uniq, type TestEnv } from '../helpers.js';
 
 const test = suite('limits: a bottle that misbehaves, and its bundle');
 
