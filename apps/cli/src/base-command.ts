@@ -3,7 +3,7 @@
  * stack traces behind BOTTLE_DEBUG=1, and under --json prints exactly one JSON document, on error too.
  */
 import { Command, Errors, type Interfaces } from '@oclif/core';
-import { BottleError, EXIT_FAILURE, EXIT_USAGE, isBottleError } from '@bot-bottle/core';
+import { BottleError, EXIT_FAILURE, EXIT_USAGE, bottleErrorFrom, isBottleError, isServiceError } from '@bot-bottle/core';
 
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
 export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
@@ -33,11 +33,13 @@ function fileSystemFix(code: string, file: string): string {
 }
 
 /**
- * Any error as a BottleError: ours as they are, oclif's usage errors as USAGE (exit 2), a failed
- * file operation as HOST_IO_FAILED naming its path, the rest as INTERNAL.
+ * Any error as a BottleError: ours as they are, a bundle service's (raised by its code run in this
+ * process) with its message and fixes, oclif's usage errors as USAGE (exit 2), a failed file
+ * operation as HOST_IO_FAILED naming its path, the rest as INTERNAL.
  */
 export function toBottleError(e: unknown, commandId: string | undefined, bin: string): BottleError {
   if (isBottleError(e)) return e;
+  if (isServiceError(e)) return bottleErrorFrom(e, 'BACKEND_FAILED');
   const help = `Run \`${[bin, ...(commandId ? commandId.split(':') : [])].join(' ')} --help\` for usage.`;
   if (isParseError(e)) {
     // oclif ends its parse messages with its own "See more help with --help" line; ours says it once.

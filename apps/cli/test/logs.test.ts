@@ -13,20 +13,33 @@ const test = suite('logs');
 test.after(cleanupTempDirs);
 
 const ALLOW = {
-  time: '2026-01-01T12:00:00.000Z', method: 'POST', host: 'api.anthropic.com', path: '/v1/messages?beta=true', status: 200, bytes: 812, bytesUp: 340,
+  time: '2026-01-01T12:00:00.000Z', source: 'egress', method: 'POST', host: 'api.anthropic.com', path: '/v1/messages?beta=true', status: 200, bytes: 812, bytesUp: 340,
   decision: 'allow', rule: 'routes[0] api.anthropic.com', reason: null, upstream: 'https://llm.internal:8443', durationMs: 41,
 };
 const DENY_HOST = {
-  time: '2026-01-01T12:00:01.000Z', method: 'GET', host: 'evil.example.invalid', path: '/x', status: 403, bytes: 210, bytesUp: 0,
+  time: '2026-01-01T12:00:01.000Z', source: 'egress', method: 'GET', host: 'evil.example.invalid', path: '/x', status: 403, bytes: 210, bytesUp: 0,
   decision: 'deny', rule: null, reason: 'no egress route allows host evil.example.invalid', durationMs: 2,
 };
 const DENY_TUNNEL = {
-  time: '2026-01-01T12:00:02.000Z', method: 'CONNECT', host: 'api.anthropic.com', path: 'api.anthropic.com:22', status: 0, bytes: 0, bytesUp: 21,
+  time: '2026-01-01T12:00:02.000Z', source: 'egress', method: 'CONNECT', host: 'api.anthropic.com', path: 'api.anthropic.com:22', status: 0, bytes: 0, bytesUp: 21,
   decision: 'deny', rule: null, reason: 'non-HTTP tunnel refused: the first bytes are neither TLS nor HTTP', durationMs: 1,
 };
 const DLP = {
-  time: '2026-01-01T12:00:03.000Z', method: 'POST', host: 'api.anthropic.com', path: '/v1/messages', status: 403, bytes: 180, bytesUp: 0,
+  time: '2026-01-01T12:00:03.000Z', source: 'egress', method: 'POST', host: 'api.anthropic.com', path: '/v1/messages', status: 403, bytes: 180, bytesUp: 0,
   decision: 'deny', rule: 'routes[0] api.anthropic.com', reason: 'dlp: GitHub token in the header x-note', durationMs: 3,
+};
+
+/** git-gate's lines, as it writes them into the same log. */
+const ZERO = '0'.repeat(40);
+const GIT_FETCH = {
+  time: '2026-01-01T12:00:04.000Z', source: 'git-gate', service: 'upload-pack', repo: 'app', refs: [], decision: 'allow', reason: null, upstream: 'ssh://git@example.invalid/app.git',
+};
+const GIT_PUSH_DENIED = {
+  time: '2026-01-01T12:00:05.000Z', source: 'git-gate', service: 'receive-pack', repo: 'app', refs: [{ ref: 'refs/heads/main', old: 'a'.repeat(40), new: 'b'.repeat(40) }, { ref: 'refs/tags/v1', old: ZERO, new: 'c'.repeat(40) }],
+  decision: 'deny', reason: 'refs/heads/main is protected (protect: main)', upstream: 'ssh://git@example.invalid/app.git',
+};
+const GIT_UNKNOWN = {
+  time: '2026-01-01T12:00:06.000Z', source: 'git-gate', service: 'git-upload-foo', repo: '/etc/passwd', refs: [], decision: 'deny', reason: 'unknown service', client: '127.0.0.1',
 };
 
 const jsonl = (...entries: object[]) => entries.map((e) => JSON.stringify(e) + '\n').join('');
@@ -62,6 +75,41 @@ test('--json: exactly one JSON array of the entries, as logged', async () => {
   assert.is(r.exitCode, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout), [ALLOW, DENY_HOST]);
   assert.equal(Object.keys(JSON.parse(r.stdout)[0]), Object.keys(ALLOW), 'keys in the order logged');
+});
+
+test('git-gate lines in the same log: FETCH or PUSH, git:<repo> and the refs a push updates, the reason', async () => {
+  const xdg = await isolatedXdg();
+  await fakeBottle(xdg, 'demo-abc12', jsonl(ALLOW, GIT_FETCH, GIT_PUSH_DENIED, GIT_UNKNOWN));
+  const r = await run(['logs', 'demo-abc12'], { env: xdg });
+  assert.is(r.exitCode, 0, r.stderr);
+  assert.equal(r.stdout.trimEnd().split('\n'), [
+    '2026-01-01T12:00:00.000Z  ALLOW  POST     api.anthropic.com/v1/messages?beta=true  200  routes[0] api.anthropic.com',
+    '2026-01-01T12:00:04.000Z  ALLOW  FETCH    git:app    -  -',
+    '2026-01-01T12:00:05.000Z  DENY   PUSH     git:app refs/heads/main refs/tags/v1    -  refs/heads/main is protected (protect: main)',
+    '2026-01-01T12:00:06.000Z  DENY   GIT      git:/etc/passwd (git-upload-foo)    -  unknown service',
+  ]);
+  assert.is(r.stderr, '', 'no line is skipped');
+  const json = await run(['logs', 'demo-abc12', '--json'], { env: xdg });
+  assert.equal(JSON.parse(json.stdout), [ALLOW, GIT_FETCH, GIT_PUSH_DENIED, GIT_UNKNOWN]);
+});
+
+test('a line the gateway wrote before it named its source is still an egress entry', async () => {
+  const xdg = await isolatedXdg();
+  const { source: _source, ...old } = DENY_HOST;
+  await fakeBottle(xdg, 'demo-abc12', jsonl(old));
+  const r = await run(['logs', 'demo-abc12'], { env: xdg });
+  assert.is(r.stdout, '2026-01-01T12:00:01.000Z  DENY   GET      evil.example.invalid/x  403  no egress route allows host evil.example.invalid\n');
+  const json = await run(['logs', 'demo-abc12', '--json'], { env: xdg });
+  assert.equal(JSON.parse(json.stdout), [{ ...old, source: 'egress' }]);
+});
+
+test('a line of neither kind (no decision, an unknown source) is skipped with a note', async () => {
+  const xdg = await isolatedXdg();
+  const { logFile } = await fakeBottle(xdg, 'demo-abc12', jsonl({ ...ALLOW, decision: 'maybe' }, { ...GIT_FETCH, source: 'other' }, GIT_FETCH));
+  const r = await run(['logs', 'demo-abc12', '--json'], { env: xdg });
+  assert.equal(JSON.parse(r.stdout), [GIT_FETCH]);
+  assert.match(r.stderr, `${logFile}:1: not an audit entry, skipped`);
+  assert.match(r.stderr, `${logFile}:2: not an audit entry, skipped`);
 });
 
 test('a bottle with no requests yet: empty output, a note on stderr; --json gives []', async () => {

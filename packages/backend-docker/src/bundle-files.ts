@@ -6,7 +6,7 @@ import { copyFile, mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { BottleError, EXIT_USAGE, type BottlePlan } from '@bot-bottle/core';
+import { BottleError, EXIT_USAGE, bottleErrorFrom, isServiceError, type BottlePlan } from '@bot-bottle/core';
 import { SOCKET_DIR } from './names.js';
 
 /** Where the bundle sees the host's egress dir (the CA) — a read-only mount. */
@@ -42,7 +42,9 @@ export async function prepareBundleFiles(plan: BottlePlan, env: NodeJS.ProcessEn
 
   // Loaded here, not at start-up: the certificate library is the heaviest import of a launch.
   const { createBottleCa } = await import('@bot-bottle/egress-gateway');
-  const ca = await createBottleCa(egressDir);
+  const ca = await createBottleCa(egressDir).catch((e: unknown) => {
+    throw isServiceError(e) ? bottleErrorFrom(e, 'BACKEND_FAILED', { suggestions: [`Check that you may write ${egressDir}, then launch the bottle again.`] }) : e;
+  });
   if (ca.certPath !== plan.egress.caCertPath || ca.keyPath !== plan.egress.caKeyPath) {
     throw new BottleError('INTERNAL', `the egress CA landed at ${ca.certPath}, not at the planned ${plan.egress.caCertPath}`);
   }

@@ -1,16 +1,17 @@
 /**
  * The docker backend. The bottle is a container with no network interface but loopback
  * (`--network none`); its bundle is a sidecar container whose services listen only on unix sockets
- * in a volume that the two of them, and nothing else, mount. A forwarder in the bottle maps
- * 127.0.0.1:3128/9418/9100 onto those sockets. With no route, no DNS and no address to aim at, the
- * bottle cannot reach the host, other containers, other bottles or metadata services, on a Linux
- * engine and on Docker Desktop alike.
+ * in a volume that the two of them, and nothing else, mount. A forwarder in the bottle maps the
+ * loopback ports of core's BUNDLE_SERVICES table onto those sockets. With no route, no DNS and no
+ * address to aim at, the bottle cannot reach the host, other containers, other bottles or metadata
+ * services, on a Linux engine and on Docker Desktop alike.
  */
 import { spawn } from 'node:child_process';
 import { fstatSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
+  BUNDLE_READY_MARKER,
   BottleError,
   agentEnv,
   resolveLimits,
@@ -30,6 +31,7 @@ import { ensureImages, type ImageSettings } from './images.js';
 import { BUNDLE_EGRESS_DIR, prepareBundleFiles } from './bundle-files.js';
 import {
   AGENT_ENDPOINTS,
+  forwarderArgs,
   LABEL,
   LABEL_AGENT,
   LABEL_CREATED,
@@ -273,6 +275,8 @@ export class DockerBackend implements Backend {
           '-v', `${volume}:${SOCKET_DIR}:ro`,
           ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
           images.agent,
+          // The forwarder's port-to-socket map, from the table the bundle names its sockets by.
+          ...forwarderArgs(),
         ],
         'starting the bottle',
         { signal, timeoutMs: 60_000 },
@@ -286,7 +290,7 @@ export class DockerBackend implements Backend {
       let interactive = false;
       const stopWaiting = new AbortController();
       const waitSignal = signal ? AbortSignal.any([signal, stopWaiting.signal]) : stopWaiting.signal;
-      const ready = waitForFile(path.join(dirs.logDir, 'ready'), 30_000, waitSignal, async () => {
+      const ready = waitForFile(path.join(dirs.logDir, BUNDLE_READY_MARKER), 30_000, waitSignal, async () => {
         const r = await docker(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', bundle]);
         return r.stdout.startsWith('running') ? null : (await docker(['logs', '--tail', '5', bundle])).stderr.trim() || r.stdout.trim();
       }).then(() => {

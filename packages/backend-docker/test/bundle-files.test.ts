@@ -10,6 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EXIT_USAGE } from '@bot-bottle/core';
 import { cleanupTempDirs, planFor, rejects, tempDir, world } from '@bot-bottle/core/testing';
+import { readBundleConfig } from '@bot-bottle/bundle';
 import { prepareBundleFiles } from '../src/bundle-files.js';
 
 const test = suite('bundle files');
@@ -54,6 +55,21 @@ test('an ssh upstream with no known_hosts anywhere: LAUNCH_ENV_MISSING, exit 2, 
   await writeFile(knownHosts, 'git.example.invalid ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n');
   const dirs = await prepareBundleFiles(plan, { HOME: w.home });
   assert.ok(dirs.mounts.some((m) => m.startsWith(`${knownHosts}:`) && m.endsWith(':ro')), dirs.mounts.join(' '));
+});
+
+test('the bundle.json it writes is one the bundle reads: its schema takes it, with and without git', async () => {
+  const w = await world();
+  const knownHosts = path.join(w.home, '.ssh', 'known_hosts');
+  await mkdir(path.dirname(knownHosts), { recursive: true });
+  await writeFile(knownHosts, 'git.example.invalid ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n');
+  for (const input of [{}, { routes: [{ host: 'api.example.com' }], git: [{ Name: 'app', Upstream: 'ssh://git@git.example.invalid/app.git', IdentityFile: '~/.ssh/id_ed25519' }] }]) {
+    const plan = await planFor(w, input);
+    const dirs = await prepareBundleFiles(plan, { HOME: w.home });
+    const config = await readBundleConfig(path.join(dirs.bundleDir, 'bundle.json'));
+    assert.is(config.slug, plan.slug);
+    assert.is(config.gitGate?.upstreams.length ?? 0, plan.gitGate.upstreams.length);
+    assert.equal(config.egress.routes, plan.egress.routes);
+  }
 });
 
 test.run();

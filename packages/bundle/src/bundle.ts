@@ -15,9 +15,9 @@
 import { chownSync, chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BottleError } from '@bot-bottle/core';
+import { AUDIT_LOG_NAME, BUNDLE_SERVICES, ServiceError, type BundleServiceName } from '@bot-bottle/core';
 import { parseGitGateConfig } from '@bot-bottle/git-gate';
-import { ADMIN_SOCKET_NAME, AUDIT_FD, AUDIT_LOG_NAME, EGRESS_USER, GIT_FILES_DIR, GIT_GATE_DATA_DIR, GIT_USER, SERVICES, type BundleConfig, type ServiceName } from './config.js';
+import { ADMIN_SOCKET_NAME, AUDIT_FD, EGRESS_USER, GIT_FILES_DIR, GIT_GATE_DATA_DIR, GIT_USER, type BundleConfig } from './config.js';
 import type { EgressServiceInput } from './egress-service.js';
 import type { GitServiceInput } from './git-service.js';
 import { startService, type RunningService } from './service-process.js';
@@ -25,7 +25,7 @@ import { prepareSocketDir } from './socket-dir.js';
 import { serviceEnv, serviceUser, type ServiceUser } from './users.js';
 
 export interface RunningBundle {
-  sockets: Partial<Record<ServiceName, string>>;
+  sockets: Partial<Record<BundleServiceName, string>>;
   /** The service processes, by name (their pids are what the tests look at). */
   services: RunningService[];
   /** Settles with a reason when a service ends by itself: the bundle is then of no use. */
@@ -67,7 +67,7 @@ export function copyGitFiles(gitGate: NonNullable<BundleConfig['gitGate']>, user
 /** The mirrors' folder, owned by the git user (mode 700); a symlink there is refused. */
 function prepareDataDir(dir: string, user: Pick<ServiceUser, 'uid' | 'gid'>): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (lstatSync(dir).isSymbolicLink()) throw new BottleError('BACKEND_FAILED', `git-gate's data folder ${dir} is a symbolic link; the bundle uses only folders it made`);
+  if (lstatSync(dir).isSymbolicLink()) throw new ServiceError(`git-gate's data folder ${dir} is a symbolic link; the bundle uses only folders it made`);
   // Through root's ownership: changing the mode of a folder root does not own takes CAP_FOWNER,
   // which the bundle does not keep.
   chownSync(dir, 0, 0);
@@ -93,7 +93,7 @@ export async function startBundle(config: BundleConfig, env: NodeJS.ProcessEnv =
   let gitInput: GitServiceInput | null = null;
   if (withGit && gitUser) {
     const dataDir = config.gitGateDataDir ?? GIT_GATE_DATA_DIR;
-    const gitSocket = path.join(config.socketDir, SERVICES.git.socket);
+    const gitSocket = path.join(config.socketDir, BUNDLE_SERVICES.git.socket);
     // The files are checked (as root, with the gate's own messages) before they are copied.
     parseGitGateConfig({ ...config.gitGate, listen: { socket: gitSocket }, dataDir, auditLog: null }, 'bundle.json gitGate');
     const gitGate = copyGitFiles(config.gitGate!, gitUser, options.gitFilesDir ?? GIT_FILES_DIR);
@@ -105,11 +105,11 @@ export async function startBundle(config: BundleConfig, env: NodeJS.ProcessEnv =
   // The services cannot open the log (a host folder closed to them): they get it open.
   const auditFd = openSync(path.join(config.logDir, AUDIT_LOG_NAME), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);
   const services: RunningService[] = [];
-  const sockets: Partial<Record<ServiceName, string>> = {};
+  const sockets: Partial<Record<BundleServiceName, string>> = {};
   try {
     const egressInput: EgressServiceInput = {
       egress: config.egress,
-      socket: path.join(config.socketDir, SERVICES.egress.socket),
+      socket: path.join(config.socketDir, BUNDLE_SERVICES.egress.socket),
       adminSocket: path.join(config.controlDir, ADMIN_SOCKET_NAME),
       secrets,
       user: { uid: egressUser.uid, gid: egressUser.gid },
@@ -119,7 +119,7 @@ export async function startBundle(config: BundleConfig, env: NodeJS.ProcessEnv =
     sockets.egress = egressInput.socket;
     if (gitInput && gitUser) {
       services.push(startService({ name: 'git-gate', script: script('git-service'), input: gitInput, env: serviceEnv(env, gitUser, secretNames), user: gitUser, auditFd }));
-      sockets.git = path.join(config.socketDir, SERVICES.git.socket);
+      sockets.git = path.join(config.socketDir, BUNDLE_SERVICES.git.socket);
     }
   } finally {
     closeSync(auditFd); // each service holds its own copy

@@ -1,38 +1,49 @@
 /** The bundle's configuration, written by the launcher to /etc/bot-bottle/bundle.json (read-only mount). */
-import type { GatewayConfig } from '@bot-bottle/egress-gateway';
-import type { GitGateConfig } from '@bot-bottle/git-gate';
+import path from 'node:path';
+import * as v from 'valibot';
+import { readConfigFile, type ConfigFileSpec } from '@bot-bottle/core';
+// The config module alone: the supervisor never loads the gateway's certificate code.
+import { GatewayConfigSchema } from '@bot-bottle/egress-gateway/config';
+import { GitGateConfigSchema } from '@bot-bottle/git-gate';
 
-export interface BundleConfig {
-  slug: string;
+const AbsolutePath = v.pipe(v.string(), v.check((s) => path.isAbsolute(s), 'must be an absolute path (a path inside the bundle)'));
+
+export const BundleConfigSchema = v.strictObject({
+  slug: v.pipe(v.string(), v.nonEmpty('must not be empty')),
   /** Folder where the bundle's service sockets live; it is shared with its own bottle only. */
-  socketDir: string;
+  socketDir: AbsolutePath,
   /** Folder for the audit log and the ready marker (a host mount). */
-  logDir: string;
+  logDir: AbsolutePath,
   /** Folder for control sockets (route changes); a host mount the bottle never sees. */
-  controlDir: string;
+  controlDir: AbsolutePath,
   /** The egress gateway, minus where it listens and logs (the bundle decides those). */
-  egress: Omit<GatewayConfig, 'listen' | 'auditLog' | 'admin'>;
+  egress: v.omit(GatewayConfigSchema, ['listen', 'auditLog', 'admin']),
   /** git-gate, minus where it listens, keeps mirrors and logs; null when the bottle declares no repos. */
-  gitGate: Omit<GitGateConfig, 'listen' | 'auditLog' | 'dataDir'> | null;
+  gitGate: v.nullable(v.omit(GitGateConfigSchema, ['listen', 'auditLog', 'dataDir'])),
   /** Overrides GIT_GATE_DATA_DIR (tests running the bundle outside a container). */
-  gitGateDataDir?: string;
+  gitGateDataDir: v.optional(AbsolutePath),
+});
+export type BundleConfig = v.InferOutput<typeof BundleConfigSchema>;
+
+const CONFIG_FILE: ConfigFileSpec = {
+  service: 'bundle',
+  formatHint: 'bottle writes bundle.json at launch: {"slug", "socketDir", "logDir", "controlDir", "egress": {...}, "gitGate": {...} | null}; launch the bottle again with the same version of bottle as the bundle image (bottle image build).',
+  envVar: 'BOT_BOTTLE_BUNDLE_CONFIG',
+};
+
+/** Reads and checks bundle.json; each service checks its own part again with its own rules as it starts. */
+export function readBundleConfig(file: string): Promise<BundleConfig> {
+  return readConfigFile(CONFIG_FILE, BundleConfigSchema, file);
 }
 
 /** Where git-gate keeps its mirrors inside the bundle (the container's own filesystem). */
 export const GIT_GATE_DATA_DIR = '/var/lib/bot-bottle/git-gate';
 
-/** Socket names inside socketDir, and the loopback ports the bottle's forwarder maps them to. */
-export const SERVICES = {
-  egress: { socket: 'egress.sock', port: 3128 },
-  git: { socket: 'git.sock', port: 9418 },
-  supervise: { socket: 'supervise.sock', port: 9100 },
-} as const;
-export type ServiceName = keyof typeof SERVICES;
-
-export const AUDIT_LOG_NAME = 'audit.jsonl';
+/*
+ * The socket names in socketDir, the ready marker and the audit log's name are core's
+ * (BUNDLE_SERVICES, BUNDLE_READY_MARKER, AUDIT_LOG_NAME): the bottle's side reads the same table.
+ */
 export const ADMIN_SOCKET_NAME = 'egress-admin.sock';
-/** Written in logDir (for the launcher) and in socketDir (for the bottle's forwarder) once every service listens. */
-export const READY_MARKER = 'ready';
 
 /**
  * The users the services run as, made by the bundle image (its Dockerfile gives them fixed ids

@@ -7,7 +7,7 @@
  * byte from the bottle is ever read by a root process. The audit log comes as a descriptor.
  */
 import { createWriteStream } from 'node:fs';
-import { BottleError } from '@bot-bottle/core';
+import { ServiceError } from '@bot-bottle/core';
 import { gatewayOptionsFromConfig, loadCa, parseGatewayConfig, startAdminServer, startGateway, type EgressRoute, type Gateway, type GatewayStats } from '@bot-bottle/egress-gateway';
 import type { BundleConfig } from './config.js';
 import { dropPrivileges, onStop, readInput, reportFailure, reportReady } from './service-io.js';
@@ -36,7 +36,7 @@ function lateGateway(configured: readonly EgressRoute[]) {
   const view: Pick<Gateway, 'routes' | 'setRoutes'> & { stats(): Partial<GatewayStats> & { starting?: true } } = {
     routes: () => (gateway ? gateway.routes() : structuredClone([...configured])),
     setRoutes: (routes: unknown) => {
-      if (!gateway) throw new BottleError('BACKEND_UNAVAILABLE', 'the egress gateway is still starting; send the routes again once the bundle is ready');
+      if (!gateway) throw new ServiceError('the egress gateway is still starting; send the routes again once the bundle is ready');
       return gateway.setRoutes(routes);
     },
     stats: () => (gateway ? gateway.stats() : { starting: true }),

@@ -7,7 +7,7 @@
  * for it, and the audit log comes as a descriptor (`/dev/fd/N` in its config).
  */
 import { closeSync, openSync } from 'node:fs';
-import { BottleError } from '@bot-bottle/core';
+import { ServiceError } from '@bot-bottle/core';
 import { parseGitGateConfig, startGitGate } from '@bot-bottle/git-gate';
 import { onStop, readInput, reportFailure, reportReady } from './service-io.js';
 
@@ -31,7 +31,7 @@ function checkClosed(files: readonly string[]): void {
       continue;
     }
     closeSync(fd);
-    throw new BottleError('BACKEND_FAILED', `git-gate's user can read ${file}, which must stay closed to it`, {
+    throw new ServiceError(`git-gate's user can read ${file}, which must stay closed to it`, {
       suggestions: ["On the host, keep the bottle's egress folder mode 700 and its ca.key mode 600 (bottle makes them so), then launch the bottle again."],
     });
   }

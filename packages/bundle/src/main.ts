@@ -1,26 +1,21 @@
 #!/usr/bin/env node
 /** The bundle container's entry point: reads its config, starts its services, runs until stopped. */
-import { readFile } from 'node:fs/promises';
+import { BUNDLE_READY_MARKER, formatServiceError, serviceExitCode } from '@bot-bottle/core';
 import { startBundle } from './bundle.js';
-import { READY_MARKER, type BundleConfig } from './config.js';
+import { readBundleConfig } from './config.js';
 import { writeNewFile } from './socket-dir.js';
 
 const configPath = process.argv[2] ?? process.env.BOT_BOTTLE_BUNDLE_CONFIG ?? '/etc/bot-bottle/bundle.json';
 
-function report(e: unknown): void {
-  const err = e as { message?: string; details?: string[]; suggestions?: string[] };
-  process.stderr.write(`bundle: ${err.message ?? String(e)}\n${(err.details ?? []).map((d) => `  ${d}\n`).join('')}${(err.suggestions ?? []).map((s) => `  fix: ${s}\n`).join('')}`);
-}
-
 try {
-  const config = JSON.parse(await readFile(configPath, 'utf8')) as BundleConfig;
+  const config = await readBundleConfig(configPath);
   const bundle = await startBundle(config);
   const now = new Date().toISOString() + '\n';
   // The launcher waits for this file on its side of the log mount: readiness without a docker call.
-  writeNewFile(config.logDir, READY_MARKER, now);
+  writeNewFile(config.logDir, BUNDLE_READY_MARKER, now);
   // The bottle's forwarder holds connections made before the bundle is up until this file exists;
   // after that, a socket that is not there (a service this bottle does not have) is refused at once.
-  writeNewFile(config.socketDir, READY_MARKER, now);
+  writeNewFile(config.socketDir, BUNDLE_READY_MARKER, now);
   process.stderr.write(`bundle ${config.slug}: ready (${Object.values(bundle.sockets).join(', ')})\n`);
   // A service that ends by itself takes the bundle down: the launcher and `bottle ls` see it.
   let stopping = false;
@@ -37,6 +32,7 @@ try {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 } catch (e) {
-  report(e);
-  process.exit(1);
+  // One message (its details and fixes under it): the launcher shows the end of this log.
+  process.stderr.write(formatServiceError('bundle', e));
+  process.exit(serviceExitCode(e));
 }

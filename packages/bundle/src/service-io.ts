@@ -4,10 +4,11 @@
  * then writes one JSON line on stdout: `{"ready": {...}}` once it listens, or `{"error": {...}}`.
  * Its stderr is the bundle's log.
  */
-import { isBottleError } from '@bot-bottle/core';
+import { isServiceError, type ServiceErrorKind } from '@bot-bottle/core';
 
+/** A ServiceError as it crosses to the supervisor. */
 export interface ServiceFailure {
-  code: string;
+  kind: ServiceErrorKind;
   message: string;
   details: readonly string[];
   suggestions: readonly string[];
@@ -31,9 +32,9 @@ export function reportReady(info: Record<string, unknown>): Promise<void> {
 
 /** Reports a failure to start and exits 1. */
 export async function reportFailure(e: unknown): Promise<never> {
-  const failure: ServiceFailure = isBottleError(e)
-    ? { code: e.code, message: e.message, details: e.details, suggestions: e.suggestions }
-    : { code: 'INTERNAL', message: (e as Error)?.message ?? String(e), details: [], suggestions: [] };
+  const failure: ServiceFailure = isServiceError(e)
+    ? { kind: e.kind, message: e.message, details: e.details, suggestions: e.suggestions }
+    : { kind: 'failure', message: (e as Error)?.message ?? String(e), details: [], suggestions: [] };
   await send({ error: failure });
   process.exit(1);
 }

@@ -1,6 +1,6 @@
 /** The supervisor's side of a service process (see service-io.ts for the other side). */
 import { spawn } from 'node:child_process';
-import { BottleError, type BottleErrorCode } from '@bot-bottle/core';
+import { ServiceError } from '@bot-bottle/core';
 import { AUDIT_FD } from './config.js';
 import type { ServiceFailure } from './service-io.js';
 
@@ -74,7 +74,7 @@ export function startService(spec: ServiceSpec): RunningService {
       out.off('data', onData);
       out.resume();
       if (nl < 0) {
-        reject(new BottleError('INTERNAL', `the ${spec.name} sent more than ${MAX_MESSAGE} bytes without ending its ready line`));
+        reject(new ServiceError(`the ${spec.name} sent more than ${MAX_MESSAGE} bytes without ending its ready line`));
         child.kill('SIGKILL');
         return;
       }
@@ -84,11 +84,11 @@ export function startService(spec: ServiceSpec): RunningService {
       if (msg?.ready && typeof msg.ready === 'object') resolve(msg.ready as Record<string, unknown>);
       else if (error && typeof error.message === 'string') {
         const strings = (x: unknown) => (Array.isArray(x) ? x.filter((i): i is string => typeof i === 'string') : []);
-        reject(new BottleError((typeof error.code === 'string' ? error.code : 'BACKEND_FAILED') as BottleErrorCode, error.message, { details: strings(error.details), suggestions: strings(error.suggestions) }));
-      } else reject(new BottleError('INTERNAL', `the ${spec.name} sent something other than its ready line: ${line.slice(0, 200)}`));
+        reject(new ServiceError(error.message, { kind: error.kind === 'config' ? 'config' : 'failure', details: strings(error.details), suggestions: strings(error.suggestions) }));
+      } else reject(new ServiceError(`the ${spec.name} sent something other than its ready line: ${line.slice(0, 200)}`));
     };
     out.on('data', onData);
-    void exited.then((how) => reject(new BottleError('BACKEND_FAILED', `the ${spec.name} ${how} while starting`)));
+    void exited.then((how) => reject(new ServiceError(`the ${spec.name} ${how} while starting`)));
   });
   ready.catch(() => undefined); // observed by the supervisor
   child.stdin!.on('error', () => undefined);

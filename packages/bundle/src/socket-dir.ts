@@ -8,13 +8,12 @@
  */
 import { closeSync, constants, fchmodSync, fchownSync, openSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { BottleError } from '@bot-bottle/core';
-import { READY_MARKER, SERVICES } from './config.js';
+import { BUNDLE_READY_MARKER, BUNDLE_SERVICES, ServiceError } from '@bot-bottle/core';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY } = constants;
 
 /** Every name the bundle makes in the socket folder; the only names it touches there. */
-export const SOCKET_DIR_NAMES: readonly string[] = [...Object.values(SERVICES).map((s) => s.socket), READY_MARKER];
+export const SOCKET_DIR_NAMES: readonly string[] = [...Object.values(BUNDLE_SERVICES).map((s) => s.socket), BUNDLE_READY_MARKER];
 
 /** Removes whatever is at `file` (a symlink is removed, not followed); an empty folder too. */
 export function removeName(file: string): void {
@@ -29,7 +28,7 @@ export function removeName(file: string): void {
     } catch (e2) {
       const code2 = (e2 as NodeJS.ErrnoException).code;
       if (code2 !== 'ENOTEMPTY' && code2 !== 'EEXIST') throw code2 === 'ENOTDIR' ? e : e2;
-      throw new BottleError('BACKEND_FAILED', `the bundle cannot clear ${file}: a folder that is not empty stands there`, {
+      throw new ServiceError(`the bundle cannot clear ${file}: a folder that is not empty stands there`, {
         suggestions: ['Remove the bottle (bottle stop) and launch it again: its socket volume is made new.'],
       });
     }
@@ -71,7 +70,7 @@ export function writeNewFile(dir: string, name: string, text: string): void {
       fd = openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST' && attempt < 5) continue;
-      throw new BottleError('BACKEND_FAILED', `the bundle cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+      throw new ServiceError(`the bundle cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
         suggestions: ['Something else keeps making that name; remove the bottle (bottle stop) and launch it again.'],
       });
     }

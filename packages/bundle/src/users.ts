@@ -2,7 +2,7 @@
  * The service users of the bundle image, and the environment a service gets.
  */
 import { readFileSync } from 'node:fs';
-import { BottleError } from '@bot-bottle/core';
+import { ServiceError } from '@bot-bottle/core';
 
 export interface ServiceUser {
   name: string;
@@ -28,7 +28,7 @@ export function parsePasswd(text: string, name: string): ServiceUser | null {
 export function serviceUser(name: string, passwdFile = '/etc/passwd'): ServiceUser {
   const user = parsePasswd(readFileSync(passwdFile, 'utf8'), name);
   if (!user || user.uid === 0 || user.gid === 0) {
-    throw new BottleError('BACKEND_FAILED', `the bundle image has no unprivileged user "${name}" to run its services as`, {
+    throw new ServiceError(`the bundle image has no unprivileged user "${name}" to run its services as`, {
       suggestions: ['Rebuild the images from this checkout: bottle image build.'],
     });
   }

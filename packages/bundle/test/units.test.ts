@@ -1,10 +1,12 @@
 /** The supervisor's pure parts and its file operations, on temp folders (no docker). */
-import { chmodSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, linkSync, openSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parsePasswd, removeName, serviceEnv, writeNewFile } from '../src/index.js';
+import { isServiceError, type ServiceError } from '@bot-bottle/core';
+import { parsePasswd, readBundleConfig, removeName, serviceEnv, writeNewFile } from '../src/index.js';
+import { startService } from '../src/service-process.js';
 
 const test = suite('bundle supervisor');
 
@@ -63,6 +65,64 @@ test('writeNewFile never writes through a symlink or an existing file at the nam
     mkdirSync(path.join(shared, 'ready'));
     writeFileSync(path.join(shared, 'ready', 'f'), '');
     assert.throws(() => removeName(path.join(shared, 'ready')), /not empty/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Starts a stand-in service that writes `line` as its one message, and returns how its start ended. */
+async function serviceSaying(dir: string, line: string): Promise<ServiceError | Record<string, unknown>> {
+  const script = path.join(dir, `service-${Math.random().toString(36).slice(2)}.mjs`);
+  writeFileSync(script, `process.stdout.write(${JSON.stringify(line)} + '\\n'); setTimeout(() => process.exit(1), 200);`);
+  const auditFd = openSync('/dev/null', 'a');
+  try {
+    const s = startService({ name: 'test service', script, input: {}, env: { PATH: process.env.PATH ?? '' }, auditFd });
+    try {
+      return await s.ready;
+    } catch (e) {
+      if (!isServiceError(e)) throw e;
+      return e;
+    } finally {
+      await s.stop(1000);
+    }
+  } finally {
+    closeSync(auditFd);
+  }
+}
+
+test("a service's failure reaches the supervisor as a ServiceError with its kind, details and fixes", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bundle-svc-'));
+  try {
+    const failure = { kind: 'config', message: 'git-gate config bundle.json gitGate is not valid', details: ['upstreams[0].name: bad'], suggestions: ['Fix it.'] };
+    const err = (await serviceSaying(dir, JSON.stringify({ error: failure }))) as ServiceError;
+    assert.ok(isServiceError(err));
+    assert.equal(err.toJSON(), failure);
+    const odd = (await serviceSaying(dir, JSON.stringify({ error: { kind: 'other', message: 'm', details: 'not a list' } }))) as ServiceError;
+    assert.equal(odd.toJSON(), { kind: 'failure', message: 'm', details: [], suggestions: [] });
+    const garbage = (await serviceSaying(dir, 'hello')) as ServiceError;
+    assert.is(garbage.message, 'the test service sent something other than its ready line: hello');
+    // Control: a ready line is taken.
+    assert.equal(await serviceSaying(dir, JSON.stringify({ ready: { socket: '/x' } })), { socket: '/x' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bundle.json is checked whole before anything starts: each problem by its JSON path, one ServiceError', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bundle-cfg-'));
+  try {
+    const file = path.join(dir, 'bundle.json');
+    const good = { slug: 'demo-abc12', socketDir: '/run/bot-bottle', logDir: '/var/log/bot-bottle', controlDir: '/run/bot-bottle-control', egress: { ca: { cert: '/e/ca.crt', key: '/e/ca.key' }, routes: [], secretEnv: [], extraCaFiles: [] }, gitGate: null };
+    writeFileSync(file, JSON.stringify(good));
+    assert.equal(await readBundleConfig(file), good);
+    writeFileSync(file, JSON.stringify({ ...good, socketDir: 'relative', egress: { ...good.egress, listen: { port: 1 } }, gitGate: { upstreams: [{ name: 'app' }] } }));
+    const err = await readBundleConfig(file).then(() => null, (e: unknown) => e as ServiceError);
+    assert.ok(err && isServiceError(err) && err.kind === 'config');
+    assert.is(err.message, `bundle config ${file} is not valid`);
+    const details = err.details.join('\n');
+    assert.match(details, /^socketDir: must be an absolute path/m);
+    assert.match(details, /^egress\.listen: /m, 'the bundle decides where the gateway listens');
+    assert.match(details, /^gitGate\.upstreams\[0\]\.upstream: /m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

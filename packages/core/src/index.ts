@@ -10,3 +10,7 @@ export * from './runner.js';
 export * from './session.js';
 export * from './workspace.js';
 export * from './limits.js';
+export * from './services.js';
+export * from './audit.js';
+export * from './service-error.js';
+export * from './config-file.js';

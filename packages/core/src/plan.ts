@@ -18,6 +18,7 @@ import {
 } from './manifest/index.js';
 import type { AgentEndpoints } from './backend.js';
 import { hostResources, resolveLimits, type HostResources, type LimitsPlan } from './limits.js';
+import { AUDIT_LOG_NAME, BUNDLE_SERVICES } from './services.js';
 
 /** What the user asked for: which agent, from which manifest, and whether to bring the cwd along. */
 export interface BottleSpec {
@@ -35,10 +36,6 @@ export const GUEST_CA_PATH = '/usr/local/share/ca-certificates/bot-bottle-egress
 export const GUEST_SKILLS_DIR = '/home/node/.claude/skills';
 /** The value the bottle holds in a routed secret's env var, so clients start; the gateway sets the real one. */
 export const SECRET_PLACEHOLDER = 'bot-bottle-placeholder-the-gateway-injects-the-real-value';
-
-export const EGRESS_PORT = 3128;
-export const GIT_GATE_PORT = 9418;
-export const SUPERVISE_PORT = 9100;
 
 export interface EgressPlan {
   routes: EgressRoute[];
@@ -236,8 +233,8 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
       secretEnv,
       caCertPath: path.join(stateDir, 'egress', 'ca.crt'),
       caKeyPath: path.join(stateDir, 'egress', 'ca.key'),
-      auditLogPath: path.join(stateDir, 'log', 'audit.jsonl'),
-      port: EGRESS_PORT,
+      auditLogPath: path.join(stateDir, 'log', AUDIT_LOG_NAME),
+      port: BUNDLE_SERVICES.egress.port,
     },
     gitGate: {
       upstreams: (bottle.git ?? []).map((g) => ({
@@ -248,10 +245,10 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
         push: g.push ?? true,
         protect: g.protect ?? [],
       })),
-      port: GIT_GATE_PORT,
+      port: BUNDLE_SERVICES.git.port,
     },
     supervise: bottle.supervise
-      ? { queueDir: path.join(stateDir, 'supervise', 'queue'), currentConfigDir: path.join(stateDir, 'supervise', 'current-config'), port: SUPERVISE_PORT }
+      ? { queueDir: path.join(stateDir, 'supervise', 'queue'), currentConfigDir: path.join(stateDir, 'supervise', 'current-config'), port: BUNDLE_SERVICES.supervise.port }
       : null,
     limits: resolveLimits(bottle.limits ?? {}, options.host ?? hostResources()),
     labels: {

@@ -4,7 +4,7 @@
  */
 import { chmod, rm } from 'node:fs/promises';
 import http from 'node:http';
-import { isBottleError } from '@bot-bottle/core';
+import { isServiceError } from '@bot-bottle/core';
 import type { Gateway } from './gateway.js';
 
 const MAX_BODY = 1024 * 1024;
@@ -48,7 +48,7 @@ export async function startAdminServer(gateway: Gateway, socketPath: string): Pr
       try {
         reply(res, 200, { routes: gateway.setRoutes(routes) });
       } catch (e) {
-        if (isBottleError(e)) return reply(res, 400, { error: e.message, details: e.details, suggestions: e.suggestions });
+        if (isServiceError(e)) return reply(res, 400, { error: e.message, details: e.details, suggestions: e.suggestions });
         reply(res, 500, { error: (e as Error).message });
       }
     });

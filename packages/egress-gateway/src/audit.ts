@@ -4,28 +4,10 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import type { EgressAuditEntry } from '@bot-bottle/core';
 
-export interface AuditEntry {
-  /** ISO 8601 time the request arrived. */
-  time: string;
-  method: string;
-  host: string;
-  path: string;
-  /** Status sent to the bottle (0 when the connection was closed without a response). */
-  status: number;
-  /** Response body bytes sent to the bottle. */
-  bytes: number;
-  /** Request body bytes passed to the upstream. */
-  bytesUp: number;
-  decision: 'allow' | 'deny';
-  /** The route that allowed it (`routes[0] api.example.com`), or null. */
-  rule: string | null;
-  /** Why it was refused, or what went wrong after it was allowed; null when all went well. */
-  reason: string | null;
-  /** Where the gateway connected (an allowed request with a `to` route shows the override). */
-  upstream?: string;
-  durationMs: number;
-}
+/** The gateway's lines in the bottle's audit log (core's EgressAuditEntry, shared with `bottle logs`). */
+export type AuditEntry = EgressAuditEntry;
 
 export class AuditLog {
   private stream: WriteStream | null;

@@ -10,7 +10,7 @@ import tls from 'node:tls';
 // @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata API.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { BottleError } from '@bot-bottle/core';
+import { ServiceError } from '@bot-bottle/core';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -98,7 +98,7 @@ export async function loadCa(certPath: string, keyPath: string): Promise<LoadedC
   try {
     [certPem, keyPem] = await Promise.all([readFile(certPath, 'utf8'), readFile(keyPath, 'utf8')]);
   } catch (e) {
-    throw new BottleError('INTERNAL', `egress gateway: cannot read its CA (${(e as Error).message})`, {
+    throw new ServiceError(`egress gateway: cannot read its CA (${(e as Error).message})`, {
       suggestions: ['Make the CA with createBottleCa(dir) and give its ca.crt and ca.key in the gateway config ("ca": {"cert", "key"}).'],
       cause: e,
     });
@@ -107,12 +107,17 @@ export async function loadCa(certPath: string, keyPath: string): Promise<LoadedC
   try {
     nodeCert = new NodeX509(certPem);
   } catch (e) {
-    throw new BottleError('INTERNAL', `egress gateway: ${certPath} is not a PEM certificate`, { cause: e });
+    throw new ServiceError(`egress gateway: ${certPath} is not a PEM certificate`, { cause: e });
   }
-  if (!nodeCert.ca) throw new BottleError('INTERNAL', `egress gateway: ${certPath} is not a CA certificate (basicConstraints CA:FALSE)`);
-  const keyObject = createPrivateKey(keyPem);
+  if (!nodeCert.ca) throw new ServiceError(`egress gateway: ${certPath} is not a CA certificate (basicConstraints CA:FALSE)`);
+  let keyObject: ReturnType<typeof createPrivateKey>;
+  try {
+    keyObject = createPrivateKey(keyPem);
+  } catch (e) {
+    throw new ServiceError(`egress gateway: ${keyPath} is not a PEM private key`, { cause: e });
+  }
   if (!nodeCert.checkPrivateKey(keyObject)) {
-    throw new BottleError('INTERNAL', `egress gateway: ${keyPath} is not the key of ${certPath}`, {
+    throw new ServiceError(`egress gateway: ${keyPath} is not the key of ${certPath}`, {
       suggestions: ['Give the ca.key made together with ca.crt, or make a new pair with createBottleCa(dir).'],
     });
   }
@@ -127,7 +132,7 @@ export async function loadCa(certPath: string, keyPath: string): Promise<LoadedC
     importAlg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
     signingAlgorithm = { name: 'RSASSA-PKCS1-v1_5' };
   } else {
-    throw new BottleError('INTERNAL', `egress gateway: CA key type ${keyObject.asymmetricKeyType} is not supported; use ECDSA or RSA`);
+    throw new ServiceError(`egress gateway: CA key type ${keyObject.asymmetricKeyType} is not supported; use ECDSA or RSA`);
   }
   const der = keyObject.export({ format: 'der', type: 'pkcs8' });
   const signingKey = await webcrypto.subtle.importKey('pkcs8', der, importAlg, false, ['sign']);

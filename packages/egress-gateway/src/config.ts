@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as v from 'valibot';
-import { BottleError, EXIT_USAGE, formatPath, type EgressRoute } from '@bot-bottle/core';
+import { BUNDLE_SERVICES, ServiceError, parseConfig, readConfigFile, type ConfigFileSpec, type EgressRoute } from '@bot-bottle/core';
 import type { GatewayOptions } from './gateway.js';
 import { parseRoutes } from './rules.js';
 
@@ -16,7 +16,7 @@ const ListenSchema = v.union([
 ]);
 
 export const GatewayConfigSchema = v.strictObject({
-  /** Where the proxy listens. Default: {"port": 3128, "host": "0.0.0.0"}. */
+  /** Where the proxy listens. Default: {"port": 3128 (the bottle-side egress port), "host": "0.0.0.0"}. */
   listen: v.optional(ListenSchema),
   /** The bottle's CA, as made by createBottleCa. */
   ca: v.strictObject({ cert: v.pipe(v.string(), v.nonEmpty()), key: v.pipe(v.string(), v.nonEmpty()) }),
@@ -33,43 +33,21 @@ export const GatewayConfigSchema = v.strictObject({
 });
 export type GatewayConfig = v.InferOutput<typeof GatewayConfigSchema>;
 
-function invalid(source: string, details: string[]): BottleError {
-  return new BottleError('USAGE', `egress gateway config ${source} is not valid`, {
-    details,
-    suggestions: ['See the config format in the egress-gateway README: {"ca": {"cert", "key"}, "routes": [...], "secretEnv"?, "extraCaFiles"?, "auditLog"?, "listen"?, "admin"?}.'],
-    exit: EXIT_USAGE,
-  });
-}
+const CONFIG_FILE: ConfigFileSpec = {
+  service: 'egress gateway',
+  formatHint: 'See the config format in the egress-gateway README: {"ca": {"cert", "key"}, "routes": [...], "secretEnv"?, "extraCaFiles"?, "auditLog"?, "listen"?, "admin"?}.',
+  envVar: 'BOT_BOTTLE_EGRESS_CONFIG',
+};
 
 /** Checks a parsed config file; routes are checked by the manifest's own route schema. */
 export function parseGatewayConfig(value: unknown, source = '<config>'): GatewayConfig & { routes: EgressRoute[] } {
-  const r = v.safeParse(GatewayConfigSchema, value);
-  if (!r.success) {
-    throw invalid(
-      source,
-      r.issues.map((i) => `${formatPath((i.path ?? []).map((p) => p.key as string | number))}: ${i.message}`),
-    );
-  }
-  return { ...r.output, routes: parseRoutes(r.output.routes) };
+  const config = parseConfig(CONFIG_FILE, GatewayConfigSchema, value, source);
+  return { ...config, routes: parseRoutes(config.routes) };
 }
 
 export async function readGatewayConfig(file: string): Promise<GatewayConfig & { routes: EgressRoute[] }> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new BottleError('USAGE', `egress gateway: cannot read its config ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
-      suggestions: ['Pass the config path as the first argument or in BOT_BOTTLE_EGRESS_CONFIG.'],
-      exit: EXIT_USAGE,
-    });
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw invalid(file, [`(top level): not JSON: ${(e as Error).message}`]);
-  }
-  return parseGatewayConfig(value, file);
+  const config = await readConfigFile(CONFIG_FILE, GatewayConfigSchema, file);
+  return { ...config, routes: parseRoutes(config.routes) };
 }
 
 /** Turns a config into gateway options, reading secrets from `env` and extra CAs from disk. */
@@ -82,7 +60,7 @@ export async function gatewayOptionsFromConfig(config: GatewayConfig & { routes:
     else secrets[name] = value;
   }
   if (missing.length) {
-    throw new BottleError('LAUNCH_ENV_MISSING', `egress gateway: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set in its environment`, {
+    throw new ServiceError(`egress gateway: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set in its environment`, {
       suggestions: ['Start the gateway with each secretEnv variable set to the value it injects.'],
     });
   }
@@ -91,7 +69,7 @@ export async function gatewayOptionsFromConfig(config: GatewayConfig & { routes:
     try {
       extraCaCerts.push(await readFile(file, 'utf8'));
     } catch (e) {
-      throw new BottleError('USAGE', `egress gateway: cannot read extra CA file ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { exit: EXIT_USAGE });
+      throw new ServiceError(`egress gateway: cannot read extra CA file ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { kind: 'config' });
     }
   }
   return {
@@ -100,6 +78,6 @@ export async function gatewayOptionsFromConfig(config: GatewayConfig & { routes:
     secrets,
     extraCaCerts,
     auditLogPath: config.auditLog ?? null,
-    listen: config.listen ?? { port: 3128, host: '0.0.0.0' },
+    listen: config.listen ?? { port: BUNDLE_SERVICES.egress.port, host: '0.0.0.0' },
   };
 }

@@ -9,7 +9,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { rm } from 'node:fs/promises';
 import zlib from 'node:zlib';
-import { BottleError, type EgressRoute } from '@bot-bottle/core';
+import { ServiceError, type EgressRoute } from '@bot-bottle/core';
 import { AuditLog, type AuditEntry } from './audit.js';
 import { LeafCertificates, loadCa, type LoadedCa } from './ca.js';
 import { BlockedAddressError, guardedLookup } from './address-guard.js';
@@ -71,7 +71,7 @@ export interface Gateway {
   /** The certificate (PEM) the bottle must trust. */
   readonly caCertPem: string;
   routes(): EgressRoute[];
-  /** Replaces the routes for every request from now on; throws a BottleError for bad routes. */
+  /** Replaces the routes for every request from now on; throws a ServiceError for bad routes. */
   setRoutes(routes: unknown): EgressRoute[];
   stats(): GatewayStats;
   close(): Promise<void>;
@@ -106,7 +106,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const checkSecrets = (routes: readonly EgressRoute[]) => {
     const missing = [...new Set(routes.flatMap((r) => (r.auth && secrets[r.auth.env] === undefined ? [r.auth.env] : [])))];
     if (missing.length) {
-      throw new BottleError('LAUNCH_ENV_MISSING', `egress gateway: no value for ${missing.join(', ')}, which a route injects`, {
+      throw new ServiceError(`egress gateway: no value for ${missing.join(', ')}, which a route injects`, {
         suggestions: [`Start the gateway with ${missing.join(', ')} in its environment (and named in its config's "secretEnv").`],
       });
     }
@@ -140,10 +140,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const pacer = new GcPacer(options.gcEveryBytes ?? 1024 * 1024);
   const clientOf = (s: net.Socket) => outerOf.get(s) ?? s;
 
-  const log = (entry: Omit<AuditEntry, 'time' | 'durationMs'>, started: number) => {
+  const log = (entry: Omit<AuditEntry, 'time' | 'source' | 'durationMs'>, started: number) => {
     counters.requests++;
     if (entry.decision === 'deny') counters.denied++;
-    audit.write({ time: new Date(started).toISOString(), ...entry, durationMs: Date.now() - started });
+    audit.write({ time: new Date(started).toISOString(), source: 'egress', ...entry, durationMs: Date.now() - started });
   };
 
   const trackUpstream = (s: net.Socket) => {

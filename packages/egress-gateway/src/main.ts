@@ -3,22 +3,18 @@
  * Runs the egress gateway from a config file: `bot-bottle-egress-gateway CONFIG.json`
  * (or BOT_BOTTLE_EGRESS_CONFIG). SIGHUP re-reads the file's routes; SIGTERM/SIGINT stop it.
  */
-import { isBottleError } from '@bot-bottle/core';
+import { ServiceError, formatServiceError, serviceExitCode } from '@bot-bottle/core';
 import { startAdminServer, type AdminServer } from './admin.js';
 import { gatewayOptionsFromConfig, readGatewayConfig } from './config.js';
 import { startGateway } from './gateway.js';
 
 function fail(e: unknown): never {
-  if (isBottleError(e)) {
-    process.stderr.write(`egress gateway: ${e.message}\n${e.details.map((d) => `  ${d}\n`).join('')}${e.suggestions.map((s) => `  fix: ${s}\n`).join('')}`);
-    process.exit(e.exit || 1);
-  }
-  process.stderr.write(`egress gateway: ${(e as Error)?.stack ?? String(e)}\n`);
-  process.exit(1);
+  process.stderr.write(formatServiceError('egress gateway', e));
+  process.exit(serviceExitCode(e));
 }
 
 const configPath = process.argv[2] ?? process.env.BOT_BOTTLE_EGRESS_CONFIG;
-if (!configPath) fail(new Error('usage: bot-bottle-egress-gateway CONFIG.json (or set BOT_BOTTLE_EGRESS_CONFIG)'));
+if (!configPath) fail(new ServiceError('usage: bot-bottle-egress-gateway CONFIG.json (or set BOT_BOTTLE_EGRESS_CONFIG)', { kind: 'config' }));
 
 try {
   const config = await readGatewayConfig(configPath);

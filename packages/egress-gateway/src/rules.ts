@@ -3,7 +3,7 @@
  */
 import net from 'node:net';
 import * as v from 'valibot';
-import { BottleError, EXIT_USAGE, EgressRouteSchema, formatPath, type EgressRoute } from '@bot-bottle/core';
+import { EgressRouteSchema, ServiceError, issueLines, type EgressRoute } from '@bot-bottle/core';
 import { pathAmbiguity, splitTarget } from './paths.js';
 
 export type { EgressRoute };
@@ -81,19 +81,16 @@ function describeRoute(route: EgressRoute, index: number): string {
 
 /**
  * Checks and normalises routes from outside (a config file, a supervise approval).
- * Throws a BottleError naming each problem by its path.
+ * Throws a ServiceError (kind `config`) naming each problem by its path.
  */
 export function parseRoutes(input: unknown, where = 'routes'): EgressRoute[] {
   const result = v.safeParse(v.array(EgressRouteSchema), input);
   if (result.success) return result.output;
-  const details = result.issues.map((issue) => {
-    const segs = [where, ...(issue.path ?? []).map((p) => p.key as string | number)];
-    return `${formatPath(segs)}: ${issue.message}`;
-  });
-  throw new BottleError('USAGE', `egress routes are not valid (${details.length} problem${details.length === 1 ? '' : 's'})`, {
+  const details = issueLines(result.issues, [where]);
+  throw new ServiceError(`egress routes are not valid (${details.length} problem${details.length === 1 ? '' : 's'})`, {
+    kind: 'config',
     details,
     suggestions: ['Each route is {"host": "api.example.com" or "*.example.com", "methods"?: [...], "paths"?: ["/v1/"], "schemes"?: ["https", "http"], "ports"?: [443], "to"?: "https://host:port", "auth"?: {"header", "env", "format"?, "cleartext"?}}.'],
-    exit: EXIT_USAGE,
   });
 }
 

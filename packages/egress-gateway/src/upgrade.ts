@@ -22,7 +22,7 @@ export interface UpgradeContext {
   dlp: DlpScanner;
   redactor: Redactor;
   upstreamTls: tls.SecureContext;
-  log(entry: Omit<AuditEntry, 'time' | 'durationMs'>, started: number): void;
+  log(entry: Omit<AuditEntry, 'time' | 'source' | 'durationMs'>, started: number): void;
   trackUpstream(s: net.Socket): void;
   countBytes(n: number): void;
   upstreamErrorReason(e: NodeJS.ErrnoException): string;

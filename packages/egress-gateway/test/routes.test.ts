@@ -5,6 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { startAdminServer } from '@bot-bottle/egress-gateway';
+import { parseAuditEntry } from '@bot-bottle/core';
 import {
   connectTunnel,
   rawConnect,
@@ -244,7 +245,7 @@ test('routes change at run time through the admin socket, without a restart', as
   await admin.close();
 });
 
-test('the audit file has one JSON line per decision', async (ctx) => {
+test("the audit file has one JSON line per decision, each an egress entry as core's parser reads it", async (ctx) => {
   const read = () => readFileSync(ctx.tg.auditPath, 'utf8').trim().split('\n');
   // Lines are appended asynchronously; wait until the file has caught up with the decisions made.
   await waitFor(() => read().length === ctx.tg.audit.length);
@@ -252,8 +253,10 @@ test('the audit file has one JSON line per decision', async (ctx) => {
   assert.ok(lines.length > 10);
   for (const l of lines) {
     const e = JSON.parse(l) as Record<string, unknown>;
-    for (const k of ['time', 'method', 'host', 'path', 'status', 'bytes', 'decision', 'rule', 'reason']) assert.ok(k in e, `${k} in ${l}`);
+    for (const k of ['time', 'source', 'method', 'host', 'path', 'status', 'bytes', 'decision', 'rule', 'reason']) assert.ok(k in e, `${k} in ${l}`);
     assert.ok(e.decision === 'allow' || e.decision === 'deny');
+    assert.is(e.source, 'egress');
+    assert.equal(parseAuditEntry(l), e, 'read back by `bottle logs` as written');
   }
 });
 

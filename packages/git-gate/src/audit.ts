@@ -1,7 +1,8 @@
 /**
  * Audit lines: one JSON object per line, appended to the log the egress gateway also writes.
  * Each line is one write(2) on a file opened with O_APPEND, so lines from the gate, its push
- * hooks and the gateway never interleave.
+ * hooks and the gateway never interleave. The entry type is core's GitAuditEntry, one variant of
+ * the AuditEntry that `bottle logs` reads.
  *
  * The log may be named `/dev/fd/N`: a descriptor the gate inherited, already open for appending.
  * The bundle runs the gate as a user that cannot open the log's folder (a host folder); it opens
@@ -9,35 +10,9 @@
  */
 import { appendFileSync, mkdirSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import type { GitAuditEntry, RefUpdate } from '@bot-bottle/core';
 
-export type GitService = 'upload-pack' | 'receive-pack' | 'upload-archive' | string;
-
-export interface RefUpdate {
-  ref: string;
-  /** Object id before the push (all zeros when the ref is created). */
-  old: string;
-  /** Object id after the push (all zeros when the ref is deleted). */
-  new: string;
-}
-
-export interface GitAuditEntry {
-  /** ISO 8601 time of the decision. */
-  time: string;
-  /** Tells these lines apart from the egress gateway's in the shared log. */
-  source: 'git-gate';
-  /** git's service name: upload-pack (fetch, clone), receive-pack (push), or what was asked for. */
-  service: GitService;
-  /** The declared name, or the path asked for when it names no declared repo. */
-  repo: string;
-  /** The refs a push updates; empty for a fetch. */
-  refs: RefUpdate[];
-  decision: 'allow' | 'deny';
-  /** Why it was refused, or null. */
-  reason: string | null;
-  upstream?: string;
-  /** Where the request came from, when the gate knows it. */
-  client?: string;
-}
+export type { GitAuditEntry, GitService, RefUpdate } from '@bot-bottle/core';
 
 export type AuditInput = Omit<GitAuditEntry, 'time' | 'source' | 'refs'> & { refs?: RefUpdate[] };
 

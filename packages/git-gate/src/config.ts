@@ -4,10 +4,9 @@
  * Nothing secret is in it: the identity files are only named by path.
  */
 import { accessSync, constants, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as v from 'valibot';
-import { BottleError, EXIT_USAGE, formatPath, gitUrlProblem, type GitGateUpstream } from '@bot-bottle/core';
+import { BUNDLE_SERVICES, formatPath, gitUrlProblem, invalidConfig, parseConfig, readConfigFile, type ConfigFileSpec, type GitGateUpstream } from '@bot-bottle/core';
 import { isSshUrl } from './ssh.js';
 
 /** The same rule as the manifest's git `Name`: it becomes `<Name>.git` on the gate. */
@@ -68,12 +67,12 @@ export interface ResolvedGitGateConfig {
   entries: GateEntry[];
 }
 
-const FORMAT_HINT =
-  'The git-gate config is {"listen"?: {"port", "host"?} | {"socket"}, "dataDir", "auditLog"?, "defaultKnownHosts"?, "upstreamTimeoutSeconds"?, "upstreams": [{"name", "upstream", "identityFile", "knownHosts", "push", "protect"}]} (see the git-gate README).';
-
-function invalid(source: string, details: string[], suggestions = [FORMAT_HINT]): BottleError {
-  return new BottleError('USAGE', `git-gate config ${source} is not valid`, { details, suggestions, exit: EXIT_USAGE });
-}
+const CONFIG_FILE: ConfigFileSpec = {
+  service: 'git-gate',
+  formatHint:
+    'The git-gate config is {"listen"?: {"port", "host"?} | {"socket"}, "dataDir", "auditLog"?, "defaultKnownHosts"?, "upstreamTimeoutSeconds"?, "upstreams": [{"name", "upstream", "identityFile", "knownHosts", "push", "protect"}]} (see the git-gate README).',
+  envVar: 'BOT_BOTTLE_GIT_GATE_CONFIG',
+};
 
 function readableFile(file: string): string | null {
   const st = statSync(file, { throwIfNoEntry: false });
@@ -92,11 +91,14 @@ function readableFile(file: string): string | null {
  * error at start-up, not at the first fetch.
  */
 export function parseGitGateConfig(value: unknown, source = '<config>', checkFiles = true): ResolvedGitGateConfig {
-  const r = v.safeParse(GitGateConfigSchema, value);
-  if (!r.success) {
-    throw invalid(source, r.issues.map((i) => `${formatPath((i.path ?? []).map((p) => p.key as string | number))}: ${i.message}`));
-  }
-  const config = r.output;
+  return resolveConfig(parseConfig(CONFIG_FILE, GitGateConfigSchema, value, source), source, checkFiles);
+}
+
+export async function readGitGateConfig(file: string): Promise<ResolvedGitGateConfig> {
+  return resolveConfig(await readConfigFile(CONFIG_FILE, GitGateConfigSchema, file), file, true);
+}
+
+function resolveConfig(config: GitGateConfig, source: string, checkFiles: boolean): ResolvedGitGateConfig {
   const problems: string[] = [];
   const entries: GateEntry[] = config.upstreams.map((u, i) => {
     const at = (key: string) => formatPath(['upstreams', i, key]);
@@ -118,31 +120,12 @@ export function parseGitGateConfig(value: unknown, source = '<config>', checkFil
     }
     return { ...u, effectiveKnownHosts, ssh };
   });
-  if (problems.length) throw invalid(source, problems, ['Fix the paths in the config, or the mounts of the bundle.']);
+  if (problems.length) throw invalidConfig(CONFIG_FILE, source, problems, ['Fix the paths in the config, or the mounts of the bundle.']);
   return {
-    listen: config.listen ? ('socket' in config.listen ? config.listen : { port: config.listen.port, host: config.listen.host ?? '0.0.0.0' }) : { port: 9418, host: '0.0.0.0' },
+    listen: config.listen ? ('socket' in config.listen ? config.listen : { port: config.listen.port, host: config.listen.host ?? '0.0.0.0' }) : { port: BUNDLE_SERVICES.git.port, host: '0.0.0.0' },
     dataDir: config.dataDir,
     auditLog: config.auditLog ?? null,
     upstreamTimeoutMs: (config.upstreamTimeoutSeconds ?? 600) * 1000,
     entries,
   };
-}
-
-export async function readGitGateConfig(file: string): Promise<ResolvedGitGateConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new BottleError('USAGE', `git-gate: cannot read its config ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
-      suggestions: ['Pass the config path as the first argument or in BOT_BOTTLE_GIT_GATE_CONFIG.'],
-      exit: EXIT_USAGE,
-    });
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw invalid(file, [`(top level): not JSON: ${(e as Error).message}`]);
-  }
-  return parseGitGateConfig(value, file);
 }

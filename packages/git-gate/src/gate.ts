@@ -10,7 +10,7 @@ import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { execa } from 'execa';
-import { BottleError } from '@bot-bottle/core';
+import { ServiceError } from '@bot-bottle/core';
 import { auditFd, writeAudit, type AuditInput, type GitAuditEntry } from './audit.js';
 import type { ResolvedGitGateConfig } from './config.js';
 import { KeyedLock } from './lock.js';
@@ -47,7 +47,7 @@ export async function checkTools(needSsh: boolean): Promise<void> {
   if (needSsh) problems.push((await execa('ssh', ['-V'], { reject: false })).exitCode === 0 ? null : 'ssh (openssh-client) is not installed');
   const found = problems.filter((p): p is string => p !== null);
   if (found.length) {
-    throw new BottleError('BACKEND_UNAVAILABLE', `git-gate cannot start: ${found.join('; ')}`, {
+    throw new ServiceError(`git-gate cannot start: ${found.join('; ')}`, {
       suggestions: ['Install git and openssh-client in the bundle image (Debian: apt-get install -y git openssh-client).'],
     });
   }
@@ -84,7 +84,13 @@ export async function startGitGate(options: GitGateOptions): Promise<RunningGitG
   if (logFd !== null && logFd > 2) daemonStdio.push(...Array<'ignore'>(logFd - 3).fill('ignore'), logFd);
 
   const refuse = (socket: net.Socket, message: string) => {
+    // Whatever the client still sends (git archive writes its arguments right after the service
+    // line) is read and dropped: closing with unread bytes would make the kernel reset the
+    // connection, and the client could lose the ERR line it should print.
+    socket.on('data', () => {});
+    socket.resume();
     socket.end(errPacket(message));
+    setTimeout(() => socket.destroy(), 5_000).unref();
   };
 
   /**
@@ -219,7 +225,7 @@ export async function startGitGate(options: GitGateOptions): Promise<RunningGitG
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
       reject(
-        new BottleError('BACKEND_FAILED', `git-gate cannot listen on ${'socket' in listen ? listen.socket : `${listen.host}:${listen.port}`}: ${e.code ?? e.message}`, {
+        new ServiceError(`git-gate cannot listen on ${'socket' in listen ? listen.socket : `${listen.host}:${listen.port}`}: ${e.code ?? e.message}`, {
           suggestions: [e.code === 'EADDRINUSE' ? 'Another process uses that address; stop it or choose another port.' : 'Check the listen address in the config.'],
         }),
       ),

@@ -6,7 +6,7 @@ import { existsSync, lstatSync, mkdirSync, realpathSync, writeFileSync } from 'n
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { BottleError } from '@bot-bottle/core';
+import { ServiceError } from '@bot-bottle/core';
 import type { GateEntry } from './config.js';
 import { shellQuote, upstreamGitEnv } from './ssh.js';
 
@@ -42,16 +42,16 @@ export function hookScriptPath(): string {
 function refuseSymlink(p: string, what: string): void {
   const st = lstatSync(p, { throwIfNoEntry: false });
   if (st?.isSymbolicLink()) {
-    throw new BottleError('USAGE', `git-gate: ${what} ${p} is a symbolic link; the gate serves only folders it made itself`, {
+    throw new ServiceError(`git-gate: ${what} ${p} is a symbolic link; the gate serves only folders it made itself`, {
+      kind: 'config',
       suggestions: [`Remove ${p} (the gate recreates it), or give the gate an empty dataDir.`],
-      exit: 2,
     });
   }
 }
 
 async function git(args: string[], cwd?: string): Promise<void> {
   const r = await execa('git', args, { cwd, env: localGitEnv(), extendEnv: false, reject: false, timeout: 60_000 });
-  if (r.exitCode !== 0) throw new BottleError('INTERNAL', `git-gate: git ${args.join(' ')} failed: ${(r.stderr || r.stdout || String(r.exitCode)).trim()}`);
+  if (r.exitCode !== 0) throw new ServiceError(`git-gate: git ${args.join(' ')} failed: ${(r.stderr || r.stdout || String(r.exitCode)).trim()}`);
 }
 
 /**
@@ -60,7 +60,7 @@ async function git(args: string[], cwd?: string): Promise<void> {
  */
 export async function prepareMirrors(dataDir: string, entries: readonly GateEntry[], auditLog: string | null, upstreamTimeoutMs: number): Promise<{ reposDir: string; mirrors: Map<string, Mirror> }> {
   const hook = hookScriptPath();
-  if (!existsSync(hook)) throw new BottleError('INTERNAL', `git-gate: its push hook ${hook} is missing; build the package (pnpm --filter @bot-bottle/git-gate build)`);
+  if (!existsSync(hook)) throw new ServiceError(`git-gate: its push hook ${hook} is missing; build the package (pnpm --filter @bot-bottle/git-gate build)`);
   mkdirSync(dataDir, { recursive: true });
   for (const sub of ['repos', 'entries']) {
     refuseSymlink(path.join(dataDir, sub), 'folder');

@@ -5,7 +5,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { errPacket, explainUpstreamFailure, isSshUrl, lostRaces, parseGitGateConfig, protectingPattern, pushPolicyProblem, readRequest, resolveRepoPath, serviceProblem, sshCommand } from '@bot-bottle/git-gate';
+import { parseAuditEntry } from '@bot-bottle/core';
+import { auditLine, errPacket, explainUpstreamFailure, isSshUrl, lostRaces, parseGitGateConfig, protectingPattern, pushPolicyProblem, readRequest, resolveRepoPath, serviceProblem, sshCommand } from '@bot-bottle/git-gate';
 import { cleanup, tmpDir } from './helpers.js';
 
 const Protocol = suite('request lines');
@@ -148,9 +149,9 @@ Config('bad configs are refused with the JSON path of each problem', () => {
       parseGitGateConfig(value, 'cfg.json');
       assert.unreachable(JSON.stringify(value));
     } catch (e) {
-      const err = e as { message: string; details: string[]; exit: number; name: string };
-      assert.is(err.name, 'BottleError');
-      assert.is(err.exit, 2);
+      const err = e as { message: string; details: string[]; kind: string; name: string };
+      assert.is(err.name, 'ServiceError');
+      assert.is(err.kind, 'config');
       assert.match(err.message, /git-gate config cfg\.json is not valid/);
       assert.match(err.details.join('\n'), want, JSON.stringify(value));
     }
@@ -177,8 +178,18 @@ Config('missing identity and known_hosts files are named at start-up', () => {
   }
 });
 
+const Audit = suite('audit lines');
+
+Audit("a line is core's git-gate entry, read back by `bottle logs` as written", () => {
+  const refs = [{ ref: 'refs/heads/main', old: '0'.repeat(40), new: 'a'.repeat(40) }];
+  const line = auditLine({ service: 'receive-pack', repo: 'app', refs, decision: 'deny', reason: 'protected', upstream: 'ssh://git@h/app.git', client: '127.0.0.1' }, new Date(0));
+  assert.equal(line, { time: '1970-01-01T00:00:00.000Z', source: 'git-gate', service: 'receive-pack', repo: 'app', refs, decision: 'deny', reason: 'protected', upstream: 'ssh://git@h/app.git', client: '127.0.0.1' });
+  assert.equal(parseAuditEntry(JSON.stringify(line)), line);
+});
+
 Protocol.run();
 Paths.run();
 Policy.run();
 Ssh.run();
 Config.run();
+Audit.run();

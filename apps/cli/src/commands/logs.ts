@@ -1,49 +1,41 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Args, Flags } from '@oclif/core';
-import { BottleError, EXIT_USAGE, SLUG_PATTERN, bottleStateDir } from '@bot-bottle/core';
+import { AUDIT_LOG_NAME, BottleError, EXIT_USAGE, SLUG_PATTERN, bottleStateDir, parseAuditEntry, type AuditEntry, type EgressAuditEntry, type GitAuditEntry } from '@bot-bottle/core';
 import { BaseCommand } from '../base-command.js';
 
-/** One line of the gateway's audit log (what the egress gateway writes; extra keys are kept). */
-export interface AuditLine {
-  time: string;
-  method: string;
-  host: string;
-  path: string;
-  status: number;
-  bytes?: number;
-  bytesUp?: number;
-  decision: string;
-  rule: string | null;
-  reason: string | null;
-  upstream?: string;
-  durationMs?: number;
-  [key: string]: unknown;
-}
+/** The git operation a git-gate line shows where an egress line shows its method. */
+const GIT_OPERATIONS: Readonly<Record<string, string>> = { 'upload-pack': 'FETCH', 'receive-pack': 'PUSH', 'upload-archive': 'ARCHIVE' };
 
-/** `time  DECISION  METHOD  host+path  status  rule / reason`, one line per request. */
-export function formatAuditLine(e: AuditLine): string {
+type Columns = [what: string, where: string, status: string, why: string];
+
+function egressColumns(e: EgressAuditEntry): Columns {
   // A refused tunnel's path is already `host:port`; others are a path on the host.
   const where = e.method === 'CONNECT' || !e.path.startsWith('/') ? e.path || e.host : `${e.host}${e.path}`;
-  const status = e.status ? String(e.status) : '-';
   const why = [e.rule, e.reason].filter((x): x is string => typeof x === 'string' && x !== '').join(': ');
-  return [e.time, e.decision.toUpperCase().padEnd(5), e.method.padEnd(7), where, status.padStart(3), why || '-'].join('  ');
+  return [e.method, where, e.status ? String(e.status) : '-', why];
 }
 
-function parseLine(text: string): AuditLine | null {
-  try {
-    const v = JSON.parse(text) as Partial<AuditLine>;
-    if (typeof v !== 'object' || v === null || typeof v.time !== 'string' || typeof v.decision !== 'string' || typeof v.method !== 'string') return null;
-    // Keys stay in the order the gateway wrote them; missing ones get neutral values.
-    return Object.assign(v, { host: v.host ?? '', path: v.path ?? '', status: v.status ?? 0, rule: v.rule ?? null, reason: v.reason ?? null }) as AuditLine;
-  } catch {
-    return null;
-  }
+function gitColumns(e: GitAuditEntry): Columns {
+  const operation = GIT_OPERATIONS[e.service];
+  // The repo as declared (or the path asked for), what was asked when it is no git operation, then the refs a push updates.
+  const where = [`git:${e.repo || '-'}`, ...(operation ? [] : [`(${e.service})`]), ...e.refs.map((r) => r.ref)].join(' ');
+  return [operation ?? 'GIT', where, '-', e.reason ?? ''];
+}
+
+/**
+ * One line per entry: `time  DECISION  WHAT  where  status  why`. An egress line shows the method,
+ * host and path, HTTP status, and the route that allowed it or why it was refused; a git-gate line
+ * shows FETCH or PUSH, `git:<repo>` and the refs a push updates, `-`, and why it was refused.
+ */
+export function formatAuditLine(e: AuditEntry): string {
+  const [what, where, status, why] = e.source === 'git-gate' ? gitColumns(e) : egressColumns(e);
+  return [e.time, e.decision.toUpperCase().padEnd(5), what.padEnd(7), where, status.padStart(3), why || '-'].join('  ');
 }
 
 /** Where the bottle's audit log is: its plan says, else the default place in its state dir. */
 async function auditLogPath(stateDir: string): Promise<string> {
-  const fallback = path.join(stateDir, 'log', 'audit.jsonl');
+  const fallback = path.join(stateDir, 'log', AUDIT_LOG_NAME);
   const text = await readFile(path.join(stateDir, 'plan.json'), 'utf8').catch(() => null);
   if (!text) return fallback;
   try {
@@ -55,9 +47,10 @@ async function auditLogPath(stateDir: string): Promise<string> {
 }
 
 export default class Logs extends BaseCommand {
-  static override summary = "Show a bottle's egress audit log: every request its gateway allowed or refused, and why.";
+  static override summary = "Show a bottle's audit log: every request its egress gateway and git-gate allowed or refused, and why.";
   static override description = [
     'One line per request: time, decision (ALLOW/DENY), method, host and path, status (- when the connection was closed without an answer), then the route that allowed it or the reason it was refused.',
+    'A git-gate line shows FETCH or PUSH, git:<repo> and the refs a push updates, -, then the reason it was refused.',
     'With --json, one JSON array of the audit entries. With --follow, keeps printing new entries until the bottle is removed or you press Ctrl-C; --follow --json prints one JSON object per line (JSON Lines) instead of an array.',
   ].join('\n');
   static override examples = ['<%= config.bin %> logs demo-abc12', '<%= config.bin %> logs demo-abc12 --follow', '<%= config.bin %> logs demo-abc12 --json | jq \'.[] | select(.decision == "deny")\''];
@@ -66,7 +59,7 @@ export default class Logs extends BaseCommand {
     follow: Flags.boolean({ char: 'f', summary: 'Keep printing new entries as they are logged (with --json: JSON Lines, one object per line).', default: false }),
   };
 
-  async run(): Promise<AuditLine[] | undefined> {
+  async run(): Promise<AuditEntry[] | undefined> {
     const { args, flags } = await this.parse(Logs);
     const slug = args.slug;
     if (!SLUG_PATTERN.test(slug)) {
@@ -82,12 +75,12 @@ export default class Logs extends BaseCommand {
     }
     const file = await auditLogPath(stateDir);
     const json = this.jsonEnabled();
-    const entries: AuditLine[] = [];
+    const entries: AuditEntry[] = [];
     let lineNo = 0;
     const emit = (text: string) => {
       lineNo++;
       if (!text.trim()) return;
-      const e = parseLine(text);
+      const e = parseAuditEntry(text);
       if (!e) {
         this.note(`bottle: ${file}:${lineNo}: not an audit entry, skipped`);
         return;

@@ -12,6 +12,7 @@ import { makePlan, type BottlePlan } from '../plan.js';
 import type { ProvisionContext, ProvisionerDefinition, ProvisionResult } from '../provisioner.js';
 import { buildRegistry } from '../registry.js';
 import { resolveSteps } from '../runner.js';
+import { BUNDLE_SERVICES, GUEST_SERVICE_HOST } from '../services.js';
 import { RecordingTarget } from './recording-target.js';
 
 const made: string[] = [];
@@ -28,11 +29,11 @@ export async function cleanupTempDirs(): Promise<void> {
   await Promise.all(made.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 }
 
-/** Where the bundle's services answer, as a backend would report them. */
+/** Where the bundle's services answer, as a backend would report them (git and supervise at the table's ports). */
 export const ENDPOINTS: AgentEndpoints = {
-  proxyUrl: 'http://127.0.0.1:55557',
-  gitGateHost: '127.0.0.1:9418',
-  superviseUrl: 'http://127.0.0.1:9100/',
+  proxyUrl: `http://${GUEST_SERVICE_HOST}:55557`,
+  gitGateHost: `${GUEST_SERVICE_HOST}:${BUNDLE_SERVICES.git.port}`,
+  superviseUrl: `http://${GUEST_SERVICE_HOST}:${BUNDLE_SERVICES.supervise.port}/`,
 };
 
 /** The small manifest a plan is made from: bottle "dev", agent "demo". */
