@@ -93,6 +93,25 @@ test('git-gate lines in the same log: FETCH or PUSH, git:<repo> and the refs a p
   assert.equal(JSON.parse(json.stdout), [ALLOW, GIT_FETCH, GIT_PUSH_DENIED, GIT_UNKNOWN]);
 });
 
+test('text the bottle chose never reaches the terminal as control characters: escapes are shown instead', async () => {
+  const xdg = await isolatedXdg();
+  // git-gate logs the path a refused request asked for as it came (the bottle picks every byte of it).
+  const hostile = { ...GIT_UNKNOWN, service: 'upload-pack', repo: '/x\u001b]0;owned\u0007\u001b[2J\r.git', refs: [{ ref: 'refs/heads/a\u202eb', old: ZERO, new: ZERO }], reason: 'no such repo \u009b31m' };
+  const egress = { ...DENY_HOST, path: '/\u001b[1Aup', reason: 'refused\nDENY forged' };
+  await fakeBottle(xdg, 'demo-abc12', jsonl(hostile, egress));
+  // The real binary: the in-process runner strips ANSI sequences from what it captures.
+  const r = await bottle(['logs', 'demo-abc12'], { env: xdg });
+  assert.is(r.exitCode, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n');
+  assert.is(lines.length, 2, 'a newline in a field does not forge a line');
+  assert.not.match(r.stdout.trimEnd(), /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/, 'no control character but the line ends');
+  assert.is(lines[0], '2026-01-01T12:00:06.000Z  DENY   FETCH    git:/x\\x1b]0;owned\\x07\\x1b[2J\\x0d.git refs/heads/a\\u202eb    -  no such repo \\x9b31m');
+  assert.is(lines[1], '2026-01-01T12:00:01.000Z  DENY   GET      evil.example.invalid/\\x1b[1Aup  403  refused\\x0aDENY forged');
+  // Control: the log holds those bytes as the services wrote them, and --json keeps them (JSON escapes them itself).
+  const json = await bottle(['logs', 'demo-abc12', '--json'], { env: xdg });
+  assert.equal(JSON.parse(json.stdout), [hostile, egress]);
+});
+
 test('a line the gateway wrote before it named its source is still an egress entry', async () => {
   const xdg = await isolatedXdg();
   const { source: _source, ...old } = DENY_HOST;

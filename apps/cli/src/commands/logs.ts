@@ -9,6 +9,18 @@ const GIT_OPERATIONS: Readonly<Record<string, string>> = { 'upload-pack': 'FETCH
 
 type Columns = [what: string, where: string, status: string, why: string];
 
+/**
+ * Text the bottle chose (a path asked of git-gate, a ref name, a host) goes to the user's terminal
+ * here: control characters (C0, DEL, C1) and bidirectional overrides are shown as escapes, so a
+ * line cannot move the cursor, retitle the window or hide what follows.
+ */
+function visible(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
 function egressColumns(e: EgressAuditEntry): Columns {
   // A refused tunnel's path is already `host:port`; others are a path on the host.
   const where = e.method === 'CONNECT' || !e.path.startsWith('/') ? e.path || e.host : `${e.host}${e.path}`;
@@ -29,8 +41,8 @@ function gitColumns(e: GitAuditEntry): Columns {
  * shows FETCH or PUSH, `git:<repo>` and the refs a push updates, `-`, and why it was refused.
  */
 export function formatAuditLine(e: AuditEntry): string {
-  const [what, where, status, why] = e.source === 'git-gate' ? gitColumns(e) : egressColumns(e);
-  return [e.time, e.decision.toUpperCase().padEnd(5), what.padEnd(7), where, status.padStart(3), why || '-'].join('  ');
+  const [what, where, status, why] = (e.source === 'git-gate' ? gitColumns(e) : egressColumns(e)).map(visible) as Columns;
+  return [visible(e.time), e.decision.toUpperCase().padEnd(5), what.padEnd(7), where, status.padStart(3), why || '-'].join('  ');
 }
 
 /** Where the bottle's audit log is: its plan says, else the default place in its state dir. */
