@@ -13,6 +13,8 @@ import path from 'node:path';
 import {
   BUNDLE_READY_MARKER,
   BottleError,
+  EXIT_INTERRUPTED,
+  EXIT_USAGE,
   agentEnv,
   resolveLimits,
   stateHome,
@@ -126,7 +128,7 @@ async function waitForFile(file: string, timeoutMs: number, signal?: AbortSignal
   const deadline = Date.now() + timeoutMs;
   let checks = 0;
   while (Date.now() < deadline) {
-    if (signal?.aborted) throw new BottleError('INTERRUPTED', 'interrupted', { exit: 130 });
+    if (signal?.aborted) throw new BottleError('INTERRUPTED', 'interrupted', { exit: EXIT_INTERRUPTED });
     if (await stat(file).catch(() => null)) return;
     // Now and then, ask the engine whether the bundle died instead of waiting out the timeout.
     if (alive && ++checks % 50 === 0) {
@@ -359,7 +361,7 @@ export class DockerBackend implements Backend {
     const name = containerName(slug);
     const r = await docker(['inspect', '--format', '{{.State.Running}}|{{index .Config.Labels "bot-bottle.slug"}}|{{.Config.WorkingDir}}', name]);
     if (r.exitCode !== 0 || !r.stdout.includes(`|${slug}|`)) {
-      throw new BottleError('BOTTLE_NOT_FOUND', `no bottle named ${slug}`, { suggestions: ['List bottles with `bottle ls`.'], exit: 2 });
+      throw new BottleError('BOTTLE_NOT_FOUND', `no bottle named ${slug}`, { suggestions: ['List bottles with `bottle ls`.'], exit: EXIT_USAGE });
     }
     if (!r.stdout.startsWith('true')) throw new BottleError('BOTTLE_NOT_FOUND', `bottle ${slug} is not running`, { suggestions: [`Remove it with \`bottle stop ${slug}\`.`] });
     return attach(name, argv, { tty: options.tty, env: {}, workdir: '/home/node/workspace' });
@@ -367,7 +369,7 @@ export class DockerBackend implements Backend {
 
   async stop(slug: string): Promise<void> {
     const found = (await this.list()).some((b) => b.slug === slug);
-    if (!found) throw new BottleError('BOTTLE_NOT_FOUND', `no bottle named ${slug}`, { suggestions: ['List bottles with `bottle ls`.'], exit: 2 });
+    if (!found) throw new BottleError('BOTTLE_NOT_FOUND', `no bottle named ${slug}`, { suggestions: ['List bottles with `bottle ls`.'], exit: EXIT_USAGE });
     await removeBottle(slug, this.stateRoot());
   }
 

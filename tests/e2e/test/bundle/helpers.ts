@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { makePlan, runProvisioners, validateManifest, type BottlePlan, type LaunchedBottle } from '@bot-bottle/core';
+import { makePlan, parseAuditEntry, runProvisioners, validateManifest, type BottlePlan, type EgressAuditEntry, type LaunchedBottle } from '@bot-bottle/core';
 import caProvisioner from '@bot-bottle/provisioner-ca';
 import { DockerBackend, docker, dockerOk, ensureImages, type ImageRefs } from '@bot-bottle/backend-docker';
 
@@ -123,19 +123,8 @@ export interface TestBottle {
   audit(): Promise<AuditRecord[]>;
 }
 
-export interface AuditRecord {
-  time: string;
-  method: string;
-  host: string;
-  path: string;
-  status: number;
-  bytes: number;
-  bytesUp: number;
-  decision: 'allow' | 'deny';
-  rule: string | null;
-  reason: string | null;
-  upstream?: string;
-}
+/** An egress line of the bottle's audit log (git-gate lines are left out by `audit()`). */
+export type AuditRecord = EgressAuditEntry;
 
 /**
  * Launches agent `demo` of `manifest` in a real bottle whose bundle joins the world's network and
@@ -176,7 +165,7 @@ export async function launchBottle(world: World, manifest: object, secrets: Reco
     async audit() {
       const { readFile } = await import('node:fs/promises');
       const text = await readFile(plan.egress.auditLogPath, 'utf8').catch(() => '');
-      return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord);
+      return text.split('\n').map(parseAuditEntry).filter((e): e is AuditRecord => e?.source === 'egress');
     },
   };
 }
