@@ -11,7 +11,9 @@ const args = process.argv.slice(2);
 // --unit: only what needs nothing but Node — no suite under a test/integration/ folder, and not the
 // end-to-end package (tests/e2e). Those need a docker engine and the images.
 const unit = args.includes('--unit');
-const only = args.filter((a) => a !== '--unit');
+// --checks: only the type check and the lint (what the full run starts with).
+const checksOnly = args.includes('--checks');
+const only = args.filter((a) => a !== '--unit' && a !== '--checks');
 const dirs = ['packages', 'apps', 'examples', 'tests', 'bench']
   .flatMap((d) => (existsSync(path.join(root, d)) ? readdirSync(path.join(root, d)).map((n) => path.join(root, d, n)) : []))
   .filter((d) => existsSync(path.join(d, 'test')) && existsSync(path.join(d, 'package.json')))
@@ -39,13 +41,13 @@ async function check(name, cmd, args) {
 
 // The whole run (no package filter) starts with the checks a suite cannot make: types of every
 // source and test file, and lint. Each is one test in the count.
-if (only.length === 0 && !unit && process.env.BOT_BOTTLE_SKIP_CHECKS !== '1') {
+if ((checksOnly || (only.length === 0 && !unit)) && process.env.BOT_BOTTLE_SKIP_CHECKS !== '1') {
   const pnpm = process.platform === 'win32' ? 'pnpm.cmd' : 'pnpm';
   await check('typecheck (sources and tests)', pnpm, ['-s', 'turbo', 'run', 'typecheck', '--output-logs=errors-only']);
   if (existsSync(path.join(root, 'eslint.config.js'))) await check('lint', pnpm, ['-s', 'lint']);
 }
 
-for (const dir of dirs) {
+for (const dir of checksOnly ? [] : dirs) {
   const name = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).name;
   process.stderr.write(`\n== ${name}\n`);
   const { code, out } = await new Promise((resolve) => {
@@ -73,4 +75,4 @@ for (const dir of dirs) {
 }
 if (failures.length) process.stderr.write(`\nfailing: ${failures.join(', ')}\n`);
 process.stdout.write(`${passed} passed, ${failed} failed\n`);
-process.exit(failed === 0 && dirs.length > 0 ? 0 : 1);
+process.exit(failed === 0 && (dirs.length > 0 || checksOnly) ? 0 : 1);
