@@ -6,6 +6,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bash "$here/setup.sh"
 bash "$here/docker-engine.sh"
 bash "$here/test-deps.sh"
+# The smolvm engine: the smolmachines backend's suites drive the real one.
+bash "$here/smolvm.sh"
 source "$here/env.sh"
 source "$here/image-env.sh"
 cd "$BOTTLE_ROOT"
