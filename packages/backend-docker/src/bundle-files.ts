@@ -6,13 +6,15 @@ import { copyFile, mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { BottleError, EXIT_USAGE, bottleErrorFrom, isServiceError, type BottlePlan } from '@bot-bottle/core';
+import { BottleError, CONTROL_DIR_NAME, EXIT_USAGE, bottleErrorFrom, isServiceError, type BottlePlan } from '@bot-bottle/core';
 import { SOCKET_DIR } from './names.js';
 
 /** Where the bundle sees the host's egress dir (the CA) — a read-only mount. */
 export const BUNDLE_EGRESS_DIR = '/etc/bot-bottle-egress';
 /** Where the bundle sees git identity files and known_hosts — read-only mounts. */
 export const BUNDLE_GIT_DIR = '/etc/bot-bottle-git';
+/** The supervise folder in the bundle: `queue` (the host's queue folder) and `decisions` (read-only) under it. */
+export const BUNDLE_SUPERVISE_DIR = '/run/bot-bottle-supervise';
 
 /** ssh:// and scp-like upstreams (the ones that need a host key). */
 function isSshUpstream(url: string): boolean {
@@ -24,7 +26,7 @@ export interface BundleDirs {
   egressDir: string;
   logDir: string;
   controlDir: string;
-  /** `-v` arguments for the files the bundle alone mounts (identity files, known_hosts). */
+  /** `-v` arguments for the files the bundle alone mounts (identity files, known_hosts, the supervise queue). */
   mounts: string[];
 }
 
@@ -37,7 +39,7 @@ export async function prepareBundleFiles(plan: BottlePlan, env: NodeJS.ProcessEn
   const bundleDir = path.join(plan.stateDir, 'bundle');
   const egressDir = path.dirname(plan.egress.caCertPath);
   const logDir = path.dirname(plan.egress.auditLogPath);
-  const controlDir = path.join(plan.stateDir, 'control');
+  const controlDir = path.join(plan.stateDir, CONTROL_DIR_NAME);
   for (const d of [bundleDir, egressDir, logDir, controlDir]) await mkdir(d, { recursive: true, mode: 0o700 });
 
   // Loaded here, not at start-up: the certificate library is the heaviest import of a launch.
@@ -94,6 +96,19 @@ export async function prepareBundleFiles(plan: BottlePlan, env: NodeJS.ProcessEn
     });
   }
 
+  // The supervise queue: the bundle's supervise user (a uid of the bundle image, not this user)
+  // writes requests into the queue folder, so it is open to all (777) inside the state dir, which
+  // is 700 and so closed to every other user of this machine; in the bundle only the supervise
+  // user reaches it. The decisions folder is this user's alone to write, and read-only in the bundle.
+  if (plan.supervise) {
+    await mkdir(path.dirname(plan.supervise.queueDir), { recursive: true, mode: 0o700 });
+    await mkdir(plan.supervise.queueDir, { recursive: true });
+    await chmod(plan.supervise.queueDir, 0o777);
+    await mkdir(plan.supervise.decisionsDir, { recursive: true });
+    await chmod(plan.supervise.decisionsDir, 0o755);
+    mounts.push('-v', `${plan.supervise.queueDir}:${BUNDLE_SUPERVISE_DIR}/queue`, '-v', `${plan.supervise.decisionsDir}:${BUNDLE_SUPERVISE_DIR}/decisions:ro`);
+  }
+
   const config = {
     slug: plan.slug,
     socketDir: SOCKET_DIR,
@@ -106,6 +121,7 @@ export async function prepareBundleFiles(plan: BottlePlan, env: NodeJS.ProcessEn
       extraCaFiles,
     },
     gitGate: upstreams.length ? { upstreams, defaultKnownHosts } : null,
+    supervise: plan.supervise ? { dir: BUNDLE_SUPERVISE_DIR } : null,
   };
   await writeFile(path.join(bundleDir, 'bundle.json'), JSON.stringify(config, null, 2) + '\n', { mode: 0o644 });
   // The bundle reads these as root; the bottle never mounts any of them.

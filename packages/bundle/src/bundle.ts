@@ -9,7 +9,10 @@
  * - the egress gateway (egress-service.ts): gets the secrets on stdin, reads the CA key and binds
  *   its admin socket as root, then becomes EGRESS_USER before it binds the bottle's socket;
  * - git-gate (git-service.ts): runs as GIT_USER from the start, with an environment free of
- *   secrets, its own copies of the identity files, and no way to read the CA key.
+ *   secrets, its own copies of the identity files, and no way to read the CA key;
+ * - the supervise MCP server (supervise-service.ts): runs as SUPERVISE_USER from the start, with
+ *   an environment free of secrets; it writes the agent's requests to a host folder and reads
+ *   decisions from another, and cannot reach the gateway's admin socket.
  * Nothing here follows a path in the socket folder (socket-dir.ts).
  */
 import { chownSync, chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,9 +20,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AUDIT_LOG_NAME, BUNDLE_SERVICES, ServiceError, type BundleServiceName } from '@bot-bottle/core';
 import { parseGitGateConfig } from '@bot-bottle/git-gate';
-import { ADMIN_SOCKET_NAME, AUDIT_FD, EGRESS_USER, GIT_FILES_DIR, GIT_GATE_DATA_DIR, GIT_USER, type BundleConfig } from './config.js';
+import { ADMIN_SOCKET_NAME, AUDIT_FD, EGRESS_USER, GIT_FILES_DIR, GIT_GATE_DATA_DIR, GIT_USER, SUPERVISE_DECISIONS, SUPERVISE_QUEUE, SUPERVISE_USER, type BundleConfig } from './config.js';
 import type { EgressServiceInput } from './egress-service.js';
 import type { GitServiceInput } from './git-service.js';
+import type { SuperviseServiceInput } from './supervise-service.js';
 import { startService, type RunningService } from './service-process.js';
 import { prepareSocketDir } from './socket-dir.js';
 import { serviceEnv, serviceUser, type ServiceUser } from './users.js';
@@ -75,16 +79,31 @@ function prepareDataDir(dir: string, user: Pick<ServiceUser, 'uid' | 'gid'>): vo
   chownSync(dir, user.uid, user.gid);
 }
 
+/**
+ * The supervise folder (the parent of its two host mounts) becomes the supervise user's, mode 700:
+ * the queue folder the host made writable is then reachable by that user alone in the bundle.
+ */
+export function prepareSuperviseDir(dir: string, user: Pick<ServiceUser, 'uid' | 'gid'>): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (lstatSync(dir).isSymbolicLink()) throw new ServiceError(`the supervise folder ${dir} is a symbolic link; the bundle uses only folders it made`);
+  chownSync(dir, 0, 0);
+  chmodSync(dir, 0o700);
+  chownSync(dir, user.uid, user.gid);
+}
+
 export async function startBundle(config: BundleConfig, env: NodeJS.ProcessEnv = process.env, options: BundleOptions = {}): Promise<RunningBundle> {
   const withGit = config.gitGate !== null && config.gitGate.upstreams.length > 0;
   const egressUser = serviceUser(EGRESS_USER, options.passwdFile);
   const gitUser = withGit ? serviceUser(GIT_USER, options.passwdFile) : null;
+  const superviseUser = config.supervise ? serviceUser(SUPERVISE_USER, options.passwdFile) : null;
 
   mkdirSync(config.socketDir, { recursive: true });
   mkdirSync(config.controlDir, { recursive: true, mode: 0o700 });
   mkdirSync(config.logDir, { recursive: true });
-  // The egress user owns the socket folder; the git user's group may add its socket to it.
-  prepareSocketDir(config.socketDir, { uid: egressUser.uid, gid: gitUser?.gid ?? egressUser.gid });
+  // The egress user owns the socket folder; the git user's group may add its socket to it, and so
+  // may the supervise user when it runs (no group holds both; sticky: none removes another's).
+  prepareSocketDir(config.socketDir, { uid: egressUser.uid, gid: gitUser?.gid ?? egressUser.gid }, superviseUser ? 0o1777 : 0o1775);
+  if (config.supervise && superviseUser) prepareSuperviseDir(config.supervise.dir, superviseUser);
 
   const secretNames = config.egress.secretEnv ?? [];
   const secrets: Record<string, string> = {};
@@ -120,6 +139,18 @@ export async function startBundle(config: BundleConfig, env: NodeJS.ProcessEnv =
     if (gitInput && gitUser) {
       services.push(startService({ name: 'git-gate', script: script('git-service'), input: gitInput, env: serviceEnv(env, gitUser, secretNames), user: gitUser, auditFd }));
       sockets.git = path.join(config.socketDir, BUNDLE_SERVICES.git.socket);
+    }
+    if (config.supervise && superviseUser) {
+      const superviseInput: SuperviseServiceInput = {
+        socket: path.join(config.socketDir, BUNDLE_SERVICES.supervise.socket),
+        queueDir: path.join(config.supervise.dir, SUPERVISE_QUEUE),
+        decisionsDir: path.join(config.supervise.dir, SUPERVISE_DECISIONS),
+        routes: config.egress.routes,
+        repos: (config.gitGate?.upstreams ?? []).map((u) => ({ name: u.name, push: u.push, protect: u.protect })),
+        auditFd: AUDIT_FD,
+      };
+      services.push(startService({ name: 'supervise server', script: script('supervise-service'), input: superviseInput, env: serviceEnv(env, superviseUser, secretNames), user: superviseUser, auditFd }));
+      sockets.supervise = superviseInput.socket;
     }
   } finally {
     closeSync(auditFd); // each service holds its own copy

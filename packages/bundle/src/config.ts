@@ -1,7 +1,7 @@
 /** The bundle's configuration, written by the launcher to /etc/bot-bottle/bundle.json (read-only mount). */
 import path from 'node:path';
 import * as v from 'valibot';
-import { readConfigFile, type ConfigFileSpec } from '@bot-bottle/core';
+import { EGRESS_ADMIN_SOCKET, readConfigFile, type ConfigFileSpec } from '@bot-bottle/core';
 // The config module alone: the supervisor never loads the gateway's certificate code.
 import { GatewayConfigSchema } from '@bot-bottle/egress-gateway/config';
 import { GitGateConfigSchema } from '@bot-bottle/git-gate';
@@ -20,6 +20,11 @@ export const BundleConfigSchema = v.strictObject({
   egress: v.omit(GatewayConfigSchema, ['listen', 'auditLog', 'admin']),
   /** git-gate, minus where it listens, keeps mirrors and logs; null when the bottle declares no repos. */
   gitGate: v.nullable(v.omit(GitGateConfigSchema, ['listen', 'auditLog', 'dataDir'])),
+  /**
+   * The supervise MCP server's folder, or null/absent when the bottle has none: `queue` in it is a
+   * host folder the server writes requests to; `decisions` one the host writes and it only reads.
+   */
+  supervise: v.optional(v.nullable(v.strictObject({ dir: AbsolutePath }))),
   /** Overrides GIT_GATE_DATA_DIR (tests running the bundle outside a container). */
   gitGateDataDir: v.optional(AbsolutePath),
 });
@@ -27,7 +32,7 @@ export type BundleConfig = v.InferOutput<typeof BundleConfigSchema>;
 
 const CONFIG_FILE: ConfigFileSpec = {
   service: 'bundle',
-  formatHint: 'bottle writes bundle.json at launch: {"slug", "socketDir", "logDir", "controlDir", "egress": {...}, "gitGate": {...} | null}; launch the bottle again with the same version of bottle as the bundle image (bottle image build).',
+  formatHint: 'bottle writes bundle.json at launch: {"slug", "socketDir", "logDir", "controlDir", "egress": {...}, "gitGate": {...} | null, "supervise"?: {"dir"} | null}; launch the bottle again with the same version of bottle as the bundle image (bottle image build).',
   envVar: 'BOT_BOTTLE_BUNDLE_CONFIG',
 };
 
@@ -43,7 +48,11 @@ export const GIT_GATE_DATA_DIR = '/var/lib/bot-bottle/git-gate';
  * The socket names in socketDir, the ready marker and the audit log's name are core's
  * (BUNDLE_SERVICES, BUNDLE_READY_MARKER, AUDIT_LOG_NAME): the bottle's side reads the same table.
  */
-export const ADMIN_SOCKET_NAME = 'egress-admin.sock';
+export const ADMIN_SOCKET_NAME = EGRESS_ADMIN_SOCKET;
+
+/** In the supervise folder: where requests go (read-write host mount) and decisions come from (read-only). */
+export const SUPERVISE_QUEUE = 'queue';
+export const SUPERVISE_DECISIONS = 'decisions';
 
 /**
  * The users the services run as, made by the bundle image (its Dockerfile gives them fixed ids
@@ -51,6 +60,7 @@ export const ADMIN_SOCKET_NAME = 'egress-admin.sock';
  */
 export const EGRESS_USER = 'bot-bottle-egress';
 export const GIT_USER = 'bot-bottle-git';
+export const SUPERVISE_USER = 'bot-bottle-supervise';
 /** Where the git user's own copies of the identity files and known_hosts go (mode 600, its folder 700). */
 export const GIT_FILES_DIR = '/run/bot-bottle-git';
 /** The descriptor number on which each service gets the audit log, opened for appending by the supervisor. */

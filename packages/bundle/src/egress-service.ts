@@ -6,7 +6,8 @@
  * folder. Then it becomes the egress user, and only then binds the socket the bottle reaches: no
  * byte from the bottle is ever read by a root process. The audit log comes as a descriptor.
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, lchownSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { ServiceError } from '@bot-bottle/core';
 import { gatewayOptionsFromConfig, loadCa, parseGatewayConfig, startAdminServer, startGateway, type EgressRoute, type Gateway, type GatewayStats } from '@bot-bottle/egress-gateway';
 import type { BundleConfig } from './config.js';
@@ -35,9 +36,9 @@ function lateGateway(configured: readonly EgressRoute[]) {
   let gateway: Gateway | null = null;
   const view: Pick<Gateway, 'routes' | 'setRoutes'> & { stats(): Partial<GatewayStats> & { starting?: true } } = {
     routes: () => (gateway ? gateway.routes() : structuredClone([...configured])),
-    setRoutes: (routes: unknown) => {
+    setRoutes: (routes: unknown, secrets?: Record<string, string>) => {
       if (!gateway) throw new ServiceError('the egress gateway is still starting; send the routes again once the bundle is ready');
-      return gateway.setRoutes(routes);
+      return gateway.setRoutes(routes, secrets);
     },
     stats: () => (gateway ? gateway.stats() : { starting: true }),
   };
@@ -57,6 +58,10 @@ try {
   const ca = await loadCa(config.ca.cert, config.ca.key);
   const late = lateGateway(config.routes);
   const admin = await startAdminServer(late.view, input.adminSocket);
+  // The admin socket (mode 600) belongs to whoever owns the control folder: the host user who
+  // launched the bottle, whose `bottle supervise approve` changes the routes through it.
+  const control = statSync(path.dirname(input.adminSocket));
+  if (control.uid !== 0 || control.gid !== 0) lchownSync(input.adminSocket, control.uid, control.gid);
 
   dropPrivileges(input.user);
 

@@ -37,11 +37,12 @@ export function removeName(file: string): void {
 
 /**
  * Makes the socket folder ready for the services: the names the bundle uses cleared, then owned by
- * the egress user with the git user's group writable, sticky (the git user cannot remove the
- * egress socket), and readable by the bottle. `dir` is the volume's mount point, which nobody can
+ * the egress user with the git user's group writable (`mode` 1775; 1777 when the supervise user
+ * adds its socket too), sticky (no service user can remove another's socket), and readable by the
+ * bottle. `dir` is the volume's mount point, which nobody can
  * swap; it is still opened with O_NOFOLLOW and changed through that descriptor.
  */
-export function prepareSocketDir(dir: string, owner: { uid: number; gid: number }): void {
+export function prepareSocketDir(dir: string, owner: { uid: number; gid: number }, mode = 0o1775): void {
   const fd = openSync(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   try {
     // Root owns the folder while old names go, so that a sticky bit left from before never
@@ -49,7 +50,7 @@ export function prepareSocketDir(dir: string, owner: { uid: number; gid: number 
     fchownSync(fd, 0, 0);
     fchmodSync(fd, 0o755);
     for (const name of SOCKET_DIR_NAMES) removeName(path.join(dir, name));
-    fchmodSync(fd, 0o1775);
+    fchmodSync(fd, mode);
     fchownSync(fd, owner.uid, owner.gid);
   } finally {
     closeSync(fd);

@@ -57,7 +57,35 @@ export interface GitAuditEntry {
   client?: string;
 }
 
-export type AuditEntry = EgressAuditEntry | GitAuditEntry;
+/**
+ * One event of the supervise queue: the agent asked for a change (`request`, pending, or refused
+ * by the server), or a person decided on a request (`decision`, on the host). Text in `host`,
+ * `reason` and the rest was chosen by the agent (or the person), not checked by anyone upstream.
+ */
+export interface SuperviseAuditEntry {
+  /** ISO 8601 time of the event. */
+  time: string;
+  source: 'supervise';
+  event: 'request' | 'decision';
+  /** The request's id; null for a request the server refused without queueing it. */
+  id: string | null;
+  /** The host asked for (as sent, cut to 300 characters, when it was refused). */
+  host: string;
+  methods?: string[];
+  paths?: string[];
+  /** A credential the route would inject: the header and the host env var's name, never a value. */
+  auth?: { header: string; env: string };
+  /** pending: queued; allow: approved; deny: denied by a person, or refused by the server. */
+  decision: 'pending' | 'allow' | 'deny';
+  /** The agent's reason on a request, the person's on a decision, the server's on a refusal. */
+  reason: string | null;
+  /** Who decided (the host user name), on a decision. */
+  decidedBy?: string;
+  /** On an approval: the route was also written to the manifest. */
+  persisted?: boolean;
+}
+
+export type AuditEntry = EgressAuditEntry | GitAuditEntry | SuperviseAuditEntry;
 export type AuditSource = AuditEntry['source'];
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -75,7 +103,24 @@ export function parseAuditEntry(text: string): AuditEntry | null {
   } catch {
     return null;
   }
-  if (!isRecord(v) || typeof v.time !== 'string' || !isDecision(v.decision)) return null;
+  if (!isRecord(v) || typeof v.time !== 'string') return null;
+  if (v.source === 'supervise') {
+    if ((v.event !== 'request' && v.event !== 'decision') || !(isDecision(v.decision) || v.decision === 'pending')) return null;
+    const strings = (x: unknown) => (Array.isArray(x) ? x.filter((s): s is string => typeof s === 'string') : undefined);
+    const methods = strings(v.methods);
+    const paths = strings(v.paths);
+    const auth = isRecord(v.auth) && typeof v.auth.header === 'string' && typeof v.auth.env === 'string' ? { header: v.auth.header, env: v.auth.env } : undefined;
+    if (!auth) delete v.auth;
+    return Object.assign(v, {
+      id: typeof v.id === 'string' ? v.id : null,
+      host: typeof v.host === 'string' ? v.host : '',
+      reason: typeof v.reason === 'string' ? v.reason : null,
+      ...(methods ? { methods } : {}),
+      ...(paths ? { paths } : {}),
+      ...(auth ? { auth } : {}),
+    }) as unknown as SuperviseAuditEntry;
+  }
+  if (!isDecision(v.decision)) return null;
   const source = v.source ?? (typeof v.method === 'string' ? 'egress' : undefined);
   const reason = typeof v.reason === 'string' ? v.reason : null;
   if (source === 'egress' && typeof v.method === 'string') {

@@ -34,6 +34,8 @@ export const GUEST_WORKSPACE = '/home/node/workspace';
 export const GUEST_PROMPT_PATH = '/home/node/.claude-bottle-prompt.txt';
 export const GUEST_CA_PATH = '/usr/local/share/ca-certificates/bot-bottle-egress-ca.crt';
 export const GUEST_SKILLS_DIR = '/home/node/.claude/skills';
+/** NO_PROXY in the bottle: its own loopback only (names and addresses clients compare literally). */
+export const GUEST_NO_PROXY = 'localhost,127.0.0.1,::1';
 /** The value the bottle holds in a routed secret's env var, so clients start; the gateway sets the real one. */
 export const SECRET_PLACEHOLDER = 'bot-bottle-placeholder-the-gateway-injects-the-real-value';
 
@@ -64,9 +66,14 @@ export interface GitGatePlan {
   port: number;
 }
 
+/**
+ * The supervise queue on the host (see @bot-bottle/supervise): the bundle writes the agent's
+ * requests into `queueDir`; the host writes decisions and the routes in force into `decisionsDir`,
+ * which the bundle only reads.
+ */
 export interface SupervisePlan {
   queueDir: string;
-  currentConfigDir: string;
+  decisionsDir: string;
   port: number;
 }
 
@@ -248,7 +255,7 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
       port: BUNDLE_SERVICES.git.port,
     },
     supervise: bottle.supervise
-      ? { queueDir: path.join(stateDir, 'supervise', 'queue'), currentConfigDir: path.join(stateDir, 'supervise', 'current-config'), port: BUNDLE_SERVICES.supervise.port }
+      ? { queueDir: path.join(stateDir, 'supervise', 'queue'), decisionsDir: path.join(stateDir, 'supervise', 'decisions'), port: BUNDLE_SERVICES.supervise.port }
       : null,
     limits: resolveLimits(bottle.limits ?? {}, options.host ?? hostResources()),
     labels: {
@@ -271,8 +278,10 @@ export function agentEnv(plan: BottlePlan, endpoints: AgentEndpoints): Record<st
     HTTPS_PROXY: proxy,
     http_proxy: proxy,
     https_proxy: proxy,
-    // Nothing bypasses the gateway; an empty NO_PROXY keeps clients from inventing exceptions.
-    NO_PROXY: '',
-    no_proxy: '',
+    // Only the bottle's own loopback bypasses the gateway: the bundle's services (the supervise MCP
+    // server at 127.0.0.1:9100) and whatever the agent runs itself. The bottle has no network, so
+    // loopback leads nowhere else; every other name still goes to the gateway.
+    NO_PROXY: GUEST_NO_PROXY,
+    no_proxy: GUEST_NO_PROXY,
   };
 }

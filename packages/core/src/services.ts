@@ -48,3 +48,11 @@ export const BUNDLE_READY_MARKER = 'ready';
 
 /** The audit log's name in the bundle's log folder; the plan puts that folder in the bottle's state dir. */
 export const AUDIT_LOG_NAME = 'audit.jsonl';
+
+/**
+ * The bottle's control folder in its state dir (`<stateDir>/control`): a host folder the bottle never
+ * sees, holding the egress gateway's admin socket (GET/PUT /routes), through which the host changes
+ * the running gateway (a supervise approval).
+ */
+export const CONTROL_DIR_NAME = 'control';
+export const EGRESS_ADMIN_SOCKET = 'egress-admin.sock';

@@ -208,7 +208,7 @@ test('git-gate upstreams: ~ and relative paths resolved, defaults filled', (w) =
 
 test('supervise plan only when the bottle enables it', (w) => {
   const p = plan(w, 'demo');
-  assert.equal(p.supervise, { queueDir: path.join(p.stateDir, 'supervise', 'queue'), currentConfigDir: path.join(p.stateDir, 'supervise', 'current-config'), port: 9100 });
+  assert.equal(p.supervise, { queueDir: path.join(p.stateDir, 'supervise', 'queue'), decisionsDir: path.join(p.stateDir, 'supervise', 'decisions'), port: 9100 });
   assert.is(plan(w, 'custom').supervise, null);
 });
 
@@ -261,7 +261,7 @@ test('the plan survives a JSON round trip unchanged', (w) => {
   }
 });
 
-test('agentEnv: the guest env plus both proxy cases and an empty NO_PROXY', (w) => {
+test('agentEnv: the guest env plus both proxy cases, and NO_PROXY naming the bottle\'s own loopback only', (w) => {
   const p = plan(w, 'demo', { ANTHROPIC_API_KEY: SECRET, LLM_TOKEN: 't' });
   const env = agentEnv(p, { proxyUrl: 'http://127.0.0.1:41234', gitGateHost: '127.0.0.1:41235', superviseUrl: 'http://127.0.0.1:41236/mcp' });
   assert.equal(env, {
@@ -270,8 +270,8 @@ test('agentEnv: the guest env plus both proxy cases and an empty NO_PROXY', (w) 
     HTTPS_PROXY: 'http://127.0.0.1:41234',
     http_proxy: 'http://127.0.0.1:41234',
     https_proxy: 'http://127.0.0.1:41234',
-    NO_PROXY: '',
-    no_proxy: '',
+    NO_PROXY: 'localhost,127.0.0.1,::1',
+    no_proxy: 'localhost,127.0.0.1,::1',
   });
   assert.is(env.ANTHROPIC_API_KEY, SECRET_PLACEHOLDER);
 });

@@ -1,6 +1,9 @@
 /**
- * Run-time changes without a restart: a small HTTP API on a unix socket that only the bundle's
- * own services (supervise) can reach. GET /routes, PUT /routes {"routes": [...]}, GET /health.
+ * Run-time changes without a restart: a small HTTP API on a unix socket in the bottle's control
+ * folder, which only the host reaches (the bottle never sees it; the bundle's services cannot enter
+ * it). GET /routes, PUT /routes {"routes": [...], "secrets"?: {"ENV_NAME": "value"}}, GET /health.
+ * `secrets` carries the value of a credential a newly approved route injects, read from the host's
+ * env at approval; it is never echoed back.
  */
 import { chmod, rm } from 'node:fs/promises';
 import http from 'node:http';
@@ -43,10 +46,15 @@ export async function startAdminServer(gateway: Gateway, socketPath: string): Pr
       } catch {
         return reply(res, 400, { error: 'the body is not JSON; send {"routes": [...]}' });
       }
-      const routes = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { routes?: unknown }).routes : undefined;
+      const obj = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { routes?: unknown; secrets?: unknown }) : {};
+      const routes = obj.routes;
       if (routes === undefined) return reply(res, 400, { error: 'send {"routes": [...]}' });
+      const secrets = obj.secrets ?? {};
+      if (typeof secrets !== 'object' || secrets === null || Array.isArray(secrets) || Object.values(secrets).some((x) => typeof x !== 'string')) {
+        return reply(res, 400, { error: 'secrets must be {"ENV_NAME": "value", ...}' });
+      }
       try {
-        reply(res, 200, { routes: gateway.setRoutes(routes) });
+        reply(res, 200, { routes: gateway.setRoutes(routes, secrets as Record<string, string>) });
       } catch (e) {
         if (isServiceError(e)) return reply(res, 400, { error: e.message, details: e.details, suggestions: e.suggestions });
         reply(res, 500, { error: (e as Error).message });

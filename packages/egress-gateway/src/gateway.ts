@@ -71,8 +71,13 @@ export interface Gateway {
   /** The certificate (PEM) the bottle must trust. */
   readonly caCertPem: string;
   routes(): EgressRoute[];
-  /** Replaces the routes for every request from now on; throws a ServiceError for bad routes. */
-  setRoutes(routes: unknown): EgressRoute[];
+  /**
+   * Replaces the routes for every request from now on; throws a ServiceError for bad routes.
+   * `secrets` adds values for env vars the gateway does not hold yet (a route approved at run time
+   * that injects a new credential); a name it holds already keeps its value. Added values are
+   * injected, redacted and scanned for like the ones given at start.
+   */
+  setRoutes(routes: unknown, secrets?: Record<string, string>): EgressRoute[];
   stats(): GatewayStats;
   close(): Promise<void>;
 }
@@ -99,6 +104,9 @@ function upstreamErrorReason(e: NodeJS.ErrnoException): string {
   return `upstream error: ${code || e.message}`;
 }
 
+// An env var name, and never one that names a property every object has.
+const SECRET_NAME = /^(?!__proto__$|constructor$|prototype$)[A-Za-z_][A-Za-z0-9_]*$/;
+
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const ca = 'signingKey' in options.ca ? options.ca : await loadCa(options.ca.cert, options.ca.key);
   const leaves = new LeafCertificates(ca);
@@ -114,8 +122,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let routes = parseRoutes(options.routes);
   checkSecrets(routes);
   let rules = new RuleSet(routes);
-  const dlp = new DlpScanner(secrets);
-  const redactor = new Redactor(dlp.secretNeedles.map((n) => n.text));
+  let dlp = new DlpScanner(secrets);
+  let redactor = new Redactor(dlp.secretNeedles.map((n) => n.text));
   const audit = new AuditLog(options.auditLogPath ?? null, options.onAudit);
   const firstByteTimeout = options.tunnelFirstByteTimeoutMs ?? 10_000;
   // One TLS context holds the upstream trust store for every upstream connection. Passing the CA
@@ -512,9 +520,34 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     socketPath: 'socket' in listen ? listen.socket : null,
     caCertPem: ca.certPem,
     routes: () => structuredClone([...routes]),
-    setRoutes(next: unknown) {
+    setRoutes(next: unknown, added: Record<string, string> = {}) {
       const parsed = parseRoutes(next);
-      checkSecrets(parsed);
+      const held = (name: string) => Object.hasOwn(secrets, name);
+      // Only values a route injects are kept.
+      const fresh = Object.entries(added).filter(([name]) => !held(name) && parsed.some((r) => r.auth?.env === name));
+      for (const [name, value] of fresh) {
+        if (!SECRET_NAME.test(name) || typeof value !== 'string' || value === '' || value.length > 64 * 1024) {
+          throw new ServiceError(`egress gateway: the value sent for ${SECRET_NAME.test(name) ? name : 'a secret'} is not a usable secret`, {
+            kind: 'config',
+            suggestions: ['Send {"secrets": {"ENV_NAME": "value"}} with a non-empty value of at most 64 KiB.'],
+          });
+        }
+      }
+      const missing = [...new Set(parsed.flatMap((r) => (r.auth && !held(r.auth.env) && !fresh.some(([n]) => n === r.auth!.env) ? [r.auth.env] : [])))];
+      if (missing.length) {
+        throw new ServiceError(`egress gateway: no value for ${missing.join(', ')}, which a route injects`, {
+          kind: 'config',
+          suggestions: [`Send the value with the routes: {"routes": [...], "secrets": {"${missing[0]}": "..."}}.`],
+        });
+      }
+      if (fresh.length) {
+        for (const [name, value] of fresh) secrets[name] = value;
+        // Requests from now on scan for and redact the new values too.
+        dlp = new DlpScanner(secrets);
+        redactor = new Redactor(dlp.secretNeedles.map((n) => n.text));
+        upgradeCtx.dlp = dlp;
+        upgradeCtx.redactor = redactor;
+      }
       routes = parsed;
       rules = new RuleSet(parsed);
       return structuredClone(parsed);

@@ -245,6 +245,51 @@ test('routes change at run time through the admin socket, without a restart', as
   await admin.close();
 });
 
+test('a route approved at run time may inject a credential the gateway did not hold: its value comes with the routes, is injected, redacted and scanned for, and never echoed', async (ctx) => {
+  const sock = path.join(ctx.tg.dir, 'admin-secrets.sock');
+  const admin = await startAdminServer(ctx.tg.gateway, sock);
+  const call = (method: string, body?: unknown) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = http.request({ socketPath: sock, path: '/routes', method, headers: { 'content-type': 'application/json' } }, (r) => {
+        let t = '';
+        r.on('data', (c) => (t += c));
+        r.on('end', () => resolve({ status: r.statusCode!, text: t }));
+      });
+      req.on('error', reject);
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
+  const LATE = 'late-secret-value-9876543210fedcba';
+  const before = ctx.tg.gateway.routes();
+  const route = { host: 'late-auth.example.test', to: `https://localhost:${ctx.up.port}`, auth: { header: 'x-late-key', env: 'LATE_KEY' } };
+  // Control: without the value the change is refused and nothing changes.
+  const refused = await call('PUT', { routes: [...before, route] });
+  assert.is(refused.status, 400);
+  assert.match(refused.text, /no value for LATE_KEY/);
+  const badName = await call('PUT', { routes: [...before, { ...route, auth: { header: 'x-late-key', env: 'constructor' } }], secrets: { constructor: LATE } });
+  assert.is(badName.status, 400, badName.text);
+  const ok = await call('PUT', { routes: [...before, route], secrets: { LATE_KEY: LATE, UNUSED_KEY: 'not kept' } });
+  assert.is(ok.status, 200, ok.text);
+  assert.not.ok(ok.text.includes(LATE), 'the value is never sent back');
+  assert.not.ok((await call('GET')).text.includes(LATE));
+  const d = proxyDispatcher(ctx.tg);
+  const r = await fetchText(d, 'https://late-auth.example.test/echo', { headers: { 'x-late-key': 'forged' } });
+  assert.is(r.status, 200, r.text);
+  assert.is(ctx.up.seen.at(-1)!.headers['x-late-key'], LATE, 'the upstream got the value');
+  assert.is((JSON.parse(r.text) as { headers: Record<string, string> }).headers['x-late-key'], '*'.repeat(LATE.length), 'its echo is redacted');
+  const leak = await fetchText(d, 'https://api.example.test/v1/x', { method: 'POST', body: `exfil=${LATE}` });
+  assert.is(leak.status, 403, 'the bottle sending the new value is refused (control: the same request without it passes, above)');
+  assert.match(leak.text, /LATE_KEY/);
+  await d.close();
+  // A value the gateway holds is kept: a second value for TEST_KEY changes nothing.
+  const again = await call('PUT', { routes: before, secrets: { TEST_KEY: 'other' } });
+  assert.is(again.status, 200);
+  const d2 = proxyDispatcher(ctx.tg);
+  assert.is((await fetchText(d2, 'https://api.example.test/v1/x')).status, 200);
+  assert.is(ctx.up.seen.at(-1)!.headers['x-api-key'], SECRET);
+  await d2.close();
+  await admin.close();
+});
+
 test("the audit file has one JSON line per decision, each an egress entry as core's parser reads it", async (ctx) => {
   const read = () => readFileSync(ctx.tg.auditPath, 'utf8').trim().split('\n');
   // Lines are appended asynchronously; wait until the file has caught up with the decisions made.

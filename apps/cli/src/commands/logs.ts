@@ -1,7 +1,7 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Args, Flags } from '@oclif/core';
-import { AUDIT_LOG_NAME, BottleError, EXIT_USAGE, SLUG_PATTERN, bottleStateDir, parseAuditEntry, type AuditEntry, type EgressAuditEntry, type GitAuditEntry } from '@bot-bottle/core';
+import { AUDIT_LOG_NAME, BottleError, EXIT_USAGE, SLUG_PATTERN, bottleStateDir, parseAuditEntry, type AuditEntry, type EgressAuditEntry, type GitAuditEntry, type SuperviseAuditEntry } from '@bot-bottle/core';
 import { BaseCommand } from '../base-command.js';
 
 /** The git operation a git-gate line shows where an egress line shows its method. */
@@ -14,7 +14,7 @@ type Columns = [what: string, where: string, status: string, why: string];
  * here: control characters (C0, DEL, C1) and bidirectional overrides are shown as escapes, so a
  * line cannot move the cursor, retitle the window or hide what follows.
  */
-function visible(text: string): string {
+export function visible(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
     const code = c.charCodeAt(0);
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
@@ -36,12 +36,24 @@ function gitColumns(e: GitAuditEntry): Columns {
 }
 
 /**
+ * A supervise line: ASK (the agent's request, pending or refused by the server) or DECIDE (a
+ * person's decision), `supervise:<id>` with the host, methods and paths asked for and any
+ * credential by env name, then the reason (and who decided).
+ */
+function superviseColumns(e: SuperviseAuditEntry): Columns {
+  const where = [`supervise:${e.id ?? '-'}`, e.host || '-', ...(e.methods ?? []), ...(e.paths ?? []), ...(e.auth ? [`+${e.auth.header} from $${e.auth.env}`] : [])].join(' ');
+  const why = [e.decidedBy ? `by ${e.decidedBy}${e.persisted ? ' (added to the manifest)' : ''}` : null, e.reason].filter((x): x is string => typeof x === 'string' && x !== '').join(': ');
+  return [e.event === 'request' ? 'ASK' : 'DECIDE', where, '-', why];
+}
+
+/**
  * One line per entry: `time  DECISION  WHAT  where  status  why`. An egress line shows the method,
  * host and path, HTTP status, and the route that allowed it or why it was refused; a git-gate line
  * shows FETCH or PUSH, `git:<repo>` and the refs a push updates, `-`, and why it was refused.
  */
 export function formatAuditLine(e: AuditEntry): string {
-  const [what, where, status, why] = (e.source === 'git-gate' ? gitColumns(e) : egressColumns(e)).map(visible) as Columns;
+  const columns = e.source === 'git-gate' ? gitColumns(e) : e.source === 'supervise' ? superviseColumns(e) : egressColumns(e);
+  const [what, where, status, why] = columns.map(visible) as Columns;
   return [visible(e.time), e.decision.toUpperCase().padEnd(5), what.padEnd(7), where, status.padStart(3), why || '-'].join('  ');
 }
 
@@ -59,10 +71,11 @@ async function auditLogPath(stateDir: string): Promise<string> {
 }
 
 export default class Logs extends BaseCommand {
-  static override summary = "Show a bottle's audit log: every request its egress gateway and git-gate allowed or refused, and why.";
+  static override summary = "Show a bottle's audit log: every request its egress gateway and git-gate allowed or refused, what its agent asked for and what was decided, and why.";
   static override description = [
     'One line per request: time, decision (ALLOW/DENY), method, host and path, status (- when the connection was closed without an answer), then the route that allowed it or the reason it was refused.',
     'A git-gate line shows FETCH or PUSH, git:<repo> and the refs a push updates, -, then the reason it was refused.',
+    'A supervise line shows ASK (the agent asked; PENDING, or DENY when the server refused it) or DECIDE (ALLOW or DENY by a person), supervise:<id> with the host, methods and paths, then the reason and who decided.',
     'With --json, one JSON array of the audit entries. With --follow, keeps printing new entries until the bottle is removed or you press Ctrl-C; --follow --json prints one JSON object per line (JSON Lines) instead of an array.',
   ].join('\n');
   static override examples = ['<%= config.bin %> logs demo-abc12', '<%= config.bin %> logs demo-abc12 --follow', '<%= config.bin %> logs demo-abc12 --json | jq \'.[] | select(.decision == "deny")\''];

@@ -12,6 +12,8 @@ export {
   EgressRouteSchema,
   ManifestSchema,
   NAME_PATTERN,
+  RouteAuthEntries,
+  RouteEntries,
   cleartextAuthProblem,
   gitUrlProblem,
   isGitUrl,
