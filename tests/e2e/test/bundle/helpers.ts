@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { makePlan, parseAuditEntry, runProvisioners, validateManifest, type BottlePlan, type EgressAuditEntry, type LaunchedBottle } from '@bot-bottle/core';
+import { loadManifest, makePlan, parseAuditEntry, runProvisioners, validateManifest, type BottlePlan, type EgressAuditEntry, type LaunchedBottle } from '@bot-bottle/core';
 import caProvisioner from '@bot-bottle/provisioner-ca';
 import { DockerBackend, docker, dockerOk, ensureImages, type ImageRefs } from '@bot-bottle/backend-docker';
 
@@ -129,9 +129,10 @@ export type AuditRecord = EgressAuditEntry;
 /**
  * Launches agent `demo` of `manifest` in a real bottle whose bundle joins the world's network and
  * trusts its upstream CA, then installs the egress CA with the real `ca` provisioner.
- * `secrets` are the host env values of the routes' `auth.env` variables.
+ * `secrets` are the host env values of the routes' `auth.env` variables. `manifest` may be the path
+ * of a manifest file (the plan then names it, as a launch by `bottle run` does).
  */
-export async function launchBottle(world: World, manifest: object, secrets: Record<string, string>): Promise<TestBottle> {
+export async function launchBottle(world: World, manifest: object | string, secrets: Record<string, string>): Promise<TestBottle> {
   await testImages();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -140,7 +141,7 @@ export async function launchBottle(world: World, manifest: object, secrets: Reco
     BOT_BOTTLE_UPSTREAM_CA_CERTS: world.upstream.caFile,
     ...secrets,
   };
-  const loaded = await validateManifest(manifest, '<test>', world.dir);
+  const loaded = typeof manifest === 'string' ? await loadManifest(manifest) : await validateManifest(manifest, '<test>', world.dir);
   const plan = makePlan({ manifest: loaded, agentName: 'demo', copyCwd: false, userCwd: world.dir }, { env, backend: 'docker' });
   if (plan.launchProblems.length) throw new Error(`launch problems: ${plan.launchProblems.join('; ')}`);
   plan.labels[TEST_LABEL_KEY] = '1';
