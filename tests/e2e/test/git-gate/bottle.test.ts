@@ -328,7 +328,7 @@ test('push: false is enforced: docs can be cloned and fetched, never pushed', as
   assert.ok(lines.some((l) => l.repo === 'docs' && l.service === 'upload-pack' && l.decision === 'allow'));
 });
 
-test('protect is enforced: no update, creation or deletion of a protected ref; other branches push', async () => {
+test('protect is enforced: no update, creation or deletion of a protected ref, nor of a ref that shadows it; other branches push', async () => {
   const a = ctx.a!;
   const releaseBefore = await onUpstreamOk('git -C app.git rev-parse release/1.0');
   await agentOk(a, 'cd app && git fetch -q && git reset -q --hard origin/main && echo p > p.txt && git add p.txt && git commit -q -m protected-try');
@@ -345,6 +345,15 @@ test('protect is enforced: no update, creation or deletion of a protected ref; o
   }
   assert.is(await onUpstreamOk('git -C app.git rev-parse release/1.0'), releaseBefore, 'the protected branch is untouched');
   assert.is((await onUpstream('git -C app.git rev-parse --verify -q release/2.0')).exitCode, 1, 'no protected branch was created');
+  // Shadows: refs a user's `release/1.0` could resolve to, or that a case-insensitive upstream
+  // stores in the same file. Each refused; the upstream has none of them.
+  for (const ref of ['refs/tags/release/1.0', 'refs/heads/RELEASE/1.0', 'refs/heads/refs/heads/release/1.0', 'refs/release/1.0', 'refs/remotes/release/1.0']) {
+    const r = await agent(a, `cd app && git push origin HEAD:${ref}`);
+    assert.is.not(r.exitCode, 0, `${ref}: ${r.all}`);
+    assert.match(r.all, /git-gate: .*protect: "release\/\*"/, `${ref}: ${r.all}`);
+  }
+  const shadows = await onUpstreamOk("git -C app.git for-each-ref --format='%(refname)'");
+  assert.not.match(shadows, /refs\/tags\/release|RELEASE|refs\/heads\/refs|^refs\/release|refs\/remotes/m, shadows);
   // A branch that is not protected is pushed.
   const ok = await agent(a, 'cd app && git push origin HEAD:agent-work');
   assert.is(ok.exitCode, 0, ok.all);
