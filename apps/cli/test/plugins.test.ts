@@ -31,6 +31,14 @@ test('a linked plugin shows in `bottle plugins` and `bottle provisioners`, marke
   assert.equal(pjson.oclif.plugins.map((p: { name: string; type: string }) => [p.name, p.type]), [['@bot-bottle/provisioner-example', 'link']]);
   const list = await run(['plugins'], { env });
   assert.match(list.stdout, '@bot-bottle/provisioner-example 0.1.0 (link)');
+  // `bottle plugins ls` is the same list, flags included.
+  const [plain, ls] = await Promise.all([bottle(['plugins'], { env }), bottle(['plugins', 'ls'], { env })]);
+  assert.is(ls.exitCode, 0, ls.stderr);
+  assert.is(ls.stdout, plain.stdout);
+  const [plainJson, lsJson] = await Promise.all([bottle(['plugins', '--json'], { env }), bottle(['plugins', 'ls', '--json'], { env })]);
+  const names = (out: string) => JSON.parse(out).map((p: { name: string; type: string }) => `${p.name} ${p.type}`);
+  assert.equal(names(lsJson.stdout), names(plainJson.stdout));
+  assert.ok(JSON.parse(lsJson.stdout).some((p: { name: string }) => p.name === '@bot-bottle/provisioner-example'));
 
   const r = await run(['provisioners', '--json'], { env });
   assert.is(r.exitCode, 0, r.stderr);
