@@ -6,8 +6,7 @@
  * upstreams on the test's internal network answer for the hosts asked for. A second bottle shows
  * that one bottle cannot see another's requests, and takes the flood.
  */
-import { execFile } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -334,6 +333,50 @@ test('--persist: the route goes into the manifest it was launched from, every ot
   assert.is(validate.code, 0, validate.stderr + validate.stdout);
   assert.equal(await through(a, 'https://persist.supervise.test/api/x'), { status: '200', body: 'late ok persist.supervise.test GET /api/x' });
   assert.is((await through(a, 'https://persist.supervise.test/other')).status, '403', 'only the paths asked for');
+});
+
+test('`bottle supervise` on a real pseudo-terminal: the queue is shown, arrow keys pick a request, enter approves it, and it is in force', async () => {
+  const a = ctx.a!;
+  const id = (await tool(a, 'request_egress', { host: 'denied.supervise.test', reason: 'from the terminal', paths: ['/tty/'] })).structuredContent!.id as string;
+  assert.is((await through(a, 'https://denied.supervise.test/tty/x')).status, '403', 'control: not yet');
+  // util-linux `script` gives the CLI a real pty (stdin, stdout and stderr are its terminal); what
+  // is written to script's stdin is typed into it, and script's stdout is the screen.
+  const child = spawn('script', ['-qfec', `stty cols 200 rows 50; exec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} supervise`, '/dev/null'], {
+    env: { ...process.env, XDG_STATE_HOME: ctx.world!.stateHome, TERM: 'xterm-256color' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let screen = '';
+  child.stdout.on('data', (d: Buffer) => (screen += d.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const plain = () => screen.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+  const waitFor = async (re: RegExp, what: string) => {
+    for (let i = 0; i < 300; i++) {
+      if (re.test(plain())) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill('SIGKILL');
+    throw new Error(`the terminal never showed ${what}:\n${plain().slice(-3000)}`);
+  };
+  try {
+    await waitFor(/pending requests? \(arrow keys, enter\)[\s\S]*↑↓ navigate/, 'the queue');
+    // The newest request is the last one: up from the first wraps to quit, then refresh, then it.
+    child.stdin.write('\x1b[A');
+    await new Promise((r) => setTimeout(r, 200));
+    child.stdin.write('\x1b[A');
+    await new Promise((r) => setTimeout(r, 200));
+    child.stdin.write('\x1b[A');
+    await waitFor(new RegExp(`❯ ${id}  ${a.plan.slug}  denied\\.supervise\\.test  any method /tty/[\\s\\S]*reason: from the terminal`), 'the new request selected, with its reason');
+    child.stdin.write('\r');
+    await waitFor(new RegExp(`${id}: ${a.plan.slug} asks for denied\\.supervise\\.test \\(any method /tty/\\)[\\s\\S]*approve \\(in force now`), 'the actions for it');
+    child.stdin.write('\r');
+    await waitFor(new RegExp(`approved ${id}: ${a.plan.slug} may now reach denied\\.supervise\\.test[\\s\\S]*pending requests? \\(arrow keys, enter\\)`), 'the approval, then the queue again');
+    child.stdin.write('\x03'); // Ctrl-C at the prompt: leave
+    assert.is(await exited, 0, plain().slice(-2000));
+  } finally {
+    child.kill('SIGKILL');
+  }
+  assert.equal(await through(a, 'https://denied.supervise.test/tty/x'), { status: '200', body: 'late ok denied.supervise.test GET /tty/x' });
+  assert.is((await tool(a, 'get_request', { id })).structuredContent!.status, 'approved');
 });
 
 test.run();
