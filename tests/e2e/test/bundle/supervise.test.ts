@@ -170,6 +170,25 @@ test('the server runs as its own user, with no capability, beside a supervisor t
   assert.not.match(supervisor, /CapEff:\s+0000000000000000/, 'control: the supervisor keeps its capabilities');
 });
 
+test('a compromised supervise server can ask, never allow: as its user it reaches neither the admin socket nor the decisions (root in the bundle, the control, does)', async () => {
+  const bundle = `bot-bottle-${ctx.a!.plan.slug}-bundle`;
+  const as = (user: string, script: string) => docker(['exec', '-u', user, bundle, 'sh', '-c', script]);
+  const connect = "node -e \"require('net').connect('/run/bot-bottle-control/egress-admin.sock').on('connect',()=>{console.log('connected');process.exit(0)}).on('error',e=>{console.log(e.code);process.exit(1)})\"";
+  const asServer = await as('64203:64203', connect);
+  assert.match(asServer.stdout, /EACCES/, asServer.stdout + asServer.stderr);
+  const asRoot = await as('0:0', connect);
+  assert.match(asRoot.stdout, /connected/, 'control: the socket is there and answers');
+  const forge = await as('64203:64203', 'echo \'{"id":"req-forged0000","status":"approved"}\' > /run/bot-bottle-supervise/decisions/req-forged0000.json; echo rc=$?');
+  assert.match(forge.stdout + forge.stderr, /Read-only file system|rc=[12]/);
+  const queue = await as('64203:64203', 'touch /run/bot-bottle-supervise/queue/.probe && rm /run/bot-bottle-supervise/queue/.probe && echo ok');
+  assert.match(queue.stdout, /ok/, 'control: it writes its queue');
+  // The other service users cannot reach the queue at all.
+  for (const user of ['64201:64201', '64202:64202']) {
+    const r = await as(user, 'ls /run/bot-bottle-supervise/queue; echo rc=$?');
+    assert.match(r.stdout + r.stderr, /Permission denied/, user);
+  }
+});
+
 test('get_rules: the routes with the credential named by its env var, never its value; nothing pending', async () => {
   const [tools, rules] = await mcp(ctx.a!, [{ name: '(list)' }, { name: 'get_rules' }]);
   assert.equal(((tools as unknown as { tools: { name: string }[] }).tools).map((t) => t.name), ['get_rules', 'request_egress', 'get_request']);
