@@ -4,6 +4,7 @@
 // crashed before uvu could count it.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -47,23 +48,33 @@ if ((checksOnly || (only.length === 0 && !unit)) && process.env.BOT_BOTTLE_SKIP_
   if (existsSync(path.join(root, 'eslint.config.js'))) await check('lint', pnpm, ['-s', 'lint']);
 }
 
-for (const dir of checksOnly ? [] : dirs) {
+/** Runs one package's suites; `live` streams its output, otherwise it is printed whole at the end. */
+function runPackage(dir, live) {
   const name = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).name;
-  process.stderr.write(`\n== ${name}\n`);
-  const { code, out } = await new Promise((resolve) => {
+  if (live) process.stderr.write(`\n== ${name}\n`);
+  return new Promise((resolve) => {
     const uvuArgs = ['-c', 'false', 'test', '\\.test\\.ts$', ...(unit ? ['-i', 'integration'] : [])];
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'node_modules/uvu/bin.js'), ...uvuArgs], {
       cwd: dir,
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', live ? 'inherit' : 'pipe'],
       env: { ...process.env, FORCE_COLOR: '0' },
     });
     let out = '';
+    let all = '';
     child.stdout.on('data', (b) => {
       out += b;
-      process.stderr.write(b);
+      all += b;
+      if (live) process.stderr.write(b);
     });
-    child.on('close', (code) => resolve({ code, out }));
+    child.stderr?.on('data', (b) => (all += b));
+    child.on('close', (code) => {
+      if (!live) process.stderr.write(`\n== ${name}\n${all}`);
+      resolve({ name, code, out });
+    });
   });
+}
+
+function count({ name, code, out }) {
   const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const ok = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const skipped = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0);
@@ -72,6 +83,21 @@ for (const dir of checksOnly ? [] : dirs) {
   passed += ok;
   failed += bad;
   if (bad) failures.push(name);
+}
+
+const queue = checksOnly ? [] : [...dirs];
+if (unit) {
+  // Unit suites share nothing (no engine, temp dirs of their own): one per core at once.
+  // Many of them wait on git, child processes or timers more than on a core, so a few more than
+  // the cores; the gateway's streaming test moves 256 MiB here instead of the full run's 1 GiB.
+  process.env.EGRESS_TEST_DOWNLOAD_MIB ??= '256';
+  const workers = Array.from({ length: Math.min(os.availableParallelism() + 2, 6) }, async () => {
+    for (let dir; (dir = queue.shift()) !== undefined; ) count(await runPackage(dir, false));
+  });
+  await Promise.all(workers);
+} else {
+  // Suites that drive the docker engine run one package at a time, in dependency order.
+  for (const dir of queue) count(await runPackage(dir, true));
 }
 if (failures.length) process.stderr.write(`\nfailing: ${failures.join(', ')}\n`);
 process.stdout.write(`${passed} passed, ${failed} failed\n`);
