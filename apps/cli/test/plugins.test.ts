@@ -37,7 +37,7 @@ test('a linked plugin shows in `bottle plugins` and `bottle provisioners`, marke
   assert.is(ls.stdout, plain.stdout);
   const [plainJson, lsJson] = await Promise.all([bottle(['plugins', '--json'], { env }), bottle(['plugins', 'ls', '--json'], { env })]);
   const names = (out: string) => JSON.parse(out).map((p: { name: string; type: string }) => `${p.name} ${p.type}`);
-  assert.equal(names(lsJson.stdout), names(plainJson.stdout));
+  assert.equal(names(lsJson.stdout).sort(), names(plainJson.stdout).sort());
   assert.ok(JSON.parse(lsJson.stdout).some((p: { name: string }) => p.name === '@bot-bottle/provisioner-example'));
 
   const r = await run(['provisioners', '--json'], { env });
