@@ -19,6 +19,8 @@ export interface SessionOptions {
   keep: boolean;
   progress: LaunchProgress;
   warn: (message: string) => void;
+  /** A provisioner's `ctx.log` lines, as `<provisioner>: <message>`; without it they are dropped. */
+  log?: (message: string) => void;
   signal: AbortSignal;
   hostEnv?: NodeJS.ProcessEnv;
   /** Called once the bottle is up and provisioned, before the command runs. */
@@ -52,6 +54,7 @@ export async function runSession(o: SessionOptions): Promise<number> {
       signal: o.signal,
       onStep: (name, i, total) => o.progress('provision', `${name} (${i + 1}/${total})`),
       warn: (name, m) => o.warn(`${name}: ${m}`),
+      log: (name, m) => o.log?.(`${name}: ${m}`),
     });
     if (o.signal.aborted) throw new BottleError('INTERRUPTED', 'interrupted', { exit: EXIT_INTERRUPTED });
     o.onReady?.(bottle.slug);

@@ -53,6 +53,7 @@ function registry(ev: Events, failing?: string): ProvisionerRegistry {
     name,
     async apply(ctx) {
       ev.log.push(`provision ${name}`);
+      ctx.log(`${name} says hello`);
       if (name === failing) throw new Error(`${name} broke`);
       await ctx.target.exec(['true']);
       return name === 'b' ? { env: { FROM_B: '1' }, agentArgs: ['--flag-from-b'] } : undefined;
@@ -95,6 +96,16 @@ test('a given command replaces the agent command', async () => {
   const ev: Events = { log: [] };
   await runSession(base(ev, await plan(), registry(ev), fakeBackend(ev), { argv: ['echo', 'hi'] }));
   assert.ok(ev.log.some((l) => l.startsWith('attach echo hi ')));
+});
+
+test("provisioners' ctx.log lines reach the session's log, named by provisioner; without one they are dropped", async () => {
+  const ev: Events = { log: [] };
+  const lines: string[] = [];
+  await runSession(base(ev, await plan(), registry(ev), fakeBackend(ev), { log: (m: string) => lines.push(m) }));
+  assert.equal(lines, ['a: a says hello', 'b: b says hello']);
+  const quiet: Events = { log: [] };
+  await runSession(base(quiet, await plan(), registry(quiet), fakeBackend(quiet)));
+  assert.not.ok(quiet.log.some((l) => l.includes('says hello')), 'not turned into a warning or a phase');
 });
 
 test('keep leaves the bottle for `bottle stop`', async () => {

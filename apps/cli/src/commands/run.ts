@@ -21,6 +21,7 @@ export default class Run extends BaseCommand {
     'copy-cwd': Flags.boolean({ summary: "Copy the current directory (files git does not ignore, and .git) into the bottle's workspace.", default: false }),
     keep: Flags.boolean({ summary: 'Leave the bottle running after the command ends (remove it with `bottle stop`).', default: false }),
     quiet: Flags.boolean({ char: 'q', summary: 'No progress lines on stderr.', default: false }),
+    verbose: Flags.boolean({ char: 'v', summary: "Also print what each provisioner logs (its ctx.log lines) on stderr.", default: false }),
   };
 
   async run(): Promise<void> {
@@ -41,6 +42,8 @@ export default class Run extends BaseCommand {
         keep: flags.keep,
         progress,
         warn: (m) => process.stderr.write(`bottle: warning: ${m}\n`),
+        // Provisioners' own progress notes: useful when one misbehaves, noise otherwise.
+        log: flags.verbose ? (m) => process.stderr.write(`bottle: ${m}\n`) : undefined,
         signal: interrupt.signal,
         onReady: (slug) => progress('ready', flags.keep ? `${slug} (kept: bottle exec ${slug}; bottle stop ${slug})` : slug),
       });

@@ -129,7 +129,7 @@ test.before(async () => {
   ok(bottle(['plugins', 'link', EXAMPLE_PLUGIN, '--no-install']), 'link the example plugin');
   ctx.plan = JSON.parse(ok(bottle(['plan', AGENT, '--json']), 'plan'));
 
-  const run = bottle(['run', AGENT, '--keep', '--copy-cwd', '--', 'true'], ctx.repo);
+  const run = bottle(['run', AGENT, '--keep', '--copy-cwd', '--verbose', '--', 'true'], ctx.repo);
   ctx.stderr = run.stderr;
   const slug = /ready: (\S+)/.exec(run.stderr)?.[1];
   if (slug) ctx.slug = slug;
@@ -155,6 +155,11 @@ function dockerOk(args: string[]): string {
 test('the provisioners ran in the declared order, the plugin between built-ins', () => {
   const order = [...ctx.stderr.matchAll(/provision: (\S+) \((\d+)\/6\)/g)].map((m) => m[1]);
   assert.equal(order, ['ca', 'example', 'git', 'prompt', 'skills', 'supervise']);
+});
+
+test("--verbose: each provisioner's ctx.log lines on stderr, named by provisioner", () => {
+  assert.match(ctx.stderr, /^bottle: ca: trusted .+ at \S+$/m);
+  assert.match(ctx.stderr, /^bottle: example: wrote \/home\/node\/\.bottle-motd$/m);
 });
 
 test('example (third-party) wrote its file as node, after ca', () => {
