@@ -182,14 +182,15 @@ for (const c of cases) {
   });
 }
 
-test('an unknown provisioner name passes validate (plugins are not loaded there) and is caught by plan', async () => {
+test('an unknown provisioner name is caught by validate and by plan alike', async () => {
   const dir = await tempDir('bottle-bad-');
   const m = validManifest();
   m.agents.demo.provisioners = ['ca', 'motd'];
   const file = path.join(dir, 'bottle.json');
   await writeFile(file, JSON.stringify(m));
   const v = await bottle(['validate', '--manifest', file], { env });
-  assert.is(v.exitCode, 0, v.stderr);
+  assert.is(v.exitCode, 2);
+  assert.match(v.stderr, '  agents.demo.provisioners[1]: no installed provisioner is named "motd"; installed: ca, git, prompt, skills, supervise\n');
   const p = await bottle(['plan', 'demo', '--manifest', file], { env });
   assert.is(p.exitCode, 2);
   assert.is(

@@ -18,47 +18,62 @@ export interface ResolvedStep {
 
 /** Checks names, `after` and options before anything starts; throws the first problem with its fix. */
 export function resolveSteps(steps: readonly ProvisionerStep[], registry: ProvisionerRegistry, where = 'provisioners'): ResolvedStep[] {
+  const checked = checkSteps(steps, registry, where);
+  if (checked.problems[0]) throw checked.problems[0];
+  return checked.resolved;
+}
+
+/**
+ * Every problem with an agent's provisioner list against the installed registry, in list order
+ * (a step's name, then its `after`, then its options): what `resolveSteps` refuses, all at once,
+ * for `bottle validate`. `resolved` holds the steps that had no problem.
+ */
+export function checkSteps(steps: readonly ProvisionerStep[], registry: ProvisionerRegistry, where = 'provisioners'): { resolved: ResolvedStep[]; problems: BottleError[] } {
   const installed = [...registry.keys()].sort();
   const resolved: ResolvedStep[] = [];
+  const problems: BottleError[] = [];
   const position = new Map(steps.map((s, i) => [s.name, i]));
   steps.forEach((step, i) => {
     const reg = registry.get(step.name);
     if (!reg) {
-      throw new BottleError('PROVISIONER_UNKNOWN', `${where}[${i}]: no installed provisioner is named "${step.name}"`, {
+      problems.push(new BottleError('PROVISIONER_UNKNOWN', `${where}[${i}]: no installed provisioner is named "${step.name}"`, {
         details: [`installed: ${installed.join(', ') || '(none)'}`],
         suggestions: [`Fix the name, or install the plugin that provides it: bottle plugins install <package> (\`bottle provisioners\` lists what is installed)`],
         exit: EXIT_USAGE,
-      });
+      }));
+      return;
     }
+    const before = problems.length;
     for (const dep of reg.definition.after ?? []) {
       const at = position.get(dep);
       if (at === undefined || at > i) {
-        throw new BottleError('PROVISIONER_ORDER', `${where}[${i}]: provisioner "${step.name}" must run after "${dep}", ${at === undefined ? `but "${dep}" is not in the list` : `but "${dep}" comes later (at ${where}[${at}])`}`, {
+        problems.push(new BottleError('PROVISIONER_ORDER', `${where}[${i}]: provisioner "${step.name}" must run after "${dep}", ${at === undefined ? `but "${dep}" is not in the list` : `but "${dep}" comes later (at ${where}[${at}])`}`, {
           suggestions: [`List "${dep}" before "${step.name}" in ${where}: [${orderFix(steps.map((s) => s.name), step.name, dep).map((n) => JSON.stringify(n)).join(', ')}]`],
           exit: EXIT_USAGE,
-        });
+        }));
       }
     }
     let options: unknown = step.options;
     if (reg.definition.options) {
       const r = v.safeParse(reg.definition.options, step.options);
       if (!r.success) {
-        throw new BottleError('PROVISIONER_OPTIONS', `${where}[${i}].options: invalid options for provisioner "${step.name}"`, {
+        problems.push(new BottleError('PROVISIONER_OPTIONS', `${where}[${i}].options: invalid options for provisioner "${step.name}"`, {
           details: r.issues.map((iss) => `${appendPath(`${where}[${i}].options`, (iss.path ?? []).map((p) => p.key))}: ${iss.message}`),
           suggestions: [`See the options ${reg.packageName} documents.`],
           exit: EXIT_USAGE,
-        });
+        }));
+      } else {
+        options = r.output;
       }
-      options = r.output;
     } else if (Object.keys(step.options).length > 0) {
-      throw new BottleError('PROVISIONER_OPTIONS', `${where}[${i}].options: provisioner "${step.name}" takes no options`, {
+      problems.push(new BottleError('PROVISIONER_OPTIONS', `${where}[${i}].options: provisioner "${step.name}" takes no options`, {
         suggestions: [`Remove "options" from ${where}[${i}].`],
         exit: EXIT_USAGE,
-      });
+      }));
     }
-    resolved.push({ definition: reg.definition, options, packageName: reg.packageName });
+    if (problems.length === before) resolved.push({ definition: reg.definition, options, packageName: reg.packageName });
   });
-  return resolved;
+  return { resolved, problems };
 }
 
 /** `base` followed by valibot path keys: `.key` for names, `[0]` for indexes, `["a b"]` otherwise. */
