@@ -15,7 +15,7 @@
  *   decisions from another, and cannot reach the gateway's admin socket.
  * Nothing here follows a path in the socket folder (socket-dir.ts).
  */
-import { chownSync, chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, chmodSync, closeSync, constants, fchownSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AUDIT_LOG_NAME, BUNDLE_SERVICES, ServiceError, type BundleServiceName } from '@bot-bottle/core';
@@ -91,6 +91,18 @@ export function prepareSuperviseDir(dir: string, user: Pick<ServiceUser, 'uid' |
   chownSync(dir, user.uid, user.gid);
 }
 
+/**
+ * Opens the audit log for appending (never through a link). It belongs to whoever owns its folder —
+ * the host user who launched the bottle, on a rootful engine too — so `bottle logs` reads it
+ * without root; the owner is set on the open descriptor.
+ */
+export function openAuditLog(logDir: string): number {
+  const fd = openSync(path.join(logDir, AUDIT_LOG_NAME), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);
+  const owner = lstatSync(logDir);
+  fchownSync(fd, owner.uid, owner.gid);
+  return fd;
+}
+
 export async function startBundle(config: BundleConfig, env: NodeJS.ProcessEnv = process.env, options: BundleOptions = {}): Promise<RunningBundle> {
   const withGit = config.gitGate !== null && config.gitGate.upstreams.length > 0;
   const egressUser = serviceUser(EGRESS_USER, options.passwdFile);
@@ -122,7 +134,7 @@ export async function startBundle(config: BundleConfig, env: NodeJS.ProcessEnv =
   }
 
   // The services cannot open the log (a host folder closed to them): they get it open.
-  const auditFd = openSync(path.join(config.logDir, AUDIT_LOG_NAME), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);
+  const auditFd = openAuditLog(config.logDir);
   const services: RunningService[] = [];
   const sockets: Partial<Record<BundleServiceName, string>> = {};
   try {

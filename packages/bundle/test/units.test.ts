@@ -5,7 +5,8 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isServiceError, type ServiceError } from '@bot-bottle/core';
-import { parsePasswd, readBundleConfig, removeName, serviceEnv, writeNewFile } from '../src/index.js';
+import { openAuditLog, parsePasswd, readBundleConfig, removeName, serviceEnv, writeNewFile } from '../src/index.js';
+import { chownSync, fstatSync } from 'node:fs';
 import { startService } from '../src/service-process.js';
 
 const test = suite('bundle supervisor');
@@ -123,6 +124,29 @@ test('bundle.json is checked whole before anything starts: each problem by its J
     assert.match(details, /^socketDir: must be an absolute path/m);
     assert.match(details, /^egress\.listen: /m, 'the bundle decides where the gateway listens');
     assert.match(details, /^gitGate\.upstreams\[0\]\.upstream: /m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the audit log belongs to the owner of its folder (the host user), and is never opened through a link', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bundle-audit-'));
+  try {
+    const logDir = path.join(dir, 'log');
+    mkdirSync(logDir);
+    if (process.getuid?.() === 0) chownSync(logDir, 4321, 4322);
+    const want = statSync(logDir);
+    const fd = openAuditLog(logDir);
+    const st = fstatSync(fd);
+    closeSync(fd);
+    assert.equal([st.uid, st.gid, st.mode & 0o777], [want.uid, want.gid, 0o640]);
+    // A link planted where the log goes is not followed.
+    const other = path.join(dir, 'log2');
+    mkdirSync(other);
+    writeFileSync(path.join(dir, 'victim'), 'x');
+    symlinkSync(path.join(dir, 'victim'), path.join(other, 'audit.jsonl'));
+    assert.throws(() => openAuditLog(other), /ELOOP/);
+    assert.is(readFileSync(path.join(dir, 'victim'), 'utf8'), 'x');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
