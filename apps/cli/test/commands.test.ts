@@ -4,8 +4,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { validateManifest } from '@bot-bottle/core';
 import { toBottleError } from '../src/base-command.js';
-import { STARTER_MANIFEST } from '../src/starter.js';
-import { bottle, cleanupTempDirs, hasStack, isolatedXdg, run, tempDir, validManifest, writeJson } from './helpers.js';
+import { STARTER_MANIFEST, schemaFileUrl } from '../src/starter.js';
+import { CLI_ROOT, bottle, cleanupTempDirs, hasStack, isolatedXdg, run, tempDir, validManifest, writeJson } from './helpers.js';
 
 const test = suite('commands');
 test.after(cleanupTempDirs);
@@ -174,7 +174,7 @@ test('init: writes a starter that validates, refuses to overwrite without --forc
   assert.is(r.exitCode, 0, r.stderr);
   assert.is(r.stdout, `wrote ${file}\n`);
   const text = await readFile(file, 'utf8');
-  assert.equal(JSON.parse(text), STARTER_MANIFEST);
+  assert.equal(JSON.parse(text), { $schema: schemaFileUrl(CLI_ROOT), ...STARTER_MANIFEST });
   await validateManifest(JSON.parse(text), file, dir);
   r = await run(['validate'], { cwd: dir, env: { ANTHROPIC_API_KEY: 'x' } });
   assert.is(r.stdout, `${file}: ok, 1 bottle, 1 agent\n`);
@@ -187,7 +187,7 @@ test('init: writes a starter that validates, refuses to overwrite without --forc
   r = await run(['init', '--force', '--json'], { cwd: dir });
   assert.is(r.exitCode, 0);
   assert.equal(JSON.parse(r.stdout), { path: file });
-  assert.equal(JSON.parse(await readFile(file, 'utf8')), STARTER_MANIFEST);
+  assert.equal(JSON.parse(await readFile(file, 'utf8')), { $schema: schemaFileUrl(CLI_ROOT), ...STARTER_MANIFEST });
 });
 
 test('init where bottle.json is a dangling symlink or a directory: refused, nothing followed', async () => {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { BottleError, EXIT_USAGE, MANIFEST_FILE_NAME } from '@bot-bottle/core';
 import { BaseCommand } from '../base-command.js';
-import { starterManifestText } from '../starter.js';
+import { schemaFileUrl, starterManifestText } from '../starter.js';
 
 export default class Init extends BaseCommand {
   static override summary = 'Write a starter bottle.json in the current directory.';
@@ -15,7 +15,7 @@ export default class Init extends BaseCommand {
     const file = path.join(process.cwd(), MANIFEST_FILE_NAME);
     try {
       // "wx" fails if the file exists, with no window between a check and the write.
-      await writeFile(file, starterManifestText(), { flag: flags.force ? 'w' : 'wx' });
+      await writeFile(file, starterManifestText(schemaFileUrl(this.config.root)), { flag: flags.force ? 'w' : 'wx' });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') {
