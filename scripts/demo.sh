@@ -30,6 +30,9 @@ exec node apps/cli/bin/run.js run demo --manifest examples/bottle.json -- sh -c 
   echo "key here:   ANTHROPIC_API_KEY=$ANTHROPIC_API_KEY"
   echo "egress CA:  $(openssl x509 -noout -subject -in "$NODE_EXTRA_CA_CERTS" 2>/dev/null || head -1 "$NODE_EXTRA_CA_CERTS")"
   echo "git:        $(git config --global user.name) <$(git config --global user.email)>"
-  echo "a request to a host no route allows:"
-  curl -sS https://example.invalid/ | sed "s/^/  /" | head -3
+  echo "supervise:  $(claude mcp list 2>/dev/null | grep -o "supervise: .*" || echo "not registered")"
+  echo "a request to a host no route allows (refused at CONNECT, no certificate made for it):"
+  curl -sS https://example.invalid/ 2>&1 | sed "s/^/  /" | head -2
+  echo "the same as plain http, with the reason and how to allow it:"
+  curl -sS http://example.invalid/ | sed "s/^/  /" | head -8
 '
