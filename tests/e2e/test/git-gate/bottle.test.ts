@@ -302,10 +302,21 @@ test('a non-fast-forward push: refused by the upstream with its message; a stale
     'rm -rf /tmp/other && git clone -q /srv/git/app.git /tmp/other && cd /tmp/other && echo meanwhile > meanwhile.txt && git add meanwhile.txt'
       + ' && git -c user.name=Someone -c user.email=s@example.invalid commit -q -m meanwhile && git push -q origin HEAD:main',
   );
+  const linesBefore = (await audit(a)).length;
   const stale = await agent(a, 'cd app && git reset -q --hard HEAD~1 && echo stale > stale.txt && git add stale.txt && git commit -q -m stale && git push origin HEAD:main');
   assert.is.not(stale.exitCode, 0);
   assert.match(stale.all, /\[rejected\]\s+HEAD -> main \((fetch first|non-fast-forward)\)/);
-  const last = (await audit(a)).pop();
+  // The gate writes that line when it sees the empty command list, which can land just after the
+  // client has exited: wait for it rather than read the log once.
+  let last: GitAuditEntry | undefined;
+  for (let i = 0; i < 100; i++) {
+    const lines = await audit(a);
+    if (lines.length > linesBefore) {
+      last = lines.at(-1);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
   assert.equal([last?.service, last?.decision, last?.refs], ['receive-pack', 'allow', []], 'the push git refused itself is an audit line too');
   await agentOk(a, 'cd app && git fetch -q && git reset -q --hard origin/main');
 });
