@@ -1,17 +1,18 @@
 #!/usr/bin/env node
-// bench/egress: what the egress gateway costs, next to going direct and next to mitmproxy, in one
-// run on one loopback HTTPS upstream. Not a test: it prints figures and asserts nothing.
+// bench/egress: what the egress gateway costs, next to going direct and next to two TLS-intercepting
+// proxies (squid with ssl_bump, mitmproxy), in one run on one loopback HTTPS upstream. Not a test:
+// it prints figures and asserts nothing.
 //
-//   node bench/egress/run.mjs [--json]        (bench/egress/setup.sh installs mitmproxy first)
+//   node bench/egress/run.mjs [--json]        (bench/egress/setup.sh installs squid and mitmproxy first)
 //
-// For each path (direct, gateway, mitmproxy): latency of small keep-alive HTTPS requests at a fixed
+// For each path (direct, gateway, squid, mitmproxy): latency of small keep-alive HTTPS requests at a fixed
 // concurrency (p50/p99, and what the proxy adds to direct), requests per second, throughput of one
-// large streamed download, and the proxy process's RSS idle and under load.
+// large streamed download, and the proxy's RSS idle and under load (squid: all its processes).
 // Knobs (env): BENCH_REQUESTS (2000), BENCH_CONNECTIONS (16), BENCH_DOWNLOAD_MIB (200), BENCH_ROUNDS (3),
-// BENCH_WARMUP (200), BENCH_PATHS (direct,gateway,mitmproxy), BENCH_GATEWAY_NODE_FLAGS (none),
+// BENCH_WARMUP (200), BENCH_PATHS (direct,gateway,squid,mitmproxy), BENCH_GATEWAY_NODE_FLAGS (none),
 // BENCH_GATEWAY_CPU_PROF (a directory: the gateway runs with --cpu-prof writing there).
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -21,7 +22,7 @@ import { pathToFileURL } from 'node:url';
 const root = path.resolve(import.meta.dirname, '../..');
 const gatewayPkg = path.join(root, 'packages/egress-gateway');
 const gatewayMain = path.join(gatewayPkg, 'dist/main.js');
-// The client is undici (a devDependency of the gateway package), the same for all three paths.
+// The client is undici (a devDependency of the gateway package), the same for every path.
 const { Agent, ProxyAgent, request } = createRequire(path.join(gatewayPkg, 'package.json'))('undici');
 const { createBottleCa } = await import(pathToFileURL(path.join(gatewayPkg, 'dist/index.js')).href);
 
@@ -31,7 +32,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 16);
 const DOWNLOAD_MIB = Number(process.env.BENCH_DOWNLOAD_MIB || 200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
 const WARMUP = Number(process.env.BENCH_WARMUP || 200);
-const PATHS = (process.env.BENCH_PATHS || 'direct,gateway,mitmproxy').split(',').map((s) => s.trim()).filter(Boolean);
+const PATHS = (process.env.BENCH_PATHS || 'direct,gateway,squid,mitmproxy').split(',').map((s) => s.trim()).filter(Boolean);
 const GATEWAY_FLAGS = (process.env.BENCH_GATEWAY_NODE_FLAGS || '').split(' ').filter(Boolean);
 const CPU_PROF = process.env.BENCH_GATEWAY_CPU_PROF || '';
 const HOST = 'localhost'; // resolves to 127.0.0.1; the name every path addresses and verifies
@@ -156,6 +157,67 @@ async function startMitmproxy(pki) {
   return { ...p, pid: p.child.pid, url: `http://127.0.0.1:${port}`, caPem: readFileSync(caFile, 'utf8'), describe: `${version}: mitmdump ${args.join(' ').replace(dir, '$TMP').replace(dir, '$TMP')}` };
 }
 
+const SQUID = '/usr/sbin/squid';
+const CERTGEN = '/usr/lib/squid/security_file_certgen';
+
+async function startSquid(pki) {
+  // Its own CA for the run (certificate and key in one PEM, as squid's tls-cert takes them), its own
+  // config, certificate database, logs and pid file, all in the bench's temp dir.
+  const sq = path.join(dir, 'squid');
+  mkdirSync(sq);
+  const run = (...args) => execFileSync('openssl', args, { cwd: sq, stdio: 'pipe' });
+  run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=bench squid CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
+  writeFileSync(path.join(sq, 'ca.pem'), readFileSync(path.join(sq, 'ca.crt'), 'utf8') + readFileSync(path.join(sq, 'ca.key'), 'utf8'));
+  // The upstream's test CA, the only extra trust (as the gateway's extraCaFiles), next to the system store.
+  writeFileSync(path.join(sq, 'up-ca.crt'), pki.caPem);
+  const ssldb = path.join(sq, 'ssl_db');
+  execFileSync(CERTGEN, ['-c', '-s', ssldb, '-M', '4MB'], { stdio: 'pipe' });
+  const port = await freePort();
+  const config = [
+    `http_port 127.0.0.1:${port} ssl-bump tls-cert=${sq}/ca.pem generate-host-certificates=on dynamic_cert_mem_cache_size=4MB`,
+    `sslcrtd_program ${CERTGEN} -s ${ssldb} -M 4MB`,
+    // Peek at the client's hello (SNI), then bump: squid connects to the upstream, verifies it, and
+    // mimics its certificate signed by the run's CA.
+    'acl step1 at_step SslBump1',
+    'ssl_bump peek step1',
+    'ssl_bump bump all',
+    `tls_outgoing_options cafile=${sq}/up-ca.crt`,
+    // Only the measured host and port: the CONNECT and the requests inside the bumped tunnel.
+    `acl bench_host dstdomain ${HOST}`,
+    `acl bench_port port ${upstreamPort}`,
+    'http_access allow bench_host bench_port',
+    'http_access deny all',
+    // No caching: the gateway and mitmproxy forward every request, so squid does too.
+    'cache deny all',
+    `access_log daemon:${sq}/access.log squid`,
+    `cache_log ${sq}/cache.log`,
+    `pid_filename ${sq}/squid.pid`,
+    `coredump_dir ${sq}`,
+    'netdb_filename none', // nothing written outside the temp dir
+    'shutdown_lifetime 1 seconds',
+    '',
+  ].join('\n');
+  writeFileSync(path.join(sq, 'squid.conf'), config);
+  // Started as root, squid drops to its cache_effective_user (Debian's `proxy`), which must reach
+  // its files; the bench's temp dir lets others through (not list) for that.
+  if (process.getuid?.() === 0) {
+    const uid = Number(execFileSync('id', ['-u', 'proxy'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'proxy'], { encoding: 'utf8' }).trim());
+    chmodSync(dir, 0o711);
+    execFileSync('chown', ['-R', `${uid}:${gid}`, sq]);
+  }
+  const version = execFileSync(SQUID, ['-v'], { encoding: 'utf8' }).split('\n')[0].trim();
+  // -N: no daemon (this process is squid itself, with its helpers as children), so it is stopped with it.
+  const args = ['-N', '-f', path.join(sq, 'squid.conf')];
+  const p = startChild('squid', SQUID, args);
+  try {
+    await waitForPort(port, p);
+  } catch (e) {
+    throw new Error(`${e.message}\n${existsSync(path.join(sq, 'cache.log')) ? readFileSync(path.join(sq, 'cache.log'), 'utf8').slice(-2000) : ''}`);
+  }
+  return { ...p, pid: p.child.pid, tree: true, url: `http://127.0.0.1:${port}`, caPem: readFileSync(path.join(sq, 'ca.crt'), 'utf8'), describe: `${version}: squid -N, ssl-bump (peek step1, bump all), security_file_certgen, http_access for ${HOST}:<upstream port> only, access_log daemon:, cache deny all, tls_outgoing_options cafile=$TMP/up-ca.crt` };
+}
+
 // ---- measuring --------------------------------------------------------------------------------
 
 function rssKiB(pid) {
@@ -167,15 +229,54 @@ function rssKiB(pid) {
   }
 }
 
-/** Samples a process's RSS every 25 ms until stopped; returns the peak in KiB. */
-function rssSampler(pid) {
-  if (!pid) return { stop: () => null };
-  let peak = rssKiB(pid) ?? 0;
-  const t = setInterval(() => (peak = Math.max(peak, rssKiB(pid) ?? 0)), 25);
+/** The process and, for a proxy made of several (squid and its helpers), all its descendants. */
+function pidsOf(proc) {
+  if (!proc) return [];
+  if (!proc.tree) return [proc.pid];
+  const children = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out = [];
+  const todo = [proc.pid];
+  while (todo.length) {
+    const pid = todo.pop();
+    out.push(pid);
+    todo.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
+/** RSS of a proxy in KiB: the sum of VmRSS over its processes (shared pages counted in each). */
+function proxyRssKiB(proc, pids = pidsOf(proc)) {
+  if (!proc) return null;
+  let sum = 0;
+  for (const pid of pids) sum += rssKiB(pid) ?? 0;
+  return sum;
+}
+
+/** Samples a proxy's RSS every 25 ms until stopped (its process list re-read every second); returns the peak in KiB. */
+function rssSampler(proc) {
+  if (!proc) return { stop: () => null };
+  let pids = pidsOf(proc);
+  let peak = proxyRssKiB(proc, pids);
+  let tick = 0;
+  const t = setInterval(() => {
+    if (proc.tree && ++tick % 40 === 0) pids = pidsOf(proc);
+    peak = Math.max(peak, proxyRssKiB(proc, pids));
+  }, 25);
   return {
     stop() {
       clearInterval(t);
-      return Math.max(peak, rssKiB(pid) ?? 0);
+      return Math.max(peak, proxyRssKiB(proc));
     },
   };
 }
@@ -240,10 +341,10 @@ const paths = [];
 try {
   for (const name of PATHS) {
     if (name === 'direct') paths.push({ name, proc: null, dispatcher: new Agent({ ...dispatcherOpts, connect: { ca: pki.caPem } }) });
-    else if (name === 'gateway' || name === 'mitmproxy') {
-      const proc = name === 'gateway' ? await startGatewayProcess(pki) : await startMitmproxy(pki);
+    else if (name === 'gateway' || name === 'squid' || name === 'mitmproxy') {
+      const proc = await { gateway: startGatewayProcess, squid: startSquid, mitmproxy: startMitmproxy }[name](pki);
       paths.push({ name, proc, dispatcher: new ProxyAgent({ uri: proc.url, requestTls: { ca: proc.caPem }, ...dispatcherOpts }) });
-    } else throw new Error(`unknown path ${name} in BENCH_PATHS (use direct, gateway, mitmproxy)`);
+    } else throw new Error(`unknown path ${name} in BENCH_PATHS (use direct, gateway, squid, mitmproxy)`);
   }
   for (const p of paths) {
     log(`${p.name}: warming up (${WARMUP} requests)`);
@@ -251,7 +352,8 @@ try {
   }
   await sleep(1000);
   for (const p of paths) {
-    p.rssIdle = p.proc ? rssKiB(p.proc.pid) : null;
+    p.rssIdle = proxyRssKiB(p.proc);
+    p.processes = p.proc ? pidsOf(p.proc).length : null;
     p.loads = [];
     p.downloads = [];
     p.rssLoad = [];
@@ -261,7 +363,7 @@ try {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const p of paths) {
       log(`round ${round}/${ROUNDS} ${p.name}: ${REQUESTS} requests at ${CONNECTIONS} connections`);
-      const s = rssSampler(p.proc?.pid);
+      const s = rssSampler(p.proc);
       p.loads.push(await loadRun(p.dispatcher, REQUESTS));
       p.rssLoad.push(s.stop());
     }
@@ -270,9 +372,9 @@ try {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const p of paths) {
       await sleep(300);
-      const before = p.proc ? rssKiB(p.proc.pid) : null;
+      const before = proxyRssKiB(p.proc);
       log(`round ${round}/${ROUNDS} ${p.name}: ${DOWNLOAD_MIB} MiB download`);
-      const s = rssSampler(p.proc?.pid);
+      const s = rssSampler(p.proc);
       p.downloads.push(await download(p.dispatcher));
       const peak = s.stop();
       p.rssDownload.push(peak);
@@ -296,6 +398,7 @@ const results = paths.map((p) => ({
   errors: p.loads.reduce((n, l) => n + l.errors, 0),
   downloadMiBps: median(p.downloads),
   rssIdleMiB: mib(p.rssIdle),
+  processes: p.processes,
   rssLoadMiB: mib(max(p.rssLoad)),
   rssDownloadMiB: mib(max(p.rssDownload)),
   rssDownloadGrowthMiB: mib(max(p.rssGrowth)),
@@ -309,21 +412,25 @@ for (const r of results) {
   r.addedP99Ms = direct && r !== direct ? r.p99Ms - direct.p99Ms : null;
 }
 const gw = results.find((r) => r.path === 'gateway');
+const sq = results.find((r) => r.path === 'squid');
 const mp = results.find((r) => r.path === 'mitmproxy');
-const aims =
-  gw && mp && direct
-    ? {
-        addedP50VsMitmproxy: gw.addedP50Ms / mp.addedP50Ms,
-        addedP99VsMitmproxy: gw.addedP99Ms / mp.addedP99Ms,
-        rpsVsMitmproxy: gw.rps / mp.rps,
-        downloadVsMitmproxy: gw.downloadMiBps / mp.downloadMiBps,
-        met: {
-          latency: gw.addedP50Ms <= mp.addedP50Ms / 2,
-          requestRate: gw.rps >= 2 * mp.rps,
-          download: gw.downloadMiBps >= mp.downloadMiBps,
-        },
-      }
-    : null;
+// The aims of the gateway's performance work, each present when the paths it compares were run.
+const aim = (ok, ratio, text) => ({ ok, ratio, text });
+const aims = {};
+if (gw && direct) {
+  aims.rpsVsDirect = aim(gw.rps >= 0.5 * direct.rps, gw.rps / direct.rps, 'request rate vs direct (aim ≥ 0.5)');
+  aims.downloadVsDirect = aim(gw.downloadMiBps >= 0.75 * direct.downloadMiBps, gw.downloadMiBps / direct.downloadMiBps, 'download vs direct (aim ≥ 0.75)');
+}
+if (gw && sq) {
+  aims.rpsVsSquid = aim(gw.rps >= sq.rps, gw.rps / sq.rps, 'request rate vs squid (aim ≥ 1)');
+  aims.downloadVsSquid = aim(gw.downloadMiBps >= sq.downloadMiBps, gw.downloadMiBps / sq.downloadMiBps, 'download vs squid (aim ≥ 1)');
+  if (direct) aims.addedP50VsSquid = aim(gw.addedP50Ms <= sq.addedP50Ms, gw.addedP50Ms / sq.addedP50Ms, 'added p50 vs squid (aim ≤ 1)');
+}
+if (gw && mp) {
+  aims.rssIdleVsMitmproxy = aim(gw.rssIdleMiB <= mp.rssIdleMiB, gw.rssIdleMiB / mp.rssIdleMiB, 'idle RSS vs mitmproxy (aim ≤ 1)');
+  aims.rpsVsMitmproxy = aim(gw.rps >= 2 * mp.rps, gw.rps / mp.rps, 'request rate vs mitmproxy (aim ≥ 2)');
+  if (direct) aims.addedP50VsMitmproxy = aim(gw.addedP50Ms <= mp.addedP50Ms / 2, gw.addedP50Ms / mp.addedP50Ms, 'added p50 vs mitmproxy (aim ≤ 0.5)');
+}
 const machine = {
   cpus: os.cpus().length,
   cpuModel: os.cpus()[0]?.model ?? '',
@@ -344,13 +451,12 @@ else {
     ...results.map((r) => `| ${r.path} | ${f(r.p50Ms, 2)} | ${f(r.p99Ms, 2)} | ${f(r.addedP50Ms, 2)} | ${f(r.addedP99Ms, 2)} | ${f(r.rps, 0)} | ${f(r.downloadMiBps, 0)} | ${f(r.rssIdleMiB)} | ${f(r.rssLoadMiB)} | ${r.rssDownloadMiB === null ? '–' : `${f(r.rssDownloadMiB)} (+${f(r.rssDownloadGrowthMiB)})`} |`),
   ];
   if (results.some((r) => r.errors)) lines.push('', `errors: ${results.map((r) => `${r.path} ${r.errors}`).join(', ')}`);
-  if (aims) {
-    lines.push(
-      '',
-      `gateway vs mitmproxy: added p50 ${f(aims.addedP50VsMitmproxy * 100, 0)}% (aim ≤ 50%), added p99 ${f(aims.addedP99VsMitmproxy * 100, 0)}%, ` +
-        `request rate ×${f(aims.rpsVsMitmproxy, 2)} (aim ≥ 2), download ×${f(aims.downloadVsMitmproxy, 2)} (aim ≥ 1)`,
-    );
+  const aimList = Object.values(aims);
+  if (aimList.length) {
+    lines.push('', 'gateway, ratios of this run (aims of issue 14 and earlier):');
+    for (const a of aimList) lines.push(`- ${a.text}: ×${f(a.ratio, 2)} ${a.ok ? 'met' : 'not met'}`);
   }
-  for (const r of results) if (r.proxy) lines.push(`- ${r.path}: ${r.proxy}`);
+  lines.push('', 'Proxies:');
+  for (const r of results) if (r.proxy) lines.push(`- ${r.path}: ${r.proxy}${r.processes > 1 ? ` (${r.processes} processes at idle, their RSS summed)` : ''}`);
   process.stdout.write(lines.join('\n') + '\n');
 }
