@@ -154,7 +154,7 @@ async function startMitmproxy(pki) {
   await waitForPort(port, p);
   const caFile = path.join(confdir, 'mitmproxy-ca-cert.pem');
   for (let i = 0; i < 100 && !existsSync(caFile); i++) await sleep(100);
-  return { ...p, pid: p.child.pid, url: `http://127.0.0.1:${port}`, caPem: readFileSync(caFile, 'utf8'), describe: `${version}: mitmdump ${args.join(' ').replace(dir, '$TMP').replace(dir, '$TMP')}` };
+  return { ...p, pid: p.child.pid, url: `http://127.0.0.1:${port}`, caPem: readFileSync(caFile, 'utf8'), describe: `${version}: mitmdump ${args.join(' ').replaceAll(dir, '$TMP').replace(String(port), '<free port>')}` };
 }
 
 const SQUID = '/usr/sbin/squid';
