@@ -213,7 +213,7 @@ async function startSquid(pki) {
   try {
     await waitForPort(port, p);
   } catch (e) {
-    throw new Error(`${e.message}\n${existsSync(path.join(sq, 'cache.log')) ? readFileSync(path.join(sq, 'cache.log'), 'utf8').slice(-2000) : ''}`);
+    throw new Error(`${e.message}\n${existsSync(path.join(sq, 'cache.log')) ? readFileSync(path.join(sq, 'cache.log'), 'utf8').slice(-2000) : ''}`, { cause: e });
   }
   return { ...p, pid: p.child.pid, tree: true, url: `http://127.0.0.1:${port}`, caPem: readFileSync(path.join(sq, 'ca.crt'), 'utf8'), describe: `${version}: squid -N, ssl-bump (peek step1, bump all), security_file_certgen, http_access for ${HOST}:<upstream port> only, access_log daemon:, cache deny all, tls_outgoing_options cafile=$TMP/up-ca.crt` };
 }
