@@ -97,7 +97,11 @@ export class ExecChannel {
     const data = (tar ? tar.stdout! : createReadStream(hostPath, { highWaterMark: CHUNK })) as Readable;
     const r = await this.request({ t: 'copy', path: guestPath, name: path.basename(hostPath), kind, mode: st.mode & 0o7777 }, data, { timeoutMs: options.timeoutMs ?? 600_000, ...(options.signal ? { signal: options.signal } : {}) }, `copying ${hostPath}`).finally(() => tar?.kill());
     const code = await tarExit;
-    if (code !== 0 && code !== null) throw copyFailed(this.container, hostPath, guestPath, 'host', `tar: ${tarError.trim() || `exit ${code}`}`);
+    // When the bottle's side fails first, the host's tar may fail after it, writing into a stream
+    // nobody reads any more (a broken pipe): that is not the cause. Any other tar failure is (the
+    // bottle then sees a cut-off stream).
+    const hostFailed = code !== 0 && code !== null && !(r.code !== 0 && /broken pipe/i.test(tarError));
+    if (hostFailed) throw copyFailed(this.container, hostPath, guestPath, 'host', `tar: ${tarError.trim() || `exit ${code}`}`);
     if (r.code !== 0) throw copyFailed(this.container, hostPath, guestPath, 'guest', r.error ?? `the exec agent's copy exited ${r.code}`);
   }
 
