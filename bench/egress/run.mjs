@@ -453,7 +453,7 @@ else {
   if (results.some((r) => r.errors)) lines.push('', `errors: ${results.map((r) => `${r.path} ${r.errors}`).join(', ')}`);
   const aimList = Object.values(aims);
   if (aimList.length) {
-    lines.push('', 'gateway, ratios of this run (aims of issue 14 and earlier):');
+    lines.push('', 'gateway, ratios of this run (the performance aims):');
     for (const a of aimList) lines.push(`- ${a.text}: ×${f(a.ratio, 2)} ${a.ok ? 'met' : 'not met'}`);
   }
   lines.push('', 'Proxies:');
