@@ -14,3 +14,4 @@ export * from './services.js';
 export * from './audit.js';
 export * from './service-error.js';
 export * from './config-file.js';
+export * from './json-body.js';

@@ -7,7 +7,7 @@
  */
 import { chmod, rm } from 'node:fs/promises';
 import http from 'node:http';
-import { isServiceError } from '@bot-bottle/core';
+import { isServiceError, readJsonBody } from '@bot-bottle/core';
 import type { Gateway } from './gateway.js';
 
 const MAX_BODY = 1024 * 1024;
@@ -29,23 +29,14 @@ export async function startAdminServer(gateway: Gateway, socketPath: string): Pr
     if (req.url !== '/routes') return reply(res, 404, { error: 'unknown path; use /routes or /health' });
     if (req.method === 'GET') return reply(res, 200, { routes: gateway.routes() });
     if (req.method !== 'PUT') return reply(res, 405, { error: 'use GET or PUT' });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
+    void readJsonBody(req, MAX_BODY).then((read) => {
+      if (!read.ok && read.problem === 'too-large') {
         reply(res, 413, { error: 'routes larger than 1 MiB' });
         req.destroy();
-      } else chunks.push(c);
-    });
-    req.on('end', () => {
-      if (res.headersSent) return;
-      let body: unknown;
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      } catch {
-        return reply(res, 400, { error: 'the body is not JSON; send {"routes": [...]}' });
+        return;
       }
+      if (!read.ok) return reply(res, 400, { error: 'the body is not JSON; send {"routes": [...]}' });
+      const body = read.value;
       const obj = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { routes?: unknown; secrets?: unknown }) : {};
       const routes = obj.routes;
       if (routes === undefined) return reply(res, 400, { error: 'send {"routes": [...]}' });

@@ -20,7 +20,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { toJsonSchema } from '@valibot/to-json-schema';
 import * as v from 'valibot';
-import { SUPERVISE_MCP_PATH, type EgressRoute, type SuperviseAuditEntry } from '@bot-bottle/core';
+import { SUPERVISE_MCP_PATH, readJsonBody, type EgressRoute, type SuperviseAuditEntry } from '@bot-bottle/core';
 import { listQueue, readDecision, readRequest, readRoutesFile, writeRequest } from './queue.js';
 import { GetRequestInput, GetRulesInput, MAX_PENDING, RequestEgressInput, inputProblems, newRequestId, sameAsk, type RequestRecord } from './requests.js';
 
@@ -214,23 +214,14 @@ export async function startSuperviseServer(options: SuperviseServerOptions): Pro
     if (url.pathname !== SUPERVISE_MCP_PATH) return replyJson(res, 404, rpcError(-32000, `the MCP endpoint is ${SUPERVISE_MCP_PATH}`));
     // Stateless: no server-initiated stream (GET) and no session to end (DELETE).
     if (req.method !== 'POST') return replyJson(res, 405, rpcError(-32000, 'this server is stateless: POST JSON-RPC messages only'));
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
+    void readJsonBody(req, MAX_BODY).then((read) => {
+      if (!read.ok && read.problem === 'too-large') {
         replyJson(res, 413, rpcError(-32600, `request body over ${MAX_BODY} bytes`));
         req.destroy();
-      } else chunks.push(c);
-    });
-    req.on('end', () => {
-      if (res.headersSent) return;
-      let body: unknown;
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      } catch {
-        return replyJson(res, 400, rpcError(-32700, 'the body is not JSON'));
+        return;
       }
+      if (!read.ok) return replyJson(res, 400, rpcError(-32700, 'the body is not JSON'));
+      const body = read.value;
       const server = mcpServer(tools);
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       res.on('close', () => {
