@@ -6,16 +6,16 @@
  */
 import type { Config } from '@oclif/core';
 import type { Hooks } from '@oclif/core/interfaces';
-import { buildRegistry, type HookFailure, type HookSuccess, type ProvisionerHookResult, type ProvisionerRegistry } from '@bot-bottle/core';
+import { PROVISIONER_HOOK, PROVISIONER_KEYWORD, buildRegistry, type HookFailure, type HookSuccess, type ProvisionerHookResult, type ProvisionerRegistry } from '@bot-bottle/core';
 
-export const PROVISIONER_HOOK = 'bottle:provisioners' as const;
-export const PROVISIONER_KEYWORD = 'bottle-provisioner';
+// The hook name and keyword are the plugin contract's (@bot-bottle/core/provisioner), not the CLI's own.
+export { PROVISIONER_HOOK, PROVISIONER_KEYWORD };
 /** A plugin's hook that takes longer than this is reported as failed, so one broken plugin cannot hang the CLI. */
 export const HOOK_TIMEOUT_MS = 10_000;
 
 /** oclif's hook table with ours added (its `Hooks` is a type alias, so it is extended, not augmented). */
 export type BottleHooks = Hooks & {
-  'bottle:provisioners': { options: Record<string, never>; return: ProvisionerHookResult | undefined };
+  [PROVISIONER_HOOK]: { options: Record<string, never>; return: ProvisionerHookResult | undefined };
 };
 
 /** The provisioner packages that ship with the CLI: its `oclif.plugins` entries that declare the hook. */

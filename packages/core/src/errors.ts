@@ -36,6 +36,8 @@ export type BottleErrorCode =
   | 'PROVISIONER_HOOK_FAILED'
   | 'PROVISIONER_ORDER'
   | 'PROVISIONER_OPTIONS'
+  /** A plugin speaks another provisioner API version than this CLI. */
+  | 'PROVISIONER_API_VERSION'
   | 'PROVISIONER_FAILED'
   | 'BACKEND_UNAVAILABLE'
   | 'BACKEND_FAILED'
@@ -57,8 +59,16 @@ export interface BottleErrorOptions {
   cause?: unknown;
 }
 
+/**
+ * The mark every BottleError carries. A plugin has its own copy of @bot-bottle/core, so its
+ * BottleError is another class than the CLI's and `instanceof` fails across them; a registered
+ * symbol is the same in every copy.
+ */
+export const BOTTLE_ERROR_BRAND: unique symbol = Symbol.for('bot-bottle.error') as never;
+
 export class BottleError extends Error {
   override readonly name = 'BottleError';
+  readonly [BOTTLE_ERROR_BRAND] = true;
   readonly code: BottleErrorCode;
   readonly suggestions: readonly string[];
   readonly details: readonly string[];
@@ -77,6 +87,22 @@ export class BottleError extends Error {
   }
 }
 
+/**
+ * Whether `e` is a BottleError from any copy of @bot-bottle/core: this one's class, or an object with
+ * the brand and the fields the CLI reads (so a half-made look-alike is reported as a plain error).
+ */
 export function isBottleError(e: unknown): e is BottleError {
-  return e instanceof BottleError || (typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'BottleError' && 'code' in e);
+  if (e instanceof BottleError) return true;
+  if (typeof e !== 'object' || e === null) return false;
+  const x = e as Record<PropertyKey, unknown>;
+  return (
+    x[BOTTLE_ERROR_BRAND] === true &&
+    typeof x.code === 'string' &&
+    typeof x.message === 'string' &&
+    Number.isInteger(x.exit) &&
+    Array.isArray(x.suggestions) &&
+    x.suggestions.every((s) => typeof s === 'string') &&
+    Array.isArray(x.details) &&
+    x.details.every((d) => typeof d === 'string')
+  );
 }

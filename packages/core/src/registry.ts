@@ -4,7 +4,7 @@
  * running happens in the runner, in the manifest's order.
  */
 import { BottleError } from './errors.js';
-import { defineProvisioner, type ProvisionerDefinition, type RegisteredProvisioner } from './provisioner.js';
+import { PROVISIONER_API_VERSION, defineProvisioner, type ProvisionerDefinition, type RegisteredProvisioner } from './provisioner/definition.js';
 
 export interface HookSuccess {
   plugin: { name: string; version: string; type?: string };
@@ -19,6 +19,28 @@ export type ProvisionerRegistry = ReadonlyMap<string, RegisteredProvisioner>;
 
 function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Refuses a definition written for another contract version before its shape is checked: a plugin
+ * built against a newer or older @bot-bottle/core carries its own copy, so the mismatch shows only here.
+ */
+function checkApiVersion(item: unknown, plugin: HookSuccess['plugin']): void {
+  if (typeof item !== 'object' || item === null || !('apiVersion' in item)) return; // the shape check names it
+  const { apiVersion: theirs, name: given } = item as { apiVersion: unknown; name?: unknown };
+  if (theirs === PROVISIONER_API_VERSION) return;
+  // Both come from the plugin: quoted and cut short, so they cannot break the message's lines.
+  const name = typeof given === 'string' ? ` ${JSON.stringify(given.slice(0, 40))}` : '';
+  const newer = typeof theirs === 'number' && theirs > PROVISIONER_API_VERSION;
+  throw new BottleError(
+    'PROVISIONER_API_VERSION',
+    `plugin ${plugin.name}@${plugin.version} provides the provisioner${name} for provisioner API version ${JSON.stringify(theirs)?.slice(0, 20) ?? String(theirs)}, but this bottle CLI speaks version ${PROVISIONER_API_VERSION}`,
+    {
+      suggestions: newer
+        ? ['Upgrade the CLI (npm install -g @bot-bottle/cli@latest), or install a version of the plugin made for this one', `To run without it: bottle plugins uninstall ${plugin.name}`]
+        : [`Upgrade the plugin: bottle plugins update (or bottle plugins install ${plugin.name}@latest)`, `To run without it: bottle plugins uninstall ${plugin.name}`],
+    },
+  );
 }
 
 export function buildRegistry(successes: readonly HookSuccess[], failures: readonly HookFailure[], corePlugins: ReadonlySet<string> = new Set()): ProvisionerRegistry {
@@ -39,6 +61,7 @@ export function buildRegistry(successes: readonly HookSuccess[], failures: reado
     if (result === undefined || result === null) continue; // the hook of a plugin that provides none
     const items = Array.isArray(result) ? result : [result];
     for (const item of items) {
+      checkApiVersion(item, plugin);
       let definition: ProvisionerDefinition<any>;
       try {
         definition = defineProvisioner(item as ProvisionerDefinition<any>);

@@ -7,7 +7,8 @@ import * as v from 'valibot';
 import { BottleError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, isBottleError } from './errors.js';
 import type { AgentEndpoints, Target } from './backend.js';
 import type { BottlePlan, ProvisionerStep } from './plan.js';
-import type { ProvisionResult, ProvisionerDefinition } from './provisioner.js';
+import type { ProvisionResult, ProvisionerDefinition } from './provisioner/definition.js';
+import { planView, provisionerHostEnv } from './provisioner/view.js';
 import type { ProvisionerRegistry } from './registry.js';
 
 export interface ResolvedStep {
@@ -95,9 +96,11 @@ function orderFix(names: string[], name: string, dep: string): string[] {
 }
 
 export interface RunProvisionersInput {
+  /** The whole plan; each provisioner sees only its PlanView of it. */
   plan: BottlePlan;
   target: Target;
   endpoints: AgentEndpoints;
+  /** The host's environment; each provisioner gets only the variables its definition lists. */
   hostEnv?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
   onStep?: (name: string, index: number, total: number) => void;
@@ -111,9 +114,18 @@ export interface ProvisionOutcome {
   applied: string[];
 }
 
+/**
+ * The exit code a plugin's error may give the launch: usage, failure or interrupted. Anything else
+ * (0 above all, which would report a launch that never ran as a success) becomes a failure.
+ */
+function pluginExit(exit: number | undefined): number {
+  return exit === EXIT_USAGE || exit === EXIT_INTERRUPTED ? exit : EXIT_FAILURE;
+}
+
 export async function runProvisioners(steps: readonly ResolvedStep[], input: RunProvisionersInput): Promise<ProvisionOutcome> {
   const signal = input.signal ?? new AbortController().signal;
   const outcome: ProvisionOutcome = { env: {}, agentArgs: [], applied: [] };
+  const names = steps.map((s) => s.definition.name);
   for (const [i, step] of steps.entries()) {
     const name = step.definition.name;
     if (signal.aborted) throw new BottleError('INTERRUPTED', `interrupted before provisioner "${name}"`, { exit: EXIT_INTERRUPTED });
@@ -121,11 +133,11 @@ export async function runProvisioners(steps: readonly ResolvedStep[], input: Run
     let result: ProvisionResult | void;
     try {
       result = await step.definition.apply({
-        plan: input.plan,
+        plan: planView(input.plan, input.endpoints, names, i),
         target: input.target,
         endpoints: input.endpoints,
         options: step.options,
-        hostEnv: input.hostEnv ?? process.env,
+        hostEnv: provisionerHostEnv(step.definition.hostEnv, input.hostEnv ?? process.env, input.plan),
         log: (m) => input.log?.(name, m),
         warn: (m) => input.warn?.(name, m),
         signal,
@@ -133,11 +145,13 @@ export async function runProvisioners(steps: readonly ResolvedStep[], input: Run
     } catch (e) {
       // A step that stopped because the run was interrupted did not fail on its own.
       if (signal.aborted) throw new BottleError('INTERRUPTED', `interrupted during provisioner "${name}"`, { exit: EXIT_INTERRUPTED, cause: e });
-      const why = e instanceof Error ? e.message : String(e);
+      // A plugin's BottleError comes from its own copy of core: isBottleError checks the brand, not the class.
+      const why = e instanceof Error || isBottleError(e) ? e.message : String(e);
+      const bottleError = isBottleError(e) ? e : null;
       throw new BottleError('PROVISIONER_FAILED', `provisioner "${name}" (${step.packageName}) failed: ${why}`, {
-        suggestions: isBottleError(e) && e.suggestions.length ? e.suggestions : [`Re-run with BOTTLE_DEBUG=1 for details; the launch was cleaned up.`],
-        details: isBottleError(e) ? e.details : [],
-        exit: isBottleError(e) ? e.exit : EXIT_FAILURE,
+        suggestions: bottleError?.suggestions.length ? bottleError.suggestions : [`Re-run with BOTTLE_DEBUG=1 for details; the launch was cleaned up.`],
+        details: bottleError?.details ?? [],
+        exit: pluginExit(bottleError?.exit),
         cause: e,
       });
     }

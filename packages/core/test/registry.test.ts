@@ -79,7 +79,6 @@ test('several hook failures: the first by name in the message, the rest in detai
 });
 
 const INVALID: [string, unknown, RegExp][] = [
-  ['a wrong apiVersion', def('x', { apiVersion: 2 }), /apiVersion: apiVersion must be 1/],
   ['no apiVersion', { name: 'x', async apply() {} }, /apiVersion: missing; apiVersion must be 1/],
   ['a name with capitals', def('Bad'), /name: name must be 1-40 characters/],
   ['a name with a space', def('a b'), /name: name must be 1-40 characters/],
@@ -103,6 +102,10 @@ for (const [what, item, why] of INVALID) {
     for (const one of Array.isArray(item) ? item : [item]) assert.throws(() => defineProvisioner(one as ProvisionerDefinition), why);
   });
 }
+
+test('defineProvisioner in the plugin refuses another apiVersion at load time', () => {
+  assert.throws(() => defineProvisioner(def('x', { apiVersion: 2 })), /apiVersion: apiVersion must be 1/);
+});
 
 test('a valid definition with every field is accepted', () => {
   const full = defineProvisioner({

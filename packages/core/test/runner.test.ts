@@ -87,24 +87,27 @@ test('a step starts only after the previous one finished', async (w) => {
   assert.equal(events, ['x start', 'x end', 'y start', 'y end']);
 });
 
-test('each provisioner gets the plan, target, endpoints, options, host env and signal', async (w) => {
+test('each provisioner gets its plan view, target, endpoints, options, the host env it lists and signal', async (w) => {
   let got: ProvisionContext<any> | undefined;
-  const reg = registryOf(step('look', { options: v.strictObject({ level: v.optional(v.number(), 1) }) }, async (ctx) => void (got = ctx)));
+  const reg = registryOf(step('look', { options: v.strictObject({ level: v.optional(v.number(), 1) }), hostEnv: ['HOST_ONLY', 'UNSET'] }, async (ctx) => void (got = ctx)));
   const target = new RecordingTarget();
   const logs: string[] = [];
   const controller = new AbortController();
   await run(w, resolveSteps(steps('look'), reg), target, {
-    hostEnv: { HOST_ONLY: 'x' },
+    hostEnv: { HOST_ONLY: 'x', NOT_LISTED: 'y' },
     signal: controller.signal,
     log: (n, m) => logs.push(`log ${n}: ${m}`),
     warn: (n, m) => logs.push(`warn ${n}: ${m}`),
   });
   assert.ok(got);
-  assert.is(got.plan, w.plan);
+  assert.is(got.plan.slug, w.plan.slug);
+  assert.equal(got.plan.guest, w.plan.guest);
+  assert.equal([got.plan.provisioners, got.plan.position], [['look'], 0]);
+  assert.ok(Object.isFrozen(got.plan) && Object.isFrozen(got.plan.guest), 'the view is frozen');
   assert.is(got.target, target);
   assert.equal(got.endpoints, ENDPOINTS);
   assert.equal(got.options, { level: 1 }, 'options come out of the schema with defaults applied');
-  assert.equal(got.hostEnv, { HOST_ONLY: 'x' });
+  assert.equal(got.hostEnv, { HOST_ONLY: 'x' }, 'only the variables the definition lists, when set');
   assert.is(got.signal, controller.signal);
   got.log('hello');
   got.warn('careful');

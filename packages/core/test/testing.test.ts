@@ -76,7 +76,7 @@ const GOOD_PKG = {
   name: 'bottle-provisioner-motd',
   keywords: ['bottle-provisioner'],
   oclif: { hooks: { 'bottle:provisioners': './dist/register.js' } },
-  peerDependencies: { '@bot-bottle/core': '^0.1.0' },
+  dependencies: { '@bot-bottle/core': '^0.1.0' },
 };
 const ca: ProvisionerDefinition = defineProvisioner({ apiVersion: 1, name: 'ca', apply: async () => {} });
 
@@ -114,7 +114,8 @@ test('definition checks: each fails on what it checks', async () => {
     ['another package name', {}, { ...GOOD_PKG, name: 'other' }, [2], /other/],
     ['no keyword', {}, { ...GOOD_PKG, keywords: [] }, [2], /bottle-provisioner/],
     ['no hook declared', {}, { ...GOOD_PKG, oclif: {} }, [2], /bottle:provisioners/],
-    ['no peer dependency on core', {}, { ...GOOD_PKG, peerDependencies: {} }, [2], /peer-depends/],
+    ['no dependency on core', {}, { ...GOOD_PKG, dependencies: {} }, [2], /depends on @bot-bottle\/core/],
+    ['a peer dependency on core passes (a plugin shipped inside the CLI)', {}, { ...GOOD_PKG, dependencies: {}, peerDependencies: { '@bot-bottle/core': '^0.1.0' } }, [], /./],
     ['its "after" missing from the run', { before: [] }, GOOD_PKG, [3], /must run after "ca"/],
   ];
   for (const [what, more, pkg, failing, message] of cases) {

@@ -3,13 +3,13 @@
  * verifies. The original chose between two CAs: pipelock's when the bottle declared no egress
  * routes, mitmproxy's (egress) when it did, because whichever proxy the agent dialled first
  * terminated its TLS. Here the bottle has a single first hop, the bundle's egress gateway, which
- * intercepts with one per-bottle CA the launch creates at `plan.egress.caCertPath`; so both of the
+ * intercepts with one per-bottle CA the launch creates at `plan.host.caCertPath`; so both of the
  * original's cases become "install the plan's CA". Only the certificate is ever copied: a file that
  * also holds a private key is refused, as the key must never enter the bottle.
  */
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { BottleError, defineProvisioner, type ProvisionContext } from '@bot-bottle/core';
+import { BottleError, defineProvisioner, type ProvisionContext } from '@bot-bottle/core/provisioner';
 
 /** `p` as one shell word; plain paths stay readable. */
 function shellWord(p: string): string {
@@ -52,7 +52,7 @@ export default defineProvisioner({
   description: "installs the bottle's egress CA in the guest's trust store",
   async apply(ctx: ProvisionContext): Promise<void> {
     const { plan, target } = ctx;
-    const hostCert = plan.egress.caCertPath;
+    const hostCert = plan.host.caCertPath;
     const guestCert = plan.guest.caPath;
     const cert = await readCaCert(hostCert);
     await target.copyIn(hostCert, guestCert);

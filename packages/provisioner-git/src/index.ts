@@ -13,12 +13,12 @@ import {
   BottleError,
   defineProvisioner,
   type AgentEndpoints,
-  type BottlePlan,
   type ExecOptions,
   type ExecResult,
+  type PlanView,
   type ProvisionContext,
   type Target,
-} from '@bot-bottle/core';
+} from '@bot-bottle/core/provisioner';
 
 async function run(target: Target, argv: readonly string[], options?: ExecOptions): Promise<void> {
   const r: ExecResult = await target.exec(argv, options);
@@ -29,7 +29,7 @@ async function run(target: Target, argv: readonly string[], options?: ExecOption
 }
 
 /** Exec options that run a command as the agent user, with its HOME so `--global` means its ~/.gitconfig. */
-export function asAgent(plan: BottlePlan): ExecOptions {
+export function asAgent(plan: PlanView): ExecOptions {
   return { user: plan.guest.user, env: { HOME: plan.guest.home, USER: plan.guest.user } };
 }
 
@@ -39,8 +39,8 @@ function configValue(s: string): string {
 }
 
 /** The gitconfig that sends every declared Upstream to git-gate; empty when there are none. */
-export function gateGitconfig(plan: BottlePlan, endpoints: AgentEndpoints): string {
-  return plan.gitGate.upstreams
+export function gateGitconfig(plan: PlanView, endpoints: AgentEndpoints): string {
+  return plan.repos
     .map((u) => {
       const gateUrl = `git://${endpoints.gitGateHost}/${u.name}.git`;
       return `[url "${gateUrl.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"]\n\tinsteadOf = ${configValue(u.upstream)}\n`;
@@ -48,20 +48,11 @@ export function gateGitconfig(plan: BottlePlan, endpoints: AgentEndpoints): stri
     .join('');
 }
 
-/** An Upstream with a password in it would put that secret in the bottle's gitconfig. */
-function embeddedPassword(upstream: string): boolean {
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(upstream)) return false;
-  try {
-    return new URL(upstream).password !== '';
-  } catch {
-    return false;
-  }
-}
-
 async function copyCwdGit(ctx: ProvisionContext): Promise<void> {
   const { plan, target } = ctx;
-  if (!plan.copyCwd) return;
-  const hostGit = path.join(plan.userCwd, '.git');
+  const cwd = plan.host.copiedCwd;
+  if (cwd === null) return;
+  const hostGit = path.join(cwd, '.git');
   const st = await stat(hostGit).catch(() => null);
   if (!st) return;
   if (!st.isDirectory()) {
@@ -78,17 +69,18 @@ async function copyCwdGit(ctx: ProvisionContext): Promise<void> {
 
 async function installGateGitconfig(ctx: ProvisionContext): Promise<void> {
   const { plan, target, endpoints } = ctx;
-  const upstreams = plan.gitGate.upstreams;
+  const upstreams = plan.repos;
   if (upstreams.length === 0) return;
-  const leaking = upstreams.filter((u) => embeddedPassword(u.upstream));
+  // The view holds the Upstream without its password; the flag says there was one to leak.
+  const leaking = upstreams.filter((u) => u.passwordInUpstream);
   if (leaking.length) {
     throw new BottleError('PROVISIONER_FAILED', `git Upstream of ${leaking.map((u) => `"${u.name}"`).join(', ')} holds a password, which would be written into the bottle's gitconfig`, {
       suggestions: ['Remove the credential from the Upstream URL and give the entry an IdentityFile (or use an ssh:// URL); git-gate pushes with it and the bottle never sees it.'],
     });
   }
-  await mkdir(plan.stageDir, { recursive: true, mode: 0o700 });
+  await mkdir(plan.host.stageDir, { recursive: true, mode: 0o700 });
   // A fresh name per launch step; `wx` refuses to follow anything already there.
-  const staged = path.join(plan.stageDir, `gitconfig-${randomBytes(6).toString('hex')}`);
+  const staged = path.join(plan.host.stageDir, `gitconfig-${randomBytes(6).toString('hex')}`);
   await writeFile(staged, gateGitconfig(plan, endpoints), { mode: 0o644, flag: 'wx' });
   const guestGitconfig = path.posix.join(plan.guest.home, '.gitconfig');
   // The staged file stays with the bottle's state (removed with it), as a record of what was installed.

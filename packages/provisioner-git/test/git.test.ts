@@ -133,6 +133,8 @@ test('an Upstream with a password is refused: it would put the secret in the bot
   const plan = await planFor(await world(), { git: [{ Name: 'app', Upstream: 'https://example.com/app.git' }] });
   plan.gitGate.upstreams[0]!.upstream = 'https://bot:s3cret@example.com/app.git';
   const { ctx, target } = contextFor(plan);
+  assert.not.match(JSON.stringify(ctx.plan), 's3cret', 'the view the provisioner sees holds no password');
+  assert.is(ctx.plan.repos[0]!.upstream, 'https://bot@example.com/app.git');
   const err = await rejects(() => git.apply(ctx));
   assert.is(err.code, 'PROVISIONER_FAILED');
   assert.match(err.message, 'git Upstream of "app" holds a password');

@@ -5,7 +5,7 @@
  */
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { BottleError, defineProvisioner, type ProvisionContext, type ProvisionResult } from '@bot-bottle/core';
+import { BottleError, defineProvisioner, type ProvisionContext, type ProvisionResult } from '@bot-bottle/core/provisioner';
 
 export default defineProvisioner({
   apiVersion: 1,
@@ -14,11 +14,12 @@ export default defineProvisioner({
   async apply(ctx: ProvisionContext): Promise<ProvisionResult | void> {
     const { plan, target } = ctx;
     const guestPath = plan.guest.promptPath;
-    await mkdir(path.dirname(plan.promptFile), { recursive: true, mode: 0o700 });
-    await writeFile(plan.promptFile, plan.prompt, { mode: 0o600 });
-    await chmod(plan.promptFile, 0o600); // writeFile's mode applies only when it creates the file
+    const promptFile = plan.host.promptFile;
+    await mkdir(path.dirname(promptFile), { recursive: true, mode: 0o700 });
+    await writeFile(promptFile, plan.prompt, { mode: 0o600 });
+    await chmod(promptFile, 0o600); // writeFile's mode applies only when it creates the file
     // Always copied, even empty: the guest path must exist whatever the prompt.
-    await target.copyIn(plan.promptFile, guestPath);
+    await target.copyIn(promptFile, guestPath);
     for (const argv of [['chown', `${plan.guest.user}:${plan.guest.user}`, guestPath], ['chmod', '600', guestPath]]) {
       const r = await target.exec(argv);
       if (r.exitCode !== 0) {

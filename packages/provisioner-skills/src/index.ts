@@ -6,14 +6,14 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { BottleError, defineProvisioner, type ExecResult, type ProvisionContext, type SkillPlan } from '@bot-bottle/core';
+import { BottleError, defineProvisioner, type ExecResult, type ProvisionContext, type SkillView } from '@bot-bottle/core/provisioner';
 
 async function isDirectory(p: string): Promise<boolean> {
   return (await stat(p).catch(() => null))?.isDirectory() ?? false;
 }
 
 /** The skill's host dir as it is now: the plan looked before the launch; the disk may have changed. */
-async function locate(skill: SkillPlan): Promise<string | null> {
+async function locate(skill: SkillView): Promise<string | null> {
   const candidates = skill.searched.length ? skill.searched : [skill.hostDir];
   for (const dir of candidates) if (await isDirectory(dir)) return dir;
   return null;
@@ -34,8 +34,8 @@ export default defineProvisioner({
     const { plan, target } = ctx;
     if (plan.skills.length === 0) return;
 
-    const located: { skill: SkillPlan; hostDir: string }[] = [];
-    const missing: SkillPlan[] = [];
+    const located: { skill: SkillView; hostDir: string }[] = [];
+    const missing: SkillView[] = [];
     for (const skill of plan.skills) {
       const hostDir = await locate(skill);
       if (hostDir === null) missing.push(skill);

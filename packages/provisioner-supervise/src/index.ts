@@ -3,7 +3,7 @@
  * lands in that user's ~/.claude.json. A failure only warns: the agent still works, without the
  * supervise tools.
  */
-import { defineProvisioner, type ProvisionContext } from '@bot-bottle/core';
+import { defineProvisioner, type ProvisionContext } from '@bot-bottle/core/provisioner';
 
 export default defineProvisioner({
   apiVersion: 1,

@@ -12,7 +12,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BottlePlan } from '../plan.js';
-import { defineProvisioner, type ProvisionerDefinition, type ProvisionerHookResult } from '../provisioner.js';
+import { PROVISIONER_API_VERSION, PROVISIONER_HOOK, PROVISIONER_KEYWORD, defineProvisioner, type ProvisionerDefinition, type ProvisionerHookResult } from '../provisioner/definition.js';
 import { buildRegistry } from '../registry.js';
 import { resolveSteps, runProvisioners, type ProvisionOutcome } from '../runner.js';
 import { ENDPOINTS, planFor, removeWorld, world, type PlanInput } from './provision.js';
@@ -66,7 +66,7 @@ export function definitionChecks(o: DefinitionCheckOptions): DefinitionCheck[] {
       name: 'the definition passes defineProvisioner and is named for the manifest',
       async run() {
         assert.equal(o.definition.name, o.name);
-        assert.equal(o.definition.apiVersion, 1);
+        assert.equal(o.definition.apiVersion, PROVISIONER_API_VERSION);
         assert.ok(Object.isFrozen(o.definition), 'the default export is what defineProvisioner returned (frozen)');
         assert.equal(defineProvisioner({ ...o.definition }).name, o.name);
         if (o.takesOptions) assert.notEqual(o.definition.options, undefined, 'takes options: it has an options schema');
@@ -90,9 +90,9 @@ export function definitionChecks(o: DefinitionCheckOptions): DefinitionCheck[] {
       async run() {
         const pkg = JSON.parse(await readFile(path.join(o.packageRoot, 'package.json'), 'utf8'));
         assert.equal(pkg.name, o.packageName);
-        assert.ok(pkg.keywords?.includes('bottle-provisioner'), 'keywords include "bottle-provisioner"');
-        const hookFile = pkg.oclif?.hooks?.['bottle:provisioners'];
-        assert.equal(typeof hookFile, 'string', 'oclif.hooks["bottle:provisioners"] names the hook file');
+        assert.ok(pkg.keywords?.includes(PROVISIONER_KEYWORD), `keywords include "${PROVISIONER_KEYWORD}"`);
+        const hookFile = pkg.oclif?.hooks?.[PROVISIONER_HOOK];
+        assert.equal(typeof hookFile, 'string', `oclif.hooks["${PROVISIONER_HOOK}"] names the hook file`);
         const hookPath = path.join(o.packageRoot, hookFile);
         assert.ok((await stat(hookPath)).isFile(), `${hookPath} is built`);
         const built = await import(pathToFileURL(hookPath).href);
@@ -100,7 +100,9 @@ export function definitionChecks(o: DefinitionCheckOptions): DefinitionCheck[] {
         const registered = (Array.isArray(result) ? result : [result]).find((d) => d.name === o.name);
         assert.ok(registered, `the built hook registers "${o.name}"`);
         assert.equal(typeof registered.apply, 'function');
-        assert.ok(pkg.peerDependencies?.['@bot-bottle/core'], 'peer-depends on @bot-bottle/core');
+        // A plugin brings its own copy of the contract (a regular dependency); one shipped inside the
+        // CLI may instead peer-depend on the CLI's. Either way it must be declared, or it resolves by luck.
+        assert.ok(pkg.dependencies?.['@bot-bottle/core'] ?? pkg.peerDependencies?.['@bot-bottle/core'], 'depends on @bot-bottle/core');
       },
     },
     {

@@ -10,6 +10,7 @@ export {
   planFor,
   provisionForTest,
   removeWorld,
+  runForTest,
   tempDir,
   world,
   type ContextOptions,
@@ -17,6 +18,7 @@ export {
   type ProvisionForTestOptions,
   type ProvisionedForTest,
   type Recorded,
+  type RunForTestOptions,
   type World,
 } from './provision.js';
 export { rejects } from './rejects.js';

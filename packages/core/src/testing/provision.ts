@@ -9,9 +9,10 @@ import path from 'node:path';
 import type { AgentEndpoints } from '../backend.js';
 import { validateManifest } from '../manifest/index.js';
 import { makePlan, type BottlePlan } from '../plan.js';
-import type { ProvisionContext, ProvisionerDefinition, ProvisionResult } from '../provisioner.js';
+import type { ProvisionContext, ProvisionerDefinition, ProvisionResult } from '../provisioner/definition.js';
+import { planView, provisionerHostEnv } from '../provisioner/view.js';
 import { buildRegistry } from '../registry.js';
-import { resolveSteps } from '../runner.js';
+import { resolveSteps, runProvisioners, type ProvisionOutcome } from '../runner.js';
 import { BUNDLE_SERVICES, GUEST_SERVICE_HOST } from '../services.js';
 import { RecordingTarget } from './recording-target.js';
 
@@ -44,8 +45,10 @@ export interface PlanInput {
   gitUser?: { name?: string; email?: string };
   copyCwd?: boolean;
   userCwd?: string;
-  routes?: { host: string }[];
+  routes?: { host: string; methods?: string[]; paths?: string[]; auth?: { header: string; env: string } }[];
   supervise?: boolean;
+  /** The agent's `provisioners` list as a manifest writes it (names or `{name, options}`); the default list when not given. */
+  provisioners?: (string | { name: string; options?: Record<string, unknown> })[];
   /** Extra env for makePlan (XDG_STATE_HOME is always a temp dir). */
   env?: NodeJS.ProcessEnv;
 }
@@ -92,7 +95,7 @@ export async function planFor(w: World, input: PlanInput = {}): Promise<BottlePl
   }
   const manifest = {
     bottles: { dev: bottle },
-    agents: { demo: { bottle: 'dev', skills: input.skills ?? [], prompt: input.prompt ?? '' } },
+    agents: { demo: { bottle: 'dev', skills: input.skills ?? [], prompt: input.prompt ?? '', ...(input.provisioners ? { provisioners: input.provisioners } : {}) } },
   };
   const loaded = await validateManifest(manifest, path.join(w.base, 'bottle.json'), w.base, w.home);
   return makePlan(
@@ -115,20 +118,24 @@ export interface ContextOptions<Options = Record<string, unknown>> {
   target?: RecordingTarget;
   /** Options as the runner hands them (already validated). */
   options?: Options;
-  hostEnv?: NodeJS.ProcessEnv;
+  /** `ctx.hostEnv` as given (the runner would keep only what the definition lists; provisionForTest does). */
+  hostEnv?: Record<string, string>;
+  /** The provisioner list and this one's place in it, for `ctx.plan`; the plan's list and 0 when not given. */
+  provisioners?: readonly string[];
+  position?: number;
 }
 
-/** A context for `plan` around a RecordingTarget; warnings and log lines are collected. */
+/** A context with `plan`'s view around a RecordingTarget; warnings and log lines are collected. */
 export function contextFor<Options = Record<string, unknown>>(plan: BottlePlan, endpoints: AgentEndpoints = ENDPOINTS, more: Omit<ContextOptions<Options>, 'endpoints'> = {}): Recorded<Options> {
   const target = more.target ?? new RecordingTarget();
   const warnings: string[] = [];
   const logs: string[] = [];
   const ctx: ProvisionContext<Options> = {
-    plan,
+    plan: planView(plan, endpoints, more.provisioners ?? plan.provisioners.map((p) => p.name), more.position ?? 0),
     target,
     endpoints,
     options: more.options ?? ({} as Options),
-    hostEnv: more.hostEnv ?? {},
+    hostEnv: Object.freeze({ ...more.hostEnv }),
     log: (m) => logs.push(m),
     warn: (m) => warnings.push(m),
     signal: new AbortController().signal,
@@ -136,7 +143,9 @@ export function contextFor<Options = Record<string, unknown>>(plan: BottlePlan, 
   return { ctx, target, warnings, logs };
 }
 
-export interface ProvisionForTestOptions<Options = Record<string, unknown>> extends ContextOptions<unknown> {
+export interface ProvisionForTestOptions<Options = Record<string, unknown>> extends Omit<ContextOptions<unknown>, 'hostEnv' | 'provisioners' | 'position'> {
+  /** The host's environment; `ctx.hostEnv` keeps only what the definition lists, as in a launch. */
+  hostEnv?: NodeJS.ProcessEnv;
   /** The folders to plan in (e.g. with skills written under `base`); fresh ones when not given. */
   world?: World;
   /** The provisioner's options as a manifest gives them; checked by its schema as the runner does. */
@@ -146,6 +155,7 @@ export interface ProvisionForTestOptions<Options = Record<string, unknown>> exte
 }
 
 export interface ProvisionedForTest<Options = Record<string, unknown>> extends Recorded<Options> {
+  /** The whole plan the view was made from (the provisioner saw `ctx.plan`, its view). */
   plan: BottlePlan;
   world: World;
   /** What `apply` returned. */
@@ -165,7 +175,16 @@ export async function provisionForTest<Options>(
   const w = o.world ?? (await world());
   const plan = await planFor(w, input);
   const options = checkedOptions(definition, o.options ?? {});
-  const recorded = contextFor<Options>(plan, o.endpoints ?? ENDPOINTS, { ...(o.target ? { target: o.target } : {}), options, ...(o.hostEnv ? { hostEnv: o.hostEnv } : {}) });
+  // Its place in the agent's list when the plan lists it, else after the stand-ins for its `after`.
+  const listed = plan.provisioners.map((p) => p.name);
+  const provisioners = listed.includes(definition.name) ? listed : [...(definition.after ?? []), definition.name];
+  const recorded = contextFor<Options>(plan, o.endpoints ?? ENDPOINTS, {
+    ...(o.target ? { target: o.target } : {}),
+    options,
+    hostEnv: provisionerHostEnv(definition.hostEnv, o.hostEnv ?? {}, plan),
+    provisioners,
+    position: provisioners.indexOf(definition.name),
+  });
   if (o.respond) recorded.target.respond = o.respond;
   const result = await definition.apply(recorded.ctx);
   return { ...recorded, plan, world: w, result };
@@ -180,4 +199,45 @@ function checkedOptions<Options>(definition: ProvisionerDefinition<Options>, opt
   );
   const steps = resolveSteps([...before.map((d) => ({ name: d.name, options: {} })), { name: definition.name, options }], registry);
   return steps.at(-1)!.options as Options;
+}
+
+export interface RunForTestOptions {
+  /** The folders to plan in; fresh ones when not given. */
+  world?: World;
+  /** The target to record into (pass one to look at the calls made before a failure). */
+  target?: RecordingTarget;
+  endpoints?: AgentEndpoints;
+  /** The host's environment; each provisioner gets only what its definition lists. */
+  hostEnv?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Runs the agent's `provisioners` list (from `input.provisioners`) the way a launch does: the
+ * definitions registered as plugins, the list checked for unknown names, `after` and options, then
+ * applied in order against a RecordingTarget. What the checks refuse is thrown before anything runs.
+ */
+export async function runForTest(
+  definitions: readonly ProvisionerDefinition<any>[],
+  input: PlanInput = {},
+  o: RunForTestOptions = {},
+): Promise<{ outcome: ProvisionOutcome; target: RecordingTarget; plan: BottlePlan; world: World; logs: string[]; warnings: string[] }> {
+  const w = o.world ?? (await world());
+  const plan = await planFor(w, input);
+  const registry = buildRegistry(
+    definitions.map((d) => ({ plugin: { name: `test:${d.name}`, version: '0.0.0' }, result: d })),
+    [],
+  );
+  const steps = resolveSteps(plan.provisioners, registry, 'agents.demo.provisioners');
+  const target = o.target ?? new RecordingTarget();
+  const logs: string[] = [];
+  const warnings: string[] = [];
+  const outcome = await runProvisioners(steps, {
+    plan,
+    target,
+    endpoints: o.endpoints ?? ENDPOINTS,
+    hostEnv: o.hostEnv ?? {},
+    log: (name, m) => logs.push(`${name}: ${m}`),
+    warn: (name, m) => warnings.push(`${name}: ${m}`),
+  });
+  return { outcome, target, plan, world: w, logs, warnings };
 }

@@ -4,20 +4,32 @@
  * `bottle:provisioners`. It prepares a bottle through the Target contract only.
  */
 import * as v from 'valibot';
-import type { AgentEndpoints, Target } from './backend.js';
-import type { BottlePlan } from './plan.js';
+import type { AgentEndpoints, Target } from '../backend.js';
+import type { PlanView } from './view.js';
 
-/** The contract version this core speaks; a definition declaring another is refused with a fix. */
+/**
+ * The contract version this core speaks. The CLI refuses a definition declaring another, naming the
+ * plugin and both versions; it changes only when a plugin written for the old one would break.
+ */
 export const PROVISIONER_API_VERSION = 1;
 
+/** The oclif hook a plugin declares in package.json (`"oclif": {"hooks": {"bottle:provisioners": "./dist/register.js"}}`). */
+export const PROVISIONER_HOOK = 'bottle:provisioners' as const;
+/** The npm keyword provisioner packages carry, so people (and `npm search`) find them. */
+export const PROVISIONER_KEYWORD = 'bottle-provisioner';
+
 export interface ProvisionContext<Options = Record<string, unknown>> {
-  plan: BottlePlan;
+  /** What this provisioner may know of the launch (deep-frozen): no key paths, no secrets. */
+  plan: PlanView;
   target: Target;
   endpoints: AgentEndpoints;
   /** The options the manifest gave this provisioner, validated by its `options` schema. */
   options: Options;
-  /** The host's environment (read-only; secrets here must never be copied into the target). */
-  hostEnv: Readonly<NodeJS.ProcessEnv>;
+  /**
+   * The host variables the definition lists in `hostEnv` that are set, and nothing else; never one the
+   * bottle's routes inject as a credential. Frozen. Never copy a value from here into the bottle.
+   */
+  hostEnv: Readonly<Record<string, string>>;
   log(message: string): void;
   warn(message: string): void;
   signal: AbortSignal;
@@ -39,6 +51,8 @@ export interface ProvisionerDefinition<Options = Record<string, unknown>> {
   after?: readonly string[];
   /** A valibot schema for this provisioner's options (`{"name": ..., "options": {...}}` in the manifest). */
   options?: v.GenericSchema<unknown, Options>;
+  /** The host environment variables `apply` reads (`ctx.hostEnv`); none when not given. */
+  hostEnv?: readonly string[];
   apply(ctx: ProvisionContext<Options>): Promise<ProvisionResult | void>;
 }
 
@@ -48,11 +62,14 @@ const REQUIRED_RULES: Record<string, string> = {
   apply: 'apply must be a function',
 };
 
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 const DefinitionShape = v.object({
   apiVersion: v.literal(PROVISIONER_API_VERSION, REQUIRED_RULES.apiVersion),
   name: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, REQUIRED_RULES.name)),
   description: v.optional(v.string()),
   after: v.optional(v.array(v.string())),
+  hostEnv: v.optional(v.array(v.pipe(v.string(), v.regex(ENV_NAME, 'each hostEnv entry must be the name of an environment variable (letters, digits and "_", not starting with a digit)')))),
   options: v.optional(v.custom<v.GenericSchema>((s) => typeof s === 'object' && s !== null && '~standard' in s, 'options must be a valibot schema')),
   apply: v.custom<(...args: unknown[]) => unknown>((f) => typeof f === 'function', REQUIRED_RULES.apply),
 });
