@@ -1,5 +1,7 @@
 /**
  * The audit log: append-only JSONL, one line per request (or refused tunnel) and its decision.
+ * Lines made in one turn of the event loop leave in one write (a busy gateway writes many per
+ * turn), each line whole: a write never carries part of a line.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdirSync } from 'node:fs';
@@ -11,6 +13,8 @@ export type AuditEntry = EgressAuditEntry;
 
 export class AuditLog {
   private stream: WriteStream | null;
+  private pending = '';
+  private scheduled = false;
 
   constructor(
     file: string | null,
@@ -24,11 +28,24 @@ export class AuditLog {
   }
 
   write(entry: AuditEntry): void {
-    this.stream?.write(JSON.stringify(entry) + '\n');
+    if (this.stream) {
+      this.pending += JSON.stringify(entry) + '\n';
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    }
     this.listener?.(entry);
   }
 
+  private flush(): void {
+    this.scheduled = false;
+    if (this.pending && this.stream) this.stream.write(this.pending);
+    this.pending = '';
+  }
+
   close(): Promise<void> {
+    this.flush();
     const s = this.stream;
     this.stream = null;
     if (!s) return Promise.resolve();

@@ -1,15 +1,15 @@
 /**
  * The per-bottle CA and the leaf certificates the gateway presents for each intercepted host.
  * Keys are ECDSA P-256 made by Node's own crypto (fast, unlike RSA in JavaScript); @peculiar/x509
- * builds and signs the certificates through WebCrypto.
+ * builds and signs the certificates through WebCrypto. That library (with reflect-metadata and
+ * tsyringe under it) is a large part of an idle gateway's memory, so it is loaded when the first
+ * certificate is made, not at start: a gateway nobody uses through a tunnel never loads it.
  */
 import { createPrivateKey, randomBytes, webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
-// @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata API.
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 import { ServiceError } from '@bot-bottle/core';
 
 type CryptoKey = webcrypto.CryptoKey;
@@ -17,7 +17,19 @@ type CryptoKeyPair = webcrypto.CryptoKeyPair;
 type Algorithm = webcrypto.Algorithm;
 type EcdsaParams = webcrypto.EcdsaParams;
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+let x509Lib: Promise<typeof X509> | null = null;
+
+/** @peculiar/x509, loaded once on first use, set to Node's WebCrypto. */
+function loadX509(): Promise<typeof X509> {
+  x509Lib ??= (async () => {
+    // @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata API.
+    await import('reflect-metadata');
+    const lib = await import('@peculiar/x509');
+    lib.cryptoProvider.set(webcrypto as unknown as Parameters<typeof lib.cryptoProvider.set>[0]);
+    return lib;
+  })();
+  return x509Lib;
+}
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const EC_SIGN = { name: 'ECDSA', hash: 'SHA-256' } as const;
@@ -53,6 +65,7 @@ function serial(): string {
  * The launcher calls it on the host; the certificate goes into the bottle, the key only to the gateway.
  */
 export async function createBottleCa(dir: string, options: CreateBottleCaOptions = {}): Promise<BottleCa> {
+  const x509 = await loadX509();
   const keys = await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify']);
   const now = Date.now();
   const cn = (options.commonName ?? 'bot-bottle egress CA').replace(/[,=+<>#;"\\]/g, ' ');
@@ -85,8 +98,9 @@ export async function createBottleCa(dir: string, options: CreateBottleCaOptions
 
 /** A loaded CA that signs leaf certificates. */
 export interface LoadedCa {
-  cert: x509.X509Certificate;
   certPem: string;
+  /** When the CA expires: no leaf outlives it. */
+  notAfter: Date;
   signingKey: CryptoKey;
   signingAlgorithm: Algorithm | EcdsaParams;
 }
@@ -136,7 +150,7 @@ export async function loadCa(certPath: string, keyPath: string): Promise<LoadedC
   }
   const der = keyObject.export({ format: 'der', type: 'pkcs8' });
   const signingKey = await webcrypto.subtle.importKey('pkcs8', der, importAlg, false, ['sign']);
-  return { cert: new x509.X509Certificate(certPem), certPem, signingKey, signingAlgorithm };
+  return { certPem, notAfter: nodeCert.validToDate, signingKey, signingAlgorithm };
 }
 
 /**
@@ -146,6 +160,7 @@ export async function loadCa(certPath: string, keyPath: string): Promise<LoadedC
 export class LeafCertificates {
   private readonly contexts = new Map<string, Promise<tls.SecureContext>>();
   private leafKeys: Promise<{ keys: CryptoKeyPair; keyPem: string }> | null = null;
+  private caCert: X509.X509Certificate | null = null;
 
   constructor(
     private readonly ca: LoadedCa,
@@ -185,13 +200,15 @@ export class LeafCertificates {
     return (await this.sign(host, keys)).toString('pem');
   }
 
-  private async sign(host: string, keys: CryptoKeyPair): Promise<x509.X509Certificate> {
+  private async sign(host: string, keys: CryptoKeyPair): Promise<X509.X509Certificate> {
+    const x509 = await loadX509();
+    this.caCert ??= new x509.X509Certificate(this.ca.certPem);
     const now = Date.now();
-    const caEnd = this.ca.cert.notAfter.getTime();
+    const caEnd = this.ca.notAfter.getTime();
     return x509.X509CertificateGenerator.create({
       serialNumber: serial(),
       subject: `CN=${host}`,
-      issuer: this.ca.cert.subject,
+      issuer: this.caCert.subject,
       notBefore: new Date(now - DAY),
       notAfter: new Date(Math.min(caEnd, now + 397 * DAY)),
       signingAlgorithm: this.ca.signingAlgorithm,
@@ -202,7 +219,7 @@ export class LeafCertificates {
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
         new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: host }], false),
-        await x509.AuthorityKeyIdentifierExtension.create(this.ca.cert, false),
+        await x509.AuthorityKeyIdentifierExtension.create(this.caCert, false),
       ],
     });
   }

@@ -99,19 +99,27 @@ export interface Upstream {
   guardAddresses: boolean;
 }
 
-export function upstreamFor(route: EgressRoute, dest: Destination): Upstream {
+/** A route's `to` parsed once (routes are replaced, never changed, so the route object is the key). */
+const parsedTo = new WeakMap<EgressRoute, Readonly<Upstream>>();
+
+export function upstreamFor(route: EgressRoute, dest: Destination): Readonly<Upstream> {
   if (!route.to) return { scheme: dest.scheme, host: dest.host, port: dest.port, servername: dest.host, guardAddresses: true };
-  const u = new URL(route.to);
-  const scheme: Scheme = u.protocol === 'https:' ? 'https' : 'http';
-  const host = u.hostname.replace(/^\[|\]$/g, '');
-  return { scheme, host, port: Number(u.port || (scheme === 'https' ? 443 : 80)), servername: net.isIP(host) ? undefined : host, guardAddresses: false };
+  let up = parsedTo.get(route);
+  if (!up) {
+    const u = new URL(route.to);
+    const scheme: Scheme = u.protocol === 'https:' ? 'https' : 'http';
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    up = Object.freeze({ scheme, host, port: Number(u.port || (scheme === 'https' ? 443 : 80)), servername: net.isIP(host) ? undefined : host, guardAddresses: false });
+    parsedTo.set(route, up);
+  }
+  return up;
 }
 
 export interface Allowed {
   dest: Destination;
   route: EgressRoute;
   rule: string;
-  upstream: Upstream;
+  upstream: Readonly<Upstream>;
   /** Raw header list for the upstream: hop-by-hop and Host dropped, Host set, credential injected. */
   headers: string[];
   /** The injected credential's header (lower case), or null. */

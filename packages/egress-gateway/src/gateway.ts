@@ -233,7 +233,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   function forward(req: http.IncomingMessage, res: http.ServerResponse, d: Allowed, started: number) {
     const method = req.method ?? 'GET';
     const { upstream, dest } = d;
-    const upstreamName = `${upstream.scheme}://${upstream.host}:${upstream.port}`;
     let bytes = 0;
     let redacted = 0;
     let redactStream: RedactStream | null = null;
@@ -246,7 +245,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       logged = true;
       redacted += redactStream?.found ?? 0;
       if (redacted && !reason) reason = `redacted ${redacted} copies of an injected credential from the response`;
-      log({ method, host: dest.host, path: dest.target, status: res.headersSent ? res.statusCode : 0, bytes, bytesUp: scan.bytes, decision, rule: d.rule, reason, upstream: d.route.to ? upstreamName : undefined }, started);
+      log({ method, host: dest.host, path: dest.target, status: res.headersSent ? res.statusCode : 0, bytes, bytesUp: scan.bytes, decision, rule: d.rule, reason, upstream: d.route.to ? `${upstream.scheme}://${upstream.host}:${upstream.port}` : undefined }, started);
     };
     const upReq = (upstream.scheme === 'https' ? https : http).request({
       host: upstream.host,
