@@ -1,13 +1,13 @@
 /**
- * An example provisioner, written as any outside author would write one: it depends on
- * @bot-bottle/core only for types and helpers, and touches the bottle through ctx.target alone,
- * so it works on every backend.
+ * An example provisioner, written as any outside author would write one: it imports the contract
+ * entry of @bot-bottle/core (its own copy, a regular dependency) and touches the bottle through
+ * ctx.target alone, so it works on every backend.
  *
  * It writes a message of the day to ~/.bottle-motd in the bottle, owned by the agent user.
  */
 import path from 'node:path/posix';
 import * as v from 'valibot';
-import { BottleError, defineProvisioner, EXIT_FAILURE } from '@bot-bottle/core';
+import { BottleError, defineProvisioner, EXIT_FAILURE } from '@bot-bottle/core/provisioner';
 
 /** Where the message lands, relative to the guest user's home. */
 export const MOTD_FILE = '.bottle-motd';
@@ -34,7 +34,7 @@ export default defineProvisioner<ExampleOptions>({
   async apply(ctx) {
     const { plan, target, options } = ctx;
     const file = path.join(plan.guest.home, MOTD_FILE);
-    const hosts = plan.egress.routes.map((r) => r.host);
+    const hosts = plan.routes.map((r) => r.host);
     const text = `${options.motd}\n${hosts.length ? `allowed hosts: ${hosts.join(', ')}` : 'no outside hosts are allowed'}\n`;
     // Run as the guest user (the backend sets its HOME and USER) so the file is created owned by it;
     // the text goes in on stdin, never into a shell string, and the path is passed as "$1".
