@@ -144,8 +144,23 @@ test('a plugin registering an invalid definition: names the plugin and each brok
   await link(env, path.join(FIXTURES, 'plugin-invalid-definition'));
   const r = await run(['provisioners'], { env });
   assert.is(r.exitCode, 1);
-  assert.match(r.stderr, /^Error: plugin bottle-test-plugin-invalid-definition registered an invalid provisioner: invalid provisioner definition: apiVersion: apiVersion must be 1; apply: missing; apply must be a function\n/);
+  assert.match(r.stderr, /^Error: plugin bottle-test-plugin-invalid-definition registered an invalid provisioner: invalid provisioner definition: name: name must be 1-40 characters[^\n]*; apply: missing; apply must be a function\n/);
   assert.match(r.stderr, 'Fix: Update the plugin, or remove it: bottle plugins uninstall bottle-test-plugin-invalid-definition');
+});
+
+test('a plugin for another provisioner API version: names the plugin, both versions and the upgrade', async () => {
+  const env = await isolatedXdg();
+  await link(env, path.join(FIXTURES, 'plugin-future-api'));
+  const r = await run(['provisioners'], { env });
+  assert.is(r.exitCode, 1);
+  assert.is(
+    r.stderr.trimEnd(),
+    'Error: plugin bottle-test-plugin-future-api@3.0.0 provides the provisioner "future" for provisioner API version 2, but this bottle CLI speaks version 1\n' +
+      'Fix: Upgrade the CLI (npm install -g @bot-bottle/cli@latest), or install a version of the plugin made for this one\n' +
+      'Fix: To run without it: bottle plugins uninstall bottle-test-plugin-future-api',
+  );
+  const j = await bottle(['provisioners', '--json'], { env });
+  assert.is(JSON.parse(j.stdout).error.code, 'PROVISIONER_API_VERSION');
 });
 
 test('unlinking restores the built-in set', async () => {
