@@ -8,9 +8,12 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bash "$here/setup.sh"
 bash "$here/docker-engine.sh"
+# debootstrap, in case no registry is reachable and bottle makes its base from Debian.
+bash "$here/test-deps.sh" base
 source "$here/env.sh"
-source "$here/image-env.sh"
 cd "$BOTTLE_ROOT"
+# Chooses the base and build CAs (or takes the recorded choice), records it and builds what is
+# missing: a later `bottle run` in any shell uses these images.
 node apps/cli/bin/run.js image build >&2
 # The example's route injects $ANTHROPIC_API_KEY at the gateway; the bottle only ever holds a placeholder.
 # Without a key of your own, a stand-in lets the bottle start (the tour calls no API).

@@ -9,8 +9,9 @@ bash "$here/test-deps.sh"
 # The smolvm engine: the smolmachines backend's suites drive the real one.
 bash "$here/smolvm.sh"
 source "$here/env.sh"
-source "$here/image-env.sh"
 cd "$BOTTLE_ROOT"
-echo "test: images (base $BOT_BOTTLE_BASE_IMAGE)" >&2
+# The images every docker-backed suite uses: the base and build CAs are bottle's own choice (flags,
+# BOT_BOTTLE_* variables, else the one recorded in the user config, else detected and recorded), so
+# the suites and a later `bottle run` use the same images.
 node apps/cli/bin/run.js image build >&2
 exec node scripts/run-tests.mjs "$@"

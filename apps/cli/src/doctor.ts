@@ -3,6 +3,8 @@
  * runs a real binary with a timeout: a hung docker engine must not hang the doctor.
  */
 import { execa, type Result } from 'execa';
+import { isBottleError } from '@bot-bottle/core';
+import { statedImageChoice, userConfigDir, userConfigFile } from '@bot-bottle/backend-docker';
 
 export interface DoctorCheckResult {
   name: string;
@@ -42,7 +44,24 @@ export function checkNode(version = process.versions.node): DoctorCheckResult {
   return { name: 'node', ok, required: true, detail: ok ? `v${version}` : `v${version} is too old (need >= ${MIN_NODE_MAJOR})`, ...(ok ? {} : { fix: FIX.node }) };
 }
 
-export async function runDoctor(env: NodeJS.ProcessEnv = process.env): Promise<DoctorCheckResult[]> {
+/** Which base the images are built from (flag-free: the environment, then the user's config); nothing is detected here. */
+export async function checkBaseImage(env: NodeJS.ProcessEnv, configDir: string): Promise<DoctorCheckResult> {
+  const name = 'base image';
+  try {
+    const stated = await statedImageChoice({ env, configDir });
+    if (!stated.base) {
+      return { name, ok: false, required: false, detail: `not chosen yet (nothing recorded in ${userConfigFile(configDir)})`, fix: 'bottle image build (it detects the base, records it, and builds the images)' };
+    }
+    const [base, from] = stated.base;
+    const cas = stated.caCerts ? `, ${stated.caCerts[0].length} extra CA(s) from ${stated.caCerts[1] === 'env' ? 'BOT_BOTTLE_BUILD_CA_CERTS' : stated.caCerts[1]}` : '';
+    return { name, ok: true, required: false, detail: `${base} (from ${from === 'env' ? 'BOT_BOTTLE_BASE_IMAGE' : userConfigFile(configDir)}${cas})` };
+  } catch (e) {
+    if (!isBottleError(e)) throw e;
+    return { name, ok: false, required: false, detail: e.message, ...(e.suggestions[0] ? { fix: e.suggestions[0] } : {}) };
+  }
+}
+
+export async function runDoctor(env: NodeJS.ProcessEnv = process.env, configDir = userConfigDir(env)): Promise<DoctorCheckResult[]> {
   const checks: DoctorCheckResult[] = [checkNode()];
   const [client, smolvm] = await Promise.all([probe('docker', ['version', '--format', '{{.Client.Version}}'], env), probe('smolvm', ['--version'], env)]);
   // `docker version` also asks the engine; a failure there with a client version printed still means the client exists.
@@ -71,5 +90,6 @@ export async function runDoctor(env: NodeJS.ProcessEnv = process.env): Promise<D
       ? { name: 'smolvm', ok: true, required: false, detail: smolvm.stdout || 'installed' }
       : { name: 'smolvm', ok: false, required: false, detail: smolvm.kind === 'missing' ? 'not installed (optional: the smolmachines backend needs it)' : `does not run: ${smolvm.why}`, fix: FIX.smolvm },
   );
+  checks.push(await checkBaseImage(env, configDir));
   return checks;
 }

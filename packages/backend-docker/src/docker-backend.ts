@@ -208,7 +208,7 @@ export class DockerBackend implements Backend {
       // Independent steps overlap: the image check (docker), the bundle's files and the bottle's CA
       // (this process), and the socket volume (docker).
       const steps = await Promise.allSettled([
-        ensureImages({ ...options.images, progress: (m) => progress('images', m), ...(signal ? { signal } : {}) }),
+        ensureImages({ env: this.env, ...options.images, progress: (m) => progress('images', m), ...(signal ? { signal } : {}) }),
         (async () => {
           const dirs = await prepareBundleFiles(plan, this.env);
           const extra = options.prepareBundle ? await options.prepareBundle(plan, dirs.bundleDir) : {};

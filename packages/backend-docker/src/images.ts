@@ -1,10 +1,11 @@
 /**
  * The images a bottle needs, built here from the Dockerfiles in this package. Each tag is a hash of
  * everything that goes into the image (base, Dockerfile, extra CAs, the bundle's code), so an
- * unchanged image is never rebuilt and a changed input always is.
+ * unchanged image is never rebuilt and a changed input always is. The base and the CAs are the
+ * user's recorded choice (see image-config.ts); the bundle's code is what is installed next to
+ * this package (see bundle-closure.ts).
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,17 +13,40 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { BottleError, EXIT_INTERRUPTED, EXIT_USAGE } from '@bot-bottle/core';
 import { docker } from './docker-cli.js';
+import { collectClosure, hashClosure, layoutClosure, verifyLayout, writeLayout } from './bundle-closure.js';
+import {
+  DEFAULT_BASE_IMAGE,
+  detectBase,
+  ensureBasePresent,
+  hostCaCerts,
+  statedImageChoice,
+  userConfigDir,
+  writeImageConfig,
+  type ChoiceSource,
+  type ImageChoice,
+} from './image-config.js';
 
-export const DEFAULT_BASE_IMAGE = 'node:24-bookworm-slim';
+export { DEFAULT_BASE_IMAGE };
 /** The Claude Code release the agent image installs; bump deliberately (it changes the image tag). */
 export const CLAUDE_CODE_VERSION = '2.1.330';
 const IMAGES_DIR = fileURLToPath(new URL('../images/', import.meta.url));
+/** This package's folder: the bundle's code is looked up from here, as Node would from this code. */
+const PACKAGE_DIR = fileURLToPath(new URL('../', import.meta.url));
 
 export interface ImageSettings {
-  /** Base image (default node:24-bookworm-slim, or BOT_BOTTLE_BASE_IMAGE). */
+  /** Base image; "auto" forgets the recorded choice and detects again. Else BOT_BOTTLE_BASE_IMAGE, the user's config, detection. */
   base?: string;
-  /** Extra CA certificate files trusted during builds (or BOT_BOTTLE_BUILD_CA_CERTS, ':'-separated). */
+  /** Extra CA certificate files trusted during builds. Else BOT_BOTTLE_BUILD_CA_CERTS (':'-separated), the user's config, the host's. */
   caCerts?: readonly string[];
+  /** The user's config dir (default: oclif's for `bottle`, see userConfigDir). */
+  configDir?: string;
+  /** Where the environment settings are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Record the choice in the user's config once the images are there. Default: only what had to be
+   * detected, so that the next launch does not detect again.
+   */
+  record?: boolean;
   progress?: (message: string) => void;
   /** Stream build output to stderr. */
   verbose?: boolean;
@@ -35,11 +59,12 @@ export interface ImageRefs {
   bundle: string;
 }
 
-export function imageSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Pick<ImageSettings, 'base' | 'caCerts'> {
-  return {
-    base: env.BOT_BOTTLE_BASE_IMAGE || DEFAULT_BASE_IMAGE,
-    caCerts: (env.BOT_BOTTLE_BUILD_CA_CERTS ?? '').split(':').filter(Boolean),
-  };
+export interface EnsuredImages extends ImageRefs {
+  built: string[];
+  /** What the images were built from, and where each setting came from. */
+  choice: ImageChoice;
+  /** The config file the choice was written to, when it was. */
+  recorded?: string;
 }
 
 function hash(parts: readonly (string | Buffer)[]): string {
@@ -62,54 +87,25 @@ async function hashDir(dir: string): Promise<string[]> {
   return parts;
 }
 
-async function readCaCerts(files: readonly string[]): Promise<{ name: string; content: Buffer }[]> {
+const CA_FIX: Record<ChoiceSource, string> = {
+  flag: 'Fix the path given with --ca-cert (PEM files).',
+  env: 'Fix BOT_BOTTLE_BUILD_CA_CERTS (":"-separated PEM files).',
+  config: 'Run `bottle image build --base auto` to choose again, or give the CAs with --ca-cert.',
+  detected: 'Fix or remove that file, or give the CAs with --ca-cert.',
+};
+
+async function readCaCerts(files: readonly string[], from: ChoiceSource): Promise<{ name: string; content: Buffer }[]> {
   const out: { name: string; content: Buffer }[] = [];
   for (const [i, f] of files.entries()) {
     const content = await readFile(f).catch(() => {
-      throw new BottleError('CA_CERT_INVALID', `extra CA certificate ${f} cannot be read`, {
-        suggestions: ['Fix the path given with --ca-cert or BOT_BOTTLE_BUILD_CA_CERTS (":"-separated PEM files).'],
-        exit: EXIT_USAGE,
-      });
+      throw new BottleError('CA_CERT_INVALID', `extra CA certificate ${f} cannot be read`, { suggestions: [CA_FIX[from]], exit: EXIT_USAGE });
     });
     if (!content.includes('-----BEGIN CERTIFICATE-----')) {
-      throw new BottleError('CA_CERT_INVALID', `extra CA certificate ${f} is not a PEM certificate`, { suggestions: ['Give PEM files (-----BEGIN CERTIFICATE-----).'], exit: EXIT_USAGE });
+      throw new BottleError('CA_CERT_INVALID', `extra CA certificate ${f} is not a PEM certificate`, { suggestions: ['Give PEM files (-----BEGIN CERTIFICATE-----).', CA_FIX[from]], exit: EXIT_USAGE });
     }
     out.push({ name: `extra-${i}-${path.basename(f).replace(/\.(pem|crt)$/, '')}.crt`, content });
   }
   return out;
-}
-
-/** The workspace checkout the bundle's code comes from (its packages and lockfile). */
-function workspaceRoot(): string | null {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(path.join(dir, 'pnpm-workspace.yaml'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) return null;
-    dir = up;
-  }
-}
-
-/** Workspace packages the bundle is made of (it and its workspace dependencies, recursively). */
-async function bundlePackageDirs(root: string): Promise<string[]> {
-  const byName = new Map<string, string>();
-  for (const group of ['packages']) {
-    for (const name of await readdir(path.join(root, group))) {
-      const dir = path.join(root, group, name);
-      const pj = await readFile(path.join(dir, 'package.json'), 'utf8').catch(() => null);
-      if (pj) byName.set(JSON.parse(pj).name, dir);
-    }
-  }
-  const seen = new Set<string>();
-  const visit = async (name: string) => {
-    const dir = byName.get(name);
-    if (!dir || seen.has(dir)) return;
-    seen.add(dir);
-    const pj = JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8'));
-    for (const dep of Object.keys(pj.dependencies ?? {})) await visit(dep);
-  };
-  await visit('@bot-bottle/bundle');
-  return [...seen].sort();
 }
 
 async function imageExists(ref: string): Promise<boolean> {
@@ -138,17 +134,24 @@ async function build(ref: string, context: string, buildArgs: Record<string, str
       details: tail,
       suggestions: [
         'Behind an intercepting proxy? Give its CA: bottle image build --ca-cert /path/ca.crt (or BOT_BOTTLE_BUILD_CA_CERTS).',
-        'No registry reachable? Build a base from Debian: scripts/debian-base-image.sh, then --base <that image>.',
+        'No registry reachable? Build the base from Debian instead: bottle image build --base auto (as root, with debootstrap installed).',
       ],
     });
   }
 }
 
 /** Ensures the runtime, agent and bundle images exist, building what is missing. */
-export async function ensureImages(settings: ImageSettings = {}): Promise<ImageRefs & { built: string[] }> {
-  const fromEnv = imageSettingsFromEnv();
-  const base = settings.base ?? fromEnv.base ?? DEFAULT_BASE_IMAGE;
-  const cas = await readCaCerts(settings.caCerts ?? fromEnv.caCerts ?? []);
+export async function ensureImages(settings: ImageSettings = {}): Promise<EnsuredImages> {
+  const env = settings.env ?? process.env;
+  const configDir = settings.configDir ?? userConfigDir(env);
+  const detect = { env, ...(settings.progress ? { progress: settings.progress } : {}), ...(settings.signal ? { signal: settings.signal } : {}), ...(settings.verbose ? { verbose: true } : {}) };
+  const stated = await statedImageChoice({ ...detect, configDir, ...(settings.base ? { base: settings.base } : {}), ...(settings.caCerts ? { caCerts: settings.caCerts } : {}) });
+  // The CAs are read first: a wrong file is the user's input, reported before docker is asked anything.
+  const [caFiles, caFrom] = stated.caCerts ?? [await hostCaCerts(), 'detected' as const];
+  const cas = await readCaCerts(caFiles, caFrom);
+  const [statedBase, baseFrom] = stated.base ?? [await detectBase(detect), 'detected' as const];
+  const base = await ensureBasePresent(statedBase, detect);
+  const choice: ImageChoice = { base, caCerts: caFiles, from: { base: baseFrom, caCerts: caFrom } };
   const built: string[] = [];
   const baseId = (await docker(['image', 'inspect', '--format', '{{.Id}}', base], { timeoutMs: 30_000 })).stdout.trim();
 
@@ -158,25 +161,19 @@ export async function ensureImages(settings: ImageSettings = {}): Promise<ImageR
   const agentFiles = await hashDir(path.join(IMAGES_DIR, 'agent'));
   const agent = `bot-bottle-agent:${hash([runtime, CLAUDE_CODE_VERSION, ...agentFiles])}`;
 
-  const root = workspaceRoot();
-  if (!root) {
-    throw new BottleError('IMAGE_BUILD_FAILED', 'the bundle image is built from a bot-bottle source checkout, and none was found', {
-      suggestions: ['Run bottle from a clone of the bot-bottle repository (scripts/setup.sh builds it).'],
-    });
-  }
-  const pkgDirs = await bundlePackageDirs(root);
-  const bundleInputs: string[] = [await readFile(path.join(root, 'pnpm-lock.yaml'), 'utf8')];
-  for (const dir of pkgDirs) {
-    if (!existsSync(path.join(dir, 'dist'))) {
-      throw new BottleError('IMAGE_BUILD_FAILED', `${path.relative(root, dir)} is not built`, { suggestions: ['Run scripts/setup.sh (or pnpm build) first.'] });
-    }
-    bundleInputs.push(path.relative(root, dir), await readFile(path.join(dir, 'package.json'), 'utf8'), ...(await hashDir(path.join(dir, 'dist'))));
-  }
-  const bundle = `bot-bottle-bundle:${hash([runtime, ...(await hashDir(path.join(IMAGES_DIR, 'bundle'))), ...bundleInputs])}`;
+  // The bundle's code: @bot-bottle/bundle and its dependencies as installed next to this package.
+  const closure = await collectClosure('@bot-bottle/bundle', PACKAGE_DIR);
+  const placements = layoutClosure(closure);
+  const bundle = `bot-bottle-bundle:${hash([runtime, ...(await hashDir(path.join(IMAGES_DIR, 'bundle'))), ...(await hashClosure(closure, placements))])}`;
 
+  const done = async (): Promise<EnsuredImages> => {
+    const record = settings.record ?? (baseFrom === 'detected' || caFrom === 'detected');
+    const recorded = record ? await writeImageConfig(configDir, { base, caCerts: caFiles }) : undefined;
+    return { runtime, agent, bundle, built, choice, ...(recorded ? { recorded } : {}) };
+  };
   // The usual case, every image present, costs one docker call.
   if ((await docker(['image', 'inspect', '--format', '{{.Id}}', runtime, agent, bundle], { timeoutMs: 30_000 })).exitCode === 0) {
-    return { runtime, agent, bundle, built };
+    return done();
   }
   const work = await mkdtemp(path.join(tmpdir(), 'bot-bottle-build-'));
   try {
@@ -194,29 +191,19 @@ export async function ensureImages(settings: ImageSettings = {}): Promise<ImageR
     }
     if (!(await imageExists(bundle))) {
       const ctx = path.join(work, 'bundle');
-      await mkdir(ctx, { recursive: true });
+      const app = path.join(ctx, 'app');
+      await mkdir(app, { recursive: true });
       await copyFile(path.join(IMAGES_DIR, 'bundle', 'Dockerfile'), path.join(ctx, 'Dockerfile'));
-      settings.progress?.('collecting the bundle code (pnpm deploy)');
-      const r = await execa('pnpm', ['--filter', '@bot-bottle/bundle', 'deploy', '--prod', '--legacy', '--prefer-offline', path.join(ctx, 'app')], {
-        cwd: root,
-        reject: false,
-        all: true,
-        stdin: 'ignore',
-        timeout: 10 * 60_000,
-      });
-      if (r.exitCode !== 0) {
-        throw new BottleError('IMAGE_BUILD_FAILED', 'collecting the bundle code failed (pnpm deploy)', {
-          details: String(r.all ?? '').trim().split('\n').slice(-8),
-          suggestions: ['Run scripts/setup.sh, then try again.'],
-        });
-      }
+      settings.progress?.(`collecting the bundle code (${closure.packages.size} packages)`);
+      await writeLayout(app, closure, placements);
+      await verifyLayout(app, closure, placements);
       await build(bundle, ctx, { RUNTIME: runtime }, settings, 'bundle');
       built.push(bundle);
     }
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-  return { runtime, agent, bundle, built };
+  return done();
 }
 
 export async function imageSize(ref: string): Promise<number> {

@@ -9,7 +9,7 @@ export default class Doctor extends BaseCommand {
 
   async run(): Promise<{ ok: boolean; checks: DoctorCheckResult[] }> {
     await this.parse(Doctor);
-    const checks = await runDoctor();
+    const checks = await runDoctor(process.env, this.config.configDir);
     const ok = checks.every((c) => c.ok || !c.required);
     const report = { ok, checks };
     const width = Math.max(...checks.map((c) => c.name.length));

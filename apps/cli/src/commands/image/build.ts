@@ -1,33 +1,46 @@
 import { Flags } from '@oclif/core';
-import { ensureImages, imageSettingsFromEnv, type ImageRefs } from '@bot-bottle/backend-docker';
+import { ensureImages, type ChoiceSource, type EnsuredImages } from '@bot-bottle/backend-docker';
 import { BaseCommand } from '../../base-command.js';
+
+const FROM: Record<ChoiceSource, string> = { flag: 'flag', env: 'environment', config: 'config', detected: 'detected' };
 
 export default class ImageBuild extends BaseCommand {
   static override summary = 'Build the images bottles run on (only what is missing: tags are hashes of their inputs).';
   static override description = [
-    'The base defaults to node:24-bookworm-slim (or $BOT_BOTTLE_BASE_IMAGE). Without a reachable registry, build a base from Debian with scripts/debian-base-image.sh and pass it with --base.',
-    'Behind an intercepting (corporate) proxy, give its CA with --ca-cert (repeatable) or $BOT_BOTTLE_BUILD_CA_CERTS (":"-separated): builds then trust it.',
+    'The base image and the extra CAs trusted while building come from, first to last: the flags, $BOT_BOTTLE_BASE_IMAGE and $BOT_BOTTLE_BUILD_CA_CERTS (":"-separated), the choice recorded in the user config ($XDG_CONFIG_HOME/bot-bottle/config.json), and detection:',
+    'node:24-bookworm-slim when docker has it or can pull it, else a base built from Debian with debootstrap (needs root and debootstrap); the host\'s extra CAs in /usr/local/share/ca-certificates (how a host behind an intercepting proxy trusts it).',
+    'The choice is recorded, so that `bottle run` in any shell later uses the same images. --base auto forgets it and detects again.',
   ].join('\n');
-  static override examples = ['<%= config.bin %> image build', '<%= config.bin %> image build --base my-debian-node:24 --ca-cert /usr/local/share/ca-certificates/corp.crt'];
+  static override examples = [
+    '<%= config.bin %> image build',
+    '<%= config.bin %> image build --base auto',
+    '<%= config.bin %> image build --base my-debian-node:24 --ca-cert /usr/local/share/ca-certificates/corp.crt',
+  ];
   static override flags = {
-    base: Flags.string({ summary: 'Base image (default: $BOT_BOTTLE_BASE_IMAGE or node:24-bookworm-slim).', helpValue: '<image>' }),
+    base: Flags.string({ summary: 'Base image (one with node 24 and npm), or "auto" to detect again.', helpValue: '<image>|auto' }),
     'ca-cert': Flags.string({ summary: 'Extra CA certificate (PEM) to trust during builds; repeatable.', multiple: true, helpValue: '<file>' }),
     verbose: Flags.boolean({ char: 'v', summary: 'Stream docker build output to stderr.', default: false }),
   };
 
-  async run(): Promise<ImageRefs & { built: string[] }> {
+  async run(): Promise<Omit<EnsuredImages, 'choice'> & { base: string; caCerts: string[]; from: EnsuredImages['choice']['from'] }> {
     const { flags } = await this.parse(ImageBuild);
-    const env = imageSettingsFromEnv();
     const refs = await ensureImages({
-      base: flags.base ?? env.base,
-      caCerts: flags['ca-cert'] ?? env.caCerts,
+      ...(flags.base ? { base: flags.base } : {}),
+      ...(flags['ca-cert'] ? { caCerts: flags['ca-cert'] } : {}),
+      configDir: this.config.configDir,
+      // What this build used is what every later launch uses.
+      record: true,
       verbose: flags.verbose,
       progress: (m) => this.note(`bottle: ${m}`),
     });
+    const { choice, ...rest } = refs;
+    this.out(`base     ${choice.base} (${FROM[choice.from.base]})`);
+    this.out(`ca-certs ${choice.caCerts.length ? choice.caCerts.join(' ') : 'none'} (${FROM[choice.from.caCerts]})`);
     this.out(`runtime  ${refs.runtime}`);
     this.out(`agent    ${refs.agent}`);
     this.out(`bundle   ${refs.bundle}`);
+    if (refs.recorded) this.note(`bottle: base and CAs recorded in ${refs.recorded}`);
     this.note(refs.built.length ? `built ${refs.built.length} image(s)` : 'all images up to date');
-    return refs;
+    return { ...rest, base: choice.base, caCerts: choice.caCerts, from: choice.from };
   }
 }

@@ -3,11 +3,11 @@
 # node:24-bookworm-slim from Debian's own mirror with debootstrap, plus Node from the npm registry's
 # node-linux-<arch> package, plus a `node` user (uid 1000, home /home/node) as the official image has.
 # Prints the image reference on stdout. The tag is a hash of this script and the Node version, so an
-# unchanged base is never rebuilt.
+# unchanged base is never rebuilt. `bottle image build` runs it when no registry is reachable; it needs
+# root, debootstrap, npm, a Debian mirror and the npm registry (it installs nothing on the host).
 set -euo pipefail
 NODE_VERSION="${BOTTLE_BASE_NODE_VERSION:-24}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 arch="$(uname -m)"; case "$arch" in x86_64) narch=x64;; aarch64) narch=arm64;; *) echo "unsupported arch $arch" >&2; exit 1;; esac
 full="$(npm view "node-linux-$narch@$NODE_VERSION" version --json 2>/dev/null | node -e '
   let v = JSON.parse(require("fs").readFileSync(0, "utf8")); if (!Array.isArray(v)) v = [v];
@@ -17,7 +17,9 @@ full="$(npm view "node-linux-$narch@$NODE_VERSION" version --json 2>/dev/null | 
 tag="$( (cat "${BASH_SOURCE[0]}"; echo "$full $MIRROR ${BOTTLE_BASE_NPM_VERSION:-11}") | sha256sum | cut -c1-12)"
 ref="bot-bottle-base:bookworm-node$full-$tag"
 if docker image inspect "$ref" >/dev/null 2>&1; then echo "$ref"; exit 0; fi
-command -v debootstrap >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get update -qq >&2; apt-get install -y -qq debootstrap >/dev/null; }
+# Exit 3: what the host lacks (the caller says how to get it).
+[ "$(id -u)" = 0 ] || { echo "debian-base-image: needs root (debootstrap and chroot)" >&2; exit 3; }
+command -v debootstrap >/dev/null || { echo "debian-base-image: needs debootstrap" >&2; exit 3; }
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 echo "debian-base-image: debootstrap bookworm (minbase)" >&2
 debootstrap --variant=minbase --include=ca-certificates bookworm "$work/root" "$MIRROR" >"$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
