@@ -5,6 +5,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
@@ -21,7 +22,6 @@ test.before(async () => {
   ctx.root = await tempRoot('bottle-install-');
   ctx.packed = await packAll(path.join(ctx.root.dir, 'packed'));
   ctx.registry = await startRegistry(path.join(ctx.root.dir, 'registry'));
-  for (const p of ctx.packed) ctx.registry.publish(p.tarball);
   ctx.user = await userShell(path.join(ctx.root.dir, 'user'), ctx.registry);
 });
 
@@ -44,6 +44,17 @@ test('every package packs as publishable: metadata set, no workspace: or catalog
       }
     }
   }
+});
+
+test('release dry run: pnpm publish -r --dry-run against the registry names every package', () => {
+  const r = spawnSync('pnpm', ['-r', 'publish', '--dry-run', '--no-git-checks', '--registry', ctx.registry.url], { cwd: REPO, encoding: 'utf8', timeout: 300_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  const named = new Set([...`${r.stdout}\n${r.stderr}`.matchAll(/npm notice name:\s+(\S+)/g)].map((m) => m[1]));
+  for (const p of ctx.packed) assert.ok(named.has(p.name), `${p.name} is in the dry run`);
+});
+
+test('npm publish of every tarball to the registry', () => {
+  for (const p of ctx.packed) ctx.registry.publish(p.tarball);
 });
 
 test('npm install -g @bot-bottle/cli into an empty prefix; the installed bottle runs from there', async () => {
