@@ -242,7 +242,8 @@ test('image build with a CA file that is missing or not PEM: CA_CERT_INVALID, ex
 test('doctor: real probes on this machine; --json parses; exit 0 only when nothing required is missing', async () => {
   const r = await run(['doctor', '--json']);
   const doc = JSON.parse(r.stdout) as { ok: boolean; checks: { name: string; ok: boolean; required: boolean; detail: string; fix?: string }[] };
-  assert.equal(doc.checks.map((c) => c.name), ['node', 'docker client', 'docker engine', 'smolvm']);
+  assert.equal(doc.checks.map((c) => c.name), ['node', 'docker client', 'docker engine', 'smolvm', 'base image']);
+  assert.is(doc.checks.find((c) => c.name === 'base image')!.required, false, 'no base chosen yet is not a failure: the first build chooses');
   assert.is(doc.checks[0]!.ok, true);
   assert.is(r.exitCode, doc.ok ? 0 : 1);
   for (const c of doc.checks) if (!c.ok) assert.ok(c.fix, `${c.name} has a fix`);
