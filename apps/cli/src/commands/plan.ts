@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { formatPath, makePlan, resolveSteps, type BottlePlan } from '@bot-bottle/core';
+import { statedImageChoice } from '@bot-bottle/backend-docker';
 import { BaseCommand } from '../base-command.js';
 import { manifestFlag, readManifest } from '../manifest.js';
 import { loadRegistry } from '../provisioners.js';
@@ -37,6 +38,9 @@ export default class Plan extends BaseCommand {
     const { bottle: lb, bundle: lu } = plan.limits;
     this.out(`  limits       bottle memory ${lb.memory} (no swap), cpus ${lb.cpus}, pids ${lb.pids}; bundle memory ${lu.memory}, cpus ${lu.cpus}, pids ${lu.pids}`);
     for (const note of plan.limits.notes) this.out(`               ${note}`);
+    // The images' base as the launch will pick it (flag-free: environment, then the recorded choice).
+    const stated = await statedImageChoice({ configDir: this.config.configDir });
+    this.out(`  base image   ${stated.base ? `${stated.base[0]} (${stated.base[1] === 'env' ? 'BOT_BOTTLE_BASE_IMAGE' : 'recorded'})` : 'not chosen yet: the launch detects it (or run `bottle image build`)'}`);
     this.out('provisioners, in order:');
     steps.forEach((s, i) => {
       const reg = registry.get(s.definition.name)!;

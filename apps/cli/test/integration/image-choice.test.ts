@@ -73,6 +73,10 @@ test('image build records its choice; a later run and build from a shell without
   assert.match(run.stderr, /images/, 'progress names the image step');
   assert.not.match(run.stderr, /building|pulling|debootstrap/);
 
+  const plan = bottle(['plan', AGENT, '--manifest', ctx.manifest], env);
+  assert.is(plan.code, 0, plan.stderr);
+  assert.match(plan.stdout, `  base image   ${base} (recorded)\n`);
+
   const doctor = bottle(['doctor', '--json'], env);
   const check = (JSON.parse(doctor.stdout) as { checks: { name: string; ok: boolean; detail: string }[] }).checks.find((c) => c.name === 'base image');
   assert.ok(check?.ok, doctor.stdout);
