@@ -10,6 +10,7 @@
  * CAs (/usr/local/share/ca-certificates/*.crt), which is how a host behind an intercepting proxy
  * trusts it.
  */
+import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -193,9 +194,39 @@ export async function debianBase(o: DetectOptions = {}): Promise<string> {
   return ref;
 }
 
-/** node:24-bookworm-slim when the engine has it or can pull it in time; else a Debian-built base. */
+/**
+ * A base the Debian recipe, as it is now, made earlier on this engine (the newest Node if several):
+ * its tag is the script's own hash over the recipe and the Node version, recomputed here, so that
+ * finding it needs neither the npm registry nor a pull.
+ */
+export async function localDebianBase(o: DetectOptions = {}): Promise<string | null> {
+  const env = o.env ?? process.env;
+  const major = env.BOTTLE_BASE_NODE_VERSION || '24';
+  if (!/^\d+$/.test(major)) return null;
+  const recipe = await readFile(DEBIAN_SCRIPT);
+  const tail = `${env.DEBIAN_MIRROR || 'http://deb.debian.org/debian'} ${env.BOTTLE_BASE_NPM_VERSION || '11'}\n`;
+  const r = await docker(['image', 'ls', '--format', '{{.Tag}}', 'bot-bottle-base'], { timeoutMs: 30_000, ...(o.signal ? { signal: o.signal } : {}) });
+  const found: { version: number[]; tag: string }[] = [];
+  for (const line of r.exitCode === 0 ? r.stdout.split('\n') : []) {
+    const tag = line.trim();
+    const m = /^bookworm-node((\d+)\.(\d+)\.(\d+))-([0-9a-f]{12})$/.exec(tag);
+    if (!m || m[2] !== major) continue;
+    if (createHash('sha256').update(recipe).update(`${m[1]} ${tail}`).digest('hex').slice(0, 12) === m[5]) found.push({ version: [Number(m[2]), Number(m[3]), Number(m[4])], tag });
+  }
+  found.sort((a, b) => a.version[0]! - b.version[0]! || a.version[1]! - b.version[1]! || a.version[2]! - b.version[2]!);
+  const newest = found.at(-1);
+  return newest ? `bot-bottle-base:${newest.tag}` : null;
+}
+
+/**
+ * node:24-bookworm-slim when the engine has it; else a Debian-made base already on this engine
+ * (the machine could not pull before); else node:24-bookworm-slim if it can be pulled in time;
+ * else a base made from Debian now. Only the last two reach off this machine.
+ */
 export async function detectBase(o: DetectOptions = {}): Promise<string> {
   if (await imagePresent(DEFAULT_BASE_IMAGE, o.signal)) return DEFAULT_BASE_IMAGE;
+  const local = await localDebianBase(o);
+  if (local) return local;
   o.progress?.(`pulling ${DEFAULT_BASE_IMAGE} (up to ${PULL_TIMEOUT_MS / 1000} s)`);
   const pulled = await docker(['pull', '-q', DEFAULT_BASE_IMAGE], { timeoutMs: PULL_TIMEOUT_MS, ...(o.signal ? { signal: o.signal } : {}) });
   if (pulled.exitCode === 0 && (await imagePresent(DEFAULT_BASE_IMAGE, o.signal))) return DEFAULT_BASE_IMAGE;
