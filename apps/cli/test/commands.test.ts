@@ -154,13 +154,14 @@ test('provisioners: the five built-ins, with package, version, and description; 
   const env = await isolatedXdg();
   const r = await run(['provisioners', '--json'], { env });
   assert.is(r.exitCode, 0, r.stderr);
-  const { provisioners } = JSON.parse(r.stdout) as { provisioners: { name: string; package: string; builtIn: boolean; version: string; after: string[]; description: string }[] };
+  const { provisioners } = JSON.parse(r.stdout) as { provisioners: { name: string; package: string; builtIn: boolean; version: string; after: string[]; hostEnv: string[]; description: string }[] };
   assert.equal(provisioners.map((p) => p.name), ['ca', 'git', 'prompt', 'skills', 'supervise']);
   for (const p of provisioners) {
     assert.is(p.package, `@bot-bottle/provisioner-${p.name}`);
     assert.ok(p.builtIn);
     assert.match(p.version, /^\d+\.\d+\.\d+/);
     assert.ok(Array.isArray(p.after));
+    assert.equal(p.hostEnv, [], 'no built-in reads the host environment');
     assert.type(p.description, 'string');
   }
   const h = await run(['provisioners'], { env });

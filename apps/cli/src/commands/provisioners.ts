@@ -8,6 +8,8 @@ export interface ProvisionerInfo {
   builtIn: boolean;
   description: string;
   after: string[];
+  /** The host environment variables it reads (its definition's `hostEnv`): what it is handed, and all it is handed. */
+  hostEnv: string[];
 }
 
 export default class Provisioners extends BaseCommand {
@@ -26,13 +28,14 @@ export default class Provisioners extends BaseCommand {
         builtIn: r.builtIn,
         description: r.definition.description ?? '',
         after: [...(r.definition.after ?? [])],
+        hostEnv: [...(r.definition.hostEnv ?? [])],
       }))
       .sort((a, b) => Number(b.builtIn) - Number(a.builtIn) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     if (provisioners.length === 0) this.out('no provisioners are installed');
     const width = Math.max(4, ...provisioners.map((p) => p.name.length));
     const pkgWidth = Math.max(...provisioners.map((p) => p.package.length + p.version.length + 1));
     for (const p of provisioners) {
-      this.out(`${p.name.padEnd(width)}  ${`${p.package}@${p.version}`.padEnd(pkgWidth)}  ${p.builtIn ? 'built-in' : 'plugin  '}${p.after.length ? `  after: ${p.after.join(', ')}` : ''}`.trimEnd());
+      this.out(`${p.name.padEnd(width)}  ${`${p.package}@${p.version}`.padEnd(pkgWidth)}  ${p.builtIn ? 'built-in' : 'plugin  '}${p.after.length ? `  after: ${p.after.join(', ')}` : ''}${p.hostEnv.length ? `  reads host env: ${p.hostEnv.join(', ')}` : ''}`.trimEnd());
       if (p.description) this.out(`${' '.repeat(width)}  ${p.description}`);
     }
     return { provisioners };
