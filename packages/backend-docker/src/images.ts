@@ -144,6 +144,14 @@ async function build(ref: string, context: string, buildArgs: Record<string, str
 export async function ensureImages(settings: ImageSettings = {}): Promise<EnsuredImages> {
   const env = settings.env ?? process.env;
   const configDir = settings.configDir ?? userConfigDir(env);
+  // The bundle's code is read while docker answers about the base (it costs a few hundred ms).
+  const bundleCode = (async () => {
+    const closure = await collectClosure('@bot-bottle/bundle', PACKAGE_DIR);
+    const placements = layoutClosure(closure);
+    return { closure, placements, parts: await hashClosure(closure, placements) };
+  })();
+  // Not awaited until after the base is settled: keep a failure from going unhandled meanwhile.
+  bundleCode.catch(() => undefined);
   const detect = { env, ...(settings.progress ? { progress: settings.progress } : {}), ...(settings.signal ? { signal: settings.signal } : {}), ...(settings.verbose ? { verbose: true } : {}) };
   const stated = await statedImageChoice({ ...detect, configDir, ...(settings.base ? { base: settings.base } : {}), ...(settings.caCerts ? { caCerts: settings.caCerts } : {}) });
   // The CAs are read first: a wrong file is the user's input, reported before docker is asked anything.
@@ -162,9 +170,8 @@ export async function ensureImages(settings: ImageSettings = {}): Promise<Ensure
   const agent = `bot-bottle-agent:${hash([runtime, CLAUDE_CODE_VERSION, ...agentFiles])}`;
 
   // The bundle's code: @bot-bottle/bundle and its dependencies as installed next to this package.
-  const closure = await collectClosure('@bot-bottle/bundle', PACKAGE_DIR);
-  const placements = layoutClosure(closure);
-  const bundle = `bot-bottle-bundle:${hash([runtime, ...(await hashDir(path.join(IMAGES_DIR, 'bundle'))), ...(await hashClosure(closure, placements))])}`;
+  const { closure, placements, parts } = await bundleCode;
+  const bundle = `bot-bottle-bundle:${hash([runtime, ...(await hashDir(path.join(IMAGES_DIR, 'bundle'))), ...parts])}`;
 
   const done = async (): Promise<EnsuredImages> => {
     const record = settings.record ?? (baseFrom === 'detected' || caFrom === 'detected');
