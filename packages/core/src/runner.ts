@@ -122,22 +122,72 @@ function pluginExit(exit: number | undefined): number {
   return exit === EXIT_USAGE || exit === EXIT_INTERRUPTED ? exit : EXIT_FAILURE;
 }
 
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * What a provisioner returned, checked before it reaches the agent's command line and environment:
+ * strings only, env names that are names, and nothing that holds a credential the gateway injects
+ * (its value, or its variable, whose placeholder the bottle must keep). A plugin reads the host's
+ * environment however it likes; this is where a secret copied from it would enter the bottle.
+ */
+function checkResult(result: unknown, where: string, secrets: ReadonlyMap<string, string>): ProvisionResult {
+  if (result === undefined || result === null) return {};
+  const problems: string[] = [];
+  const r = (typeof result === 'object' && result !== null ? result : {}) as { env?: unknown; agentArgs?: unknown };
+  if (typeof result !== 'object') problems.push(`it returned ${typeof result}, not { env, agentArgs } or nothing`);
+  const env: Record<string, string> = {};
+  if (r.env !== undefined) {
+    if (typeof r.env !== 'object' || r.env === null || Array.isArray(r.env)) problems.push('env must be an object of strings');
+    else {
+      for (const [k, val] of Object.entries(r.env)) {
+        if (!ENV_NAME.test(k)) problems.push(`env: ${JSON.stringify(k.slice(0, 60))} is not an environment variable name`);
+        else if (typeof val !== 'string') problems.push(`env.${k} must be a string`);
+        else env[k] = val;
+      }
+    }
+  }
+  let agentArgs: string[] = [];
+  if (r.agentArgs !== undefined) {
+    if (!Array.isArray(r.agentArgs) || !r.agentArgs.every((a) => typeof a === 'string')) problems.push('agentArgs must be an array of strings');
+    else agentArgs = [...r.agentArgs];
+  }
+  for (const [secretName, value] of secrets) {
+    if (Object.hasOwn(env, secretName)) problems.push(`env.${secretName} would replace the placeholder of a credential the gateway injects`);
+    const holds = (s: string) => (value.length >= 8 ? s.includes(value) : s === value);
+    for (const [k, val] of Object.entries(env)) if (holds(val)) problems.push(`env.${k} holds the value of ${secretName}, a credential the gateway injects`);
+    agentArgs.forEach((a, i) => {
+      if (holds(a)) problems.push(`agentArgs[${i}] holds the value of ${secretName}, a credential the gateway injects`);
+    });
+  }
+  if (problems.length) {
+    throw new BottleError('PROVISIONER_FAILED', `${where} returned what the bottle must not get`, {
+      details: problems,
+      suggestions: ['The bottle never holds a credential: route it through the gateway ("auth" on an egress route) instead; update or remove the plugin.'],
+    });
+  }
+  return { env, agentArgs };
+}
+
 export async function runProvisioners(steps: readonly ResolvedStep[], input: RunProvisionersInput): Promise<ProvisionOutcome> {
   const signal = input.signal ?? new AbortController().signal;
   const outcome: ProvisionOutcome = { env: {}, agentArgs: [], applied: [] };
   const names = steps.map((s) => s.definition.name);
+  const hostEnv = input.hostEnv ?? process.env;
+  const secrets = new Map(input.plan.egress.secretEnv.flatMap((n) => (hostEnv[n] ? [[n, hostEnv[n]] as const] : [])));
   for (const [i, step] of steps.entries()) {
     const name = step.definition.name;
     if (signal.aborted) throw new BottleError('INTERRUPTED', `interrupted before provisioner "${name}"`, { exit: EXIT_INTERRUPTED });
     input.onStep?.(name, i, steps.length);
     let result: ProvisionResult | void;
+    const plan = planView(input.plan, input.endpoints, names, i);
     try {
       result = await step.definition.apply({
-        plan: planView(input.plan, input.endpoints, names, i),
+        plan,
         target: input.target,
-        endpoints: input.endpoints,
+        // The view's frozen copy: one provisioner cannot change where the next one's bottle reaches the bundle.
+        endpoints: plan.endpoints,
         options: step.options,
-        hostEnv: provisionerHostEnv(step.definition.hostEnv, input.hostEnv ?? process.env, input.plan),
+        hostEnv: provisionerHostEnv(step.definition.hostEnv, hostEnv, input.plan),
         log: (m) => input.log?.(name, m),
         warn: (m) => input.warn?.(name, m),
         signal,
@@ -155,8 +205,9 @@ export async function runProvisioners(steps: readonly ResolvedStep[], input: Run
         cause: e,
       });
     }
-    if (result?.env) Object.assign(outcome.env, result.env);
-    if (result?.agentArgs) outcome.agentArgs.push(...result.agentArgs);
+    const checked = checkResult(result, `provisioner "${name}" (${step.packageName})`, secrets);
+    if (checked.env) Object.assign(outcome.env, checked.env);
+    if (checked.agentArgs) outcome.agentArgs.push(...checked.agentArgs);
     outcome.applied.push(name);
   }
   return outcome;

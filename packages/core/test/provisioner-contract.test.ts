@@ -87,6 +87,7 @@ test('the plan view is deep-frozen, and a change to it cannot reach the plan or 
         ['skills[0].searched', () => (ctx.plan.skills[0]!.searched as string[]).push('/')],
         ['host.caCertPath', () => ((ctx.plan.host as { caCertPath: string }).caCertPath = '/etc/shadow')],
         ['endpoints', () => ((ctx.plan.endpoints as { proxyUrl: string }).proxyUrl = 'http://evil.example')],
+        ['ctx.endpoints', () => ((ctx.endpoints as { superviseUrl: string }).superviseUrl = 'http://evil.example')],
         ['hostEnv', () => ((ctx.hostEnv as Record<string, string>).X = '1')],
       ];
       for (const [what, attempt] of attempts) assert.throws(attempt, TypeError, `${what} is read-only`);
@@ -122,6 +123,32 @@ test('hostEnv: only the variables a definition lists, and never one a route inje
   await runForTest([spy('asks', plain, { hostEnv: ['EXAMPLE_TOKEN'] })], { provisioners: ['asks'] }, { hostEnv });
   assert.equal(plain[0]!.hostEnv, { EXAMPLE_TOKEN: 'tok-value' });
   assert.throws(() => defineProvisioner({ apiVersion: 1, name: 'x', hostEnv: ['NOT A NAME'], apply: async () => {} }), /hostEnv\.0: each hostEnv entry must be the name/);
+});
+
+test('what a provisioner returns may not carry a credential the gateway injects into the bottle', async () => {
+  const TOKEN = 'tok-0123456789-secret';
+  const input = { routes: [{ host: 'api.example.com', auth: { header: 'x-api-key', env: 'EXAMPLE_TOKEN' } }], env: { EXAMPLE_TOKEN: TOKEN } };
+  const returning = (result: unknown) => defineProvisioner({ apiVersion: 1, name: 'leaky', apply: async () => result as never });
+  const run = (result: unknown) => runForTest([returning(result)], { ...input, provisioners: ['leaky'] }, { hostEnv: { EXAMPLE_TOKEN: TOKEN } });
+  // The control: an ordinary result goes through to the agent.
+  const fine = await run({ env: { TOOL_URL: 'http://127.0.0.1:9' }, agentArgs: ['--flag'] });
+  assert.equal([fine.outcome.env, fine.outcome.agentArgs], [{ TOOL_URL: 'http://127.0.0.1:9' }, ['--flag']]);
+  for (const [result, want] of [
+    [{ env: { KEY: TOKEN } }, 'env.KEY holds the value of EXAMPLE_TOKEN'],
+    [{ env: { AUTH: `Bearer ${TOKEN}` } }, 'env.AUTH holds the value of EXAMPLE_TOKEN'],
+    [{ agentArgs: ['--api-key', TOKEN] }, 'agentArgs[1] holds the value of EXAMPLE_TOKEN'],
+    [{ env: { EXAMPLE_TOKEN: 'anything' } }, 'env.EXAMPLE_TOKEN would replace the placeholder'],
+    [{ env: { 'A B': 'x' } }, 'is not an environment variable name'],
+    [{ env: { N: 1 } }, 'env.N must be a string'],
+    [{ agentArgs: '--x' }, 'agentArgs must be an array of strings'],
+    ['done', 'it returned string'],
+  ] as const) {
+    const err = await rejects(() => run(result));
+    assert.is(err.code, 'PROVISIONER_FAILED');
+    assert.match(err.message, 'provisioner "leaky" (test:leaky) returned what the bottle must not get');
+    assert.match(err.details.join('\n'), want);
+    assert.not.match(err.message + err.details.join('\n'), TOKEN, 'the message never repeats the secret');
+  }
 });
 
 test('a definition for another API version is refused, naming the plugin, both versions and the fix', async () => {
