@@ -51,6 +51,7 @@ test('a linked plugin shows in `bottle plugins` and `bottle provisioners`, marke
     builtIn: false,
     description: 'writes a message of the day to ~/.bottle-motd in the bottle',
     after: ['ca'],
+    hostEnv: [],
   });
   assert.equal(provisioners.filter((p: { builtIn: boolean }) => p.builtIn).length, 5);
   const human = await bottle(['provisioners'], { env });
