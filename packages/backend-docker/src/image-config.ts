@@ -17,7 +17,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { BottleError, EXIT_INTERRUPTED, EXIT_USAGE } from '@bot-bottle/core';
+import { BottleError, EXIT_INTERRUPTED, EXIT_USAGE, isBottleError } from '@bot-bottle/core';
 import { docker } from './docker-cli.js';
 
 export const DEFAULT_BASE_IMAGE = 'node:24-bookworm-slim';
@@ -228,7 +228,11 @@ export async function detectBase(o: DetectOptions = {}): Promise<string> {
   const local = await localDebianBase(o);
   if (local) return local;
   o.progress?.(`pulling ${DEFAULT_BASE_IMAGE} (up to ${PULL_TIMEOUT_MS / 1000} s)`);
-  const pulled = await docker(['pull', '-q', DEFAULT_BASE_IMAGE], { timeoutMs: PULL_TIMEOUT_MS, ...(o.signal ? { signal: o.signal } : {}) });
+  const pulled = await docker(['pull', '-q', DEFAULT_BASE_IMAGE], { timeoutMs: PULL_TIMEOUT_MS, ...(o.signal ? { signal: o.signal } : {}) }).catch((e: unknown) => {
+    // A registry that does not answer in time is one that cannot be used; an interrupt or a dead engine is not.
+    if (isBottleError(e) && e.code === 'BACKEND_FAILED') return { exitCode: 1 };
+    throw e;
+  });
   if (pulled.exitCode === 0 && (await imagePresent(DEFAULT_BASE_IMAGE, o.signal))) return DEFAULT_BASE_IMAGE;
   o.progress?.(`${DEFAULT_BASE_IMAGE} cannot be pulled`);
   return debianBase(o);

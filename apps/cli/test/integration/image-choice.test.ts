@@ -7,9 +7,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_BASE_IMAGE, ensureImages, hostCaCerts, localDebianBase, type EnsuredImages } from '@bot-bottle/backend-docker';
+import { DEFAULT_BASE_IMAGE, debianBase, ensureImages, hostCaCerts, localDebianBase, type EnsuredImages } from '@bot-bottle/backend-docker';
 import { BIN, cleanupTempDirs, tempDir } from '../helpers.js';
 
 const test = suite('image choice (real engine)');
@@ -119,6 +120,36 @@ test('image build with nothing stated detects the base on this engine without re
   assert.equal({ base: built.base, from: built.from, built: built.built }, { base: expected, from: { base: 'detected', caCerts: 'detected' }, built: [] });
   assert.not.match(r.stderr, /pulling|debootstrap|making a base/);
   assert.equal(JSON.parse(await readFile(built.recorded!, 'utf8')).images, { base: expected, caCerts: ctx.images.choice.caCerts });
+});
+
+/**
+ * What a user without a registry, root or debootstrap gets. Run as nobody (who cannot reach the
+ * engine either, so nothing is pulled) with an exact Node version no base was made for, so that
+ * the recipe asks no registry: it stops at the root check.
+ */
+test('no base to be had and not root: one error naming what is missing and the fixes, exit 1, no stack', async () => {
+  if (process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0) {
+    process.stderr.write('  (not run: needs root and setpriv to run bottle as another user)\n');
+    return;
+  }
+  const home = await tempDir('bottle-imgchoice-nobody-');
+  await chmod(home, 0o777);
+  const env = { HOME: home, XDG_CONFIG_HOME: path.join(home, 'config'), PATH: process.env.PATH, BOTTLE_BASE_NODE_VERSION: '24.99.99', NO_COLOR: '1' };
+  const r = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, BIN, 'image', 'build', '--base', 'auto'], { env, encoding: 'utf8', timeout: 300_000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, 'Error: no base image: node:24-bookworm-slim is not available, and building one from Debian needs root (debootstrap and chroot need it)\n');
+  assert.match(r.stderr, /^Fix: Make node:24-bookworm-slim available to docker/m);
+  assert.match(r.stderr, /^Fix: Or build the base from Debian: install debootstrap \(sudo apt-get install debootstrap\), then run `sudo bottle image build --base auto`\.$/m);
+  assert.match(r.stderr, /^Fix: Or name a base of your own/m);
+  assert.is(r.stderr.match(/^Error:/gm)?.length, 1, r.stderr);
+  assert.not.match(r.stderr, /^\s+at /m);
+  assert.not.ok(existsSync(path.join(home, 'config/bot-bottle/config.json')), 'nothing recorded');
+
+  // Control: as root, the same recipe with the version of the base it made here answers at once.
+  const made = await localDebianBase();
+  const version = made ? /^bot-bottle-base:bookworm-node(\d+\.\d+\.\d+)-/.exec(made)?.[1] : undefined;
+  if (!made || !version) return;
+  assert.is(await debianBase({ env: { ...process.env, BOTTLE_BASE_NODE_VERSION: version } }), made);
 });
 
 test.run();

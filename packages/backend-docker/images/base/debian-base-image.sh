@@ -9,10 +9,13 @@ set -euo pipefail
 NODE_VERSION="${BOTTLE_BASE_NODE_VERSION:-24}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 arch="$(uname -m)"; case "$arch" in x86_64) narch=x64;; aarch64) narch=arm64;; *) echo "unsupported arch $arch" >&2; exit 1;; esac
+# An exact version (BOTTLE_BASE_NODE_VERSION=24.22.3) is taken as it is; a major is resolved on the registry.
+if [[ "$NODE_VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; then full="$NODE_VERSION"; else
 full="$(npm view "node-linux-$narch@$NODE_VERSION" version --json 2>/dev/null | node -e '
   let v = JSON.parse(require("fs").readFileSync(0, "utf8")); if (!Array.isArray(v)) v = [v];
   const k = (s) => s.split(".").map(Number); v.sort((a, b) => { const x = k(a), y = k(b); return x[0] - y[0] || x[1] - y[1] || x[2] - y[2]; });
   console.log(v.at(-1) ?? "")')"
+fi
 [ -n "$full" ] || { echo "debian-base-image: cannot resolve node-linux-$narch@$NODE_VERSION on the npm registry" >&2; exit 1; }
 tag="$( (cat "${BASH_SOURCE[0]}"; echo "$full $MIRROR ${BOTTLE_BASE_NPM_VERSION:-11}") | sha256sum | cut -c1-12)"
 ref="bot-bottle-base:bookworm-node$full-$tag"
