@@ -1,21 +1,20 @@
 /**
  * The per-bottle CA and the leaf certificates the gateway presents for each intercepted host.
- * Keys are ECDSA P-256 made by Node's own crypto (fast, unlike RSA in JavaScript); @peculiar/x509
- * builds and signs the certificates through WebCrypto. That library (with reflect-metadata and
- * tsyringe under it) is a large part of an idle gateway's memory, so it is loaded when the first
- * certificate is made, not at start: a gateway nobody uses through a tunnel never loads it.
+ * The CA is made on the host with @peculiar/x509 (X.509 building on WebCrypto), loaded only when a
+ * CA is made. The gateway signs its leaves with Node's own crypto (leaf.ts), so it never loads that
+ * library, with reflect-metadata and tsyringe under it, which were most of an idle gateway's memory.
+ * Keys are ECDSA P-256 made by Node's native crypto.
  */
-import { createPrivateKey, randomBytes, webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes, webcrypto, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
 import type * as X509 from '@peculiar/x509';
 import { ServiceError } from '@bot-bottle/core';
+import { derToPem, issuerFields, signLeaf, type IssuerFields } from './leaf.js';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
-type Algorithm = webcrypto.Algorithm;
-type EcdsaParams = webcrypto.EcdsaParams;
 
 let x509Lib: Promise<typeof X509> | null = null;
 
@@ -101,8 +100,10 @@ export interface LoadedCa {
   certPem: string;
   /** When the CA expires: no leaf outlives it. */
   notAfter: Date;
-  signingKey: CryptoKey;
-  signingAlgorithm: Algorithm | EcdsaParams;
+  /** The CA's private key (EC or RSA). */
+  key: KeyObject;
+  /** What each leaf copies from the CA certificate. */
+  issuer: IssuerFields;
 }
 
 /** Reads a CA made by {@link createBottleCa} (or any ECDSA/RSA CA in PEM). */
@@ -124,59 +125,52 @@ export async function loadCa(certPath: string, keyPath: string): Promise<LoadedC
     throw new ServiceError(`egress gateway: ${certPath} is not a PEM certificate`, { cause: e });
   }
   if (!nodeCert.ca) throw new ServiceError(`egress gateway: ${certPath} is not a CA certificate (basicConstraints CA:FALSE)`);
-  let keyObject: ReturnType<typeof createPrivateKey>;
+  let key: KeyObject;
   try {
-    keyObject = createPrivateKey(keyPem);
+    key = createPrivateKey(keyPem);
   } catch (e) {
     throw new ServiceError(`egress gateway: ${keyPath} is not a PEM private key`, { cause: e });
   }
-  if (!nodeCert.checkPrivateKey(keyObject)) {
+  if (!nodeCert.checkPrivateKey(key)) {
     throw new ServiceError(`egress gateway: ${keyPath} is not the key of ${certPath}`, {
       suggestions: ['Give the ca.key made together with ca.crt, or make a new pair with createBottleCa(dir).'],
     });
   }
-  let signingAlgorithm: Algorithm | EcdsaParams;
-  let importAlg: Algorithm | webcrypto.EcKeyImportParams | webcrypto.RsaHashedImportParams;
-  if (keyObject.asymmetricKeyType === 'ec') {
-    const curve = keyObject.asymmetricKeyDetails?.namedCurve;
-    const namedCurve = curve === 'secp384r1' ? 'P-384' : curve === 'secp521r1' ? 'P-521' : 'P-256';
-    importAlg = { name: 'ECDSA', namedCurve };
-    signingAlgorithm = { name: 'ECDSA', hash: namedCurve === 'P-256' ? 'SHA-256' : 'SHA-384' } as EcdsaParams;
-  } else if (keyObject.asymmetricKeyType === 'rsa') {
-    importAlg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
-    signingAlgorithm = { name: 'RSASSA-PKCS1-v1_5' };
-  } else {
-    throw new ServiceError(`egress gateway: CA key type ${keyObject.asymmetricKeyType} is not supported; use ECDSA or RSA`);
+  if (key.asymmetricKeyType !== 'ec' && key.asymmetricKeyType !== 'rsa') {
+    throw new ServiceError(`egress gateway: CA key type ${key.asymmetricKeyType} is not supported; use ECDSA or RSA`);
   }
-  const der = keyObject.export({ format: 'der', type: 'pkcs8' });
-  const signingKey = await webcrypto.subtle.importKey('pkcs8', der, importAlg, false, ['sign']);
-  return { certPem, notAfter: nodeCert.validToDate, signingKey, signingAlgorithm };
+  let issuer: IssuerFields;
+  try {
+    issuer = issuerFields(nodeCert.raw);
+  } catch (e) {
+    throw new ServiceError(`egress gateway: ${certPath} could not be read as an X.509 certificate (${(e as Error).message})`, { cause: e });
+  }
+  return { certPem: certPem.endsWith('\n') ? certPem : `${certPem}\n`, notAfter: nodeCert.validToDate, key, issuer };
 }
 
 /**
  * Issues and caches one TLS context per intercepted host name. All leaves share one key pair made
- * at start (as mitmproxy does): signing a certificate is cheap, making a key is not.
+ * once (as mitmproxy does): signing a certificate is cheap, making a key is not.
  */
 export class LeafCertificates {
-  private readonly contexts = new Map<string, Promise<tls.SecureContext>>();
-  private leafKeys: Promise<{ keys: CryptoKeyPair; keyPem: string }> | null = null;
-  private caCert: X509.X509Certificate | null = null;
+  private readonly contexts = new Map<string, tls.SecureContext>();
+  private leafKey: { publicKey: Buffer; keyPem: string } | null = null;
 
   constructor(
     private readonly ca: LoadedCa,
     private readonly maxEntries = 2000,
   ) {}
 
-  private keys() {
-    this.leafKeys ??= (async () => {
-      const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
-      return { keys, keyPem: pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)) };
-    })();
-    return this.leafKeys;
+  private key(): { publicKey: Buffer; keyPem: string } {
+    if (!this.leafKey) {
+      const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+      this.leafKey = { publicKey: publicKey.export({ type: 'spki', format: 'der' }), keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+    }
+    return this.leafKey;
   }
 
   /** The TLS context presenting a certificate for `host` (a DNS name, lower case). */
-  contextFor(host: string): Promise<tls.SecureContext> {
+  contextFor(host: string): tls.SecureContext {
     const hit = this.contexts.get(host);
     if (hit) {
       // Re-insert so the Map's order is least-recently-used first.
@@ -184,8 +178,8 @@ export class LeafCertificates {
       this.contexts.set(host, hit);
       return hit;
     }
-    const made = this.issue(host);
-    made.catch(() => this.contexts.delete(host));
+    const { certPem, keyPem } = this.issue(host);
+    const made = tls.createSecureContext({ cert: certPem + this.ca.certPem, key: keyPem });
     this.contexts.set(host, made);
     if (this.contexts.size > this.maxEntries) {
       const oldest = this.contexts.keys().next().value;
@@ -194,39 +188,23 @@ export class LeafCertificates {
     return made;
   }
 
-  /** The PEM certificate the gateway presents for `host` (for tests and diagnostics). */
-  async issuePem(host: string): Promise<string> {
-    const { keys } = await this.keys();
-    return (await this.sign(host, keys)).toString('pem');
-  }
-
-  private async sign(host: string, keys: CryptoKeyPair): Promise<X509.X509Certificate> {
-    const x509 = await loadX509();
-    this.caCert ??= new x509.X509Certificate(this.ca.certPem);
+  /** A fresh leaf for `host` (PEM) and the shared leaf key (PKCS#8 PEM). */
+  issue(host: string): { certPem: string; keyPem: string } {
+    const { publicKey, keyPem } = this.key();
     const now = Date.now();
-    const caEnd = this.ca.notAfter.getTime();
-    return x509.X509CertificateGenerator.create({
-      serialNumber: serial(),
-      subject: `CN=${host}`,
-      issuer: this.caCert.subject,
+    const der = signLeaf({
+      host,
       notBefore: new Date(now - DAY),
-      notAfter: new Date(Math.min(caEnd, now + 397 * DAY)),
-      signingAlgorithm: this.ca.signingAlgorithm,
-      publicKey: keys.publicKey,
-      signingKey: this.ca.signingKey,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
-        new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: host }], false),
-        await x509.AuthorityKeyIdentifierExtension.create(this.caCert, false),
-      ],
+      notAfter: new Date(Math.min(this.ca.notAfter.getTime(), now + 397 * DAY)),
+      publicKey,
+      issuer: this.ca.issuer,
+      caKey: this.ca.key,
     });
+    return { certPem: derToPem(der), keyPem };
   }
 
-  private async issue(host: string): Promise<tls.SecureContext> {
-    const { keys, keyPem } = await this.keys();
-    const leaf = await this.sign(host, keys);
-    return tls.createSecureContext({ cert: leaf.toString('pem') + '\n' + this.ca.certPem, key: keyPem });
+  /** The PEM certificate the gateway presents for `host` (for tests and diagnostics). */
+  issuePem(host: string): string {
+    return this.issue(host).certPem;
   }
 }

@@ -108,7 +108,7 @@ function upstreamErrorReason(e: NodeJS.ErrnoException): string {
 const SECRET_NAME = /^(?!__proto__$|constructor$|prototype$)[A-Za-z_][A-Za-z0-9_]*$/;
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
-  const ca = 'signingKey' in options.ca ? options.ca : await loadCa(options.ca.cert, options.ca.key);
+  const ca = 'issuer' in options.ca ? options.ca : await loadCa(options.ca.cert, options.ca.key);
   const leaves = new LeafCertificates(ca);
   const secrets = { ...(options.secrets ?? {}) };
   const checkSecrets = (routes: readonly EgressRoute[]) => {
@@ -426,44 +426,51 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   function interceptTls(socket: net.Socket, host: string, port: number, started: number) {
+    let context: tls.SecureContext;
+    try {
+      context = leaves.contextFor(host);
+    } catch (e) {
+      log({ method: 'CONNECT', host, path: `${host}:${port}`, status: 0, bytes: 0, bytesUp: 0, decision: 'deny', rule: null, reason: `could not issue a certificate: ${(e as Error).message}` }, started);
+      socket.destroy();
+      return;
+    }
+    // The socket is handed over once the 'data' event that brought the ClientHello has returned:
+    // from inside it, resuming would let the stream's read loop emit the bytes just put back to
+    // no one. TLSSocket then takes what the socket holds before it reads the connection itself.
+    queueMicrotask(() => wrapTls(socket, host, port, started, context));
+  }
+
+  function wrapTls(socket: net.Socket, host: string, port: number, started: number, context: tls.SecureContext) {
     let sniRefusal: string | null = null;
-    leaves.contextFor(host).then(
-      (context) => {
-        if (socket.destroyed) return;
-        const tlsSocket = new tls.TLSSocket(socket, {
-          isServer: true,
-          secureContext: context,
-          ALPNProtocols: ['http/1.1'],
-          SNICallback: (servername, cb) => {
-            const sni = normalizeHost(servername);
-            if (sni && sni !== host) {
-              sniRefusal = `TLS SNI ${sni} does not match the CONNECT host ${host} (domain fronting)`;
-              cb(new Error(sniRefusal));
-              return;
-            }
-            cb(null, context);
-          },
-        });
-        tlsSocket.on('error', (e) => {
-          if (!tlsSocket.encrypted || !(tlsSocket as unknown as { _secureEstablished?: boolean })._secureEstablished) {
-            const reason = sniRefusal ?? `TLS handshake with the client failed: ${e.message} (does the bottle trust the gateway CA?)`;
-            log({ method: 'CONNECT', host, path: `${host}:${port}`, status: 0, bytes: 0, bytesUp: 0, decision: 'deny', rule: null, reason }, started);
-          }
-          tlsSocket.destroy();
-          socket.destroy();
-        });
-        tlsSocket.once('close', () => socket.destroy());
-        tunnels.set(tlsSocket, { host, port, tls: true });
-        outerOf.set(tlsSocket, socket);
-        slots.end(socket);
-        server.emit('connection', tlsSocket);
-        socket.resume();
+    if (socket.destroyed) return;
+    const tlsSocket = new tls.TLSSocket(socket, {
+      isServer: true,
+      secureContext: context,
+      ALPNProtocols: ['http/1.1'],
+      SNICallback: (servername, cb) => {
+        const sni = normalizeHost(servername);
+        if (sni && sni !== host) {
+          sniRefusal = `TLS SNI ${sni} does not match the CONNECT host ${host} (domain fronting)`;
+          cb(new Error(sniRefusal));
+          return;
+        }
+        cb(null, context);
       },
-      (e: Error) => {
-        log({ method: 'CONNECT', host, path: `${host}:${port}`, status: 0, bytes: 0, bytesUp: 0, decision: 'deny', rule: null, reason: `could not issue a certificate: ${e.message}` }, started);
-        socket.destroy();
-      },
-    );
+    });
+    tlsSocket.on('error', (e) => {
+      if (!tlsSocket.encrypted || !(tlsSocket as unknown as { _secureEstablished?: boolean })._secureEstablished) {
+        const reason = sniRefusal ?? `TLS handshake with the client failed: ${e.message} (does the bottle trust the gateway CA?)`;
+        log({ method: 'CONNECT', host, path: `${host}:${port}`, status: 0, bytes: 0, bytesUp: 0, decision: 'deny', rule: null, reason }, started);
+      }
+      tlsSocket.destroy();
+      socket.destroy();
+    });
+    tlsSocket.once('close', () => socket.destroy());
+    tunnels.set(tlsSocket, { host, port, tls: true });
+    outerOf.set(tlsSocket, socket);
+    slots.end(socket);
+    server.emit('connection', tlsSocket);
+    socket.resume();
   }
 
   // ---- WebSocket upgrades ---------------------------------------------------------------------
