@@ -10,7 +10,8 @@
 // large streamed download, and the proxy's RSS idle and under load (squid: all its processes).
 // Knobs (env): BENCH_REQUESTS (2000), BENCH_CONNECTIONS (16), BENCH_DOWNLOAD_MIB (200), BENCH_ROUNDS (3),
 // BENCH_WARMUP (200), BENCH_PATHS (direct,gateway,squid,mitmproxy), BENCH_GATEWAY_NODE_FLAGS (none),
-// BENCH_GATEWAY_CPU_PROF (a directory: the gateway runs with --cpu-prof writing there).
+// BENCH_GATEWAY_CPU_PROF (a directory: the gateway runs with --cpu-prof writing there), BENCH_GATEWAY_WORKERS
+// (the gateway config's "workers": a number or auto; unset, the gateway's default).
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -35,6 +36,7 @@ const WARMUP = Number(process.env.BENCH_WARMUP || 200);
 const PATHS = (process.env.BENCH_PATHS || 'direct,gateway,squid,mitmproxy').split(',').map((s) => s.trim()).filter(Boolean);
 const GATEWAY_FLAGS = (process.env.BENCH_GATEWAY_NODE_FLAGS || '').split(' ').filter(Boolean);
 const CPU_PROF = process.env.BENCH_GATEWAY_CPU_PROF || '';
+const GATEWAY_WORKERS = process.env.BENCH_GATEWAY_WORKERS || '';
 const HOST = 'localhost'; // resolves to 127.0.0.1; the name every path addresses and verifies
 const MiB = 1024 * 1024;
 
@@ -128,13 +130,17 @@ async function startGatewayProcess(pki) {
     routes: [{ host: HOST, ports: [upstreamPort], to: `https://${HOST}:${upstreamPort}` }],
     extraCaFiles: [pki.caFile],
     auditLog: path.join(dir, 'gateway-audit.jsonl'),
+    ...(GATEWAY_WORKERS ? { workers: GATEWAY_WORKERS === 'auto' ? 'auto' : Number(GATEWAY_WORKERS) } : {}),
   };
   const configFile = path.join(dir, 'gateway.json');
   writeFileSync(configFile, JSON.stringify(config));
   const flags = [...GATEWAY_FLAGS, ...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(CPU_PROF)}`] : [])];
   const p = startChild('gateway', process.execPath, [...flags, gatewayMain, configFile], { env: { PATH: process.env.PATH } });
   await waitForPort(port, p);
-  return { ...p, pid: p.child.pid, url: `http://127.0.0.1:${port}`, caPem: ca.certPem, describe: `node ${[...flags, 'dist/main.js'].join(' ')}` };
+  for (let i = 0; i < 50 && !p.stderr().includes('listening on'); i++) await sleep(100);
+  // With several workers the gateway is a primary and its worker processes: RSS summed over all.
+  const workers = /in (\d+) processes/.exec(p.stderr())?.[1];
+  return { ...p, pid: p.child.pid, tree: true, url: `http://127.0.0.1:${port}`, caPem: ca.certPem, describe: `node ${[...flags, 'dist/main.js'].join(' ')}, ${workers ? `${workers} processes (one listens and serves, ${workers - 1} serve what it hands them)` : 'one process'} (workers: ${GATEWAY_WORKERS || 'default'})` };
 }
 
 async function startMitmproxy(pki) {

@@ -6,10 +6,10 @@
  * folder. Then it becomes the egress user, and only then binds the socket the bottle reaches: no
  * byte from the bottle is ever read by a root process. The audit log comes as a descriptor.
  */
-import { createWriteStream, lchownSync, statSync } from 'node:fs';
+import { lchownSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ServiceError } from '@bot-bottle/core';
-import { gatewayOptionsFromConfig, loadCa, parseGatewayConfig, startAdminServer, startGateway, type EgressRoute, type Gateway, type GatewayStats } from '@bot-bottle/egress-gateway';
+import { gatewayOptionsFromConfig, loadCa, parseGatewayConfig, startAdminServer, startGateway, startGatewayPool, type EgressRoute, type Gateway, type GatewayStats } from '@bot-bottle/egress-gateway';
 import type { BundleConfig } from './config.js';
 import { dropPrivileges, onStop, readInput, reportFailure, reportReady } from './service-io.js';
 
@@ -37,7 +37,7 @@ function lateGateway(configured: readonly EgressRoute[]) {
   const view: Pick<Gateway, 'routes' | 'setRoutes'> & { stats(): Partial<GatewayStats> & { starting?: true } } = {
     routes: () => (gateway ? gateway.routes() : structuredClone([...configured])),
     setRoutes: (routes: unknown, secrets?: Record<string, string>) => {
-      if (!gateway) throw new ServiceError('the egress gateway is still starting; send the routes again once the bundle is ready');
+      if (!gateway) return Promise.reject(new ServiceError('the egress gateway is still starting; send the routes again once the bundle is ready'));
       return gateway.setRoutes(routes, secrets);
     },
     stats: () => (gateway ? gateway.stats() : { starting: true }),
@@ -65,21 +65,21 @@ try {
 
   dropPrivileges(input.user);
 
-  const audit = createWriteStream('', { fd: input.auditFd });
-  audit.on('error', (e) => process.stderr.write(`egress gateway: audit log: ${e.message}\n`));
   // The socket is made 666 by the umask at bind time (the bottle's forwarder connects to it);
-  // no chmod by path afterwards, which would follow whatever the bottle put at that name.
+  // no chmod by path afterwards, which would follow whatever the bottle put at that name. With
+  // several workers (one per core), they are started after the drop, as the egress user: this
+  // process listens and hands them the connections; it alone writes the audit log.
   const umask = process.umask(0o111);
   let gateway: Gateway;
   try {
-    gateway = await startGateway({ ...options, ca, auditLogPath: null, onAudit: (entry) => audit.write(JSON.stringify(entry) + '\n') });
+    const gatewayOptions = { ...options, ca, auditLogPath: null, auditFd: input.auditFd };
+    gateway = options.workers > 1 ? await startGatewayPool(gatewayOptions) : await startGateway(gatewayOptions);
   } finally {
     process.umask(umask);
   }
   late.set(gateway);
   onStop(async () => {
     await Promise.all([gateway.close(), admin.close()]);
-    await new Promise((resolve) => audit.end(resolve));
   });
   await reportReady({ socket: input.socket });
 } catch (e) {

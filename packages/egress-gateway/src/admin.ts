@@ -44,12 +44,14 @@ export async function startAdminServer(gateway: Gateway, socketPath: string): Pr
       if (typeof secrets !== 'object' || secrets === null || Array.isArray(secrets) || Object.values(secrets).some((x) => typeof x !== 'string')) {
         return reply(res, 400, { error: 'secrets must be {"ENV_NAME": "value", ...}' });
       }
-      try {
-        reply(res, 200, { routes: gateway.setRoutes(routes, secrets as Record<string, string>) });
-      } catch (e) {
-        if (isServiceError(e)) return reply(res, 400, { error: e.message, details: e.details, suggestions: e.suggestions });
-        reply(res, 500, { error: (e as Error).message });
-      }
+      // Answered once the routes are in force in every process of the gateway.
+      return gateway.setRoutes(routes, secrets as Record<string, string>).then(
+        (applied) => reply(res, 200, { routes: applied }),
+        (e: unknown) => {
+          if (isServiceError(e)) return reply(res, 400, { error: e.message, details: e.details, suggestions: e.suggestions });
+          reply(res, 500, { error: (e as Error).message });
+        },
+      );
     });
   });
   await rm(socketPath, { force: true });

@@ -16,11 +16,15 @@ export class AuditLog {
   private pending = '';
   private scheduled = false;
 
+  /** `file`: a path to append to, or a descriptor already open for appending, or null for none. */
   constructor(
-    file: string | null,
+    file: string | number | null,
     private readonly listener?: (entry: AuditEntry) => void,
   ) {
-    if (file) {
+    if (typeof file === 'number') {
+      this.stream = createWriteStream('', { fd: file });
+      this.stream.on('error', (e) => process.stderr.write(`egress gateway: audit log: ${e.message}\n`));
+    } else if (file) {
       mkdirSync(path.dirname(file), { recursive: true });
       this.stream = createWriteStream(file, { flags: 'a', mode: 0o640 });
       this.stream.on('error', (e) => process.stderr.write(`egress gateway: audit log ${file}: ${e.message}\n`));
@@ -36,6 +40,18 @@ export class AuditLog {
       }
     }
     this.listener?.(entry);
+  }
+
+  /** Whole lines written elsewhere (a pool's worker), each ending in a newline. */
+  writeLines(lines: string): void {
+    if (this.stream) {
+      this.pending += lines;
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    }
+    if (this.listener) for (const line of lines.split('\n')) if (line) this.listener(JSON.parse(line) as AuditEntry);
   }
 
   private flush(): void {

@@ -118,6 +118,13 @@ export async function loadCa(certPath: string, keyPath: string): Promise<LoadedC
       cause: e,
     });
   }
+  return caFromPem(certPem, keyPem, certPath, keyPath);
+}
+
+/** A CA from its PEM texts (`certName` and `keyName` say where they came from, for messages). */
+export function caFromPem(certPem: string, keyPem: string, certName = 'the CA certificate', keyName = 'the CA key'): LoadedCa {
+  const certPath = certName;
+  const keyPath = keyName;
   let nodeCert: NodeX509;
   try {
     nodeCert = new NodeX509(certPem);

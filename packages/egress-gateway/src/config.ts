@@ -3,6 +3,7 @@
  * values come from the gateway's own environment and are never written to a file.
  */
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import * as v from 'valibot';
 import { BUNDLE_SERVICES, ServiceError, parseConfig, readConfigFile, type ConfigFileSpec, type EgressRoute } from '@bot-bottle/core';
 import type { GatewayOptions } from './gateway.js';
@@ -30,12 +31,20 @@ export const GatewayConfigSchema = v.strictObject({
   auditLog: v.optional(v.nullable(v.pipe(v.string(), v.nonEmpty()))),
   /** A unix socket for run-time changes (GET/PUT /routes); none when absent. */
   admin: v.optional(v.strictObject({ socket: v.pipe(v.string(), v.nonEmpty()) })),
+  /**
+   * Processes that serve connections: a number, or "auto" (the default: half the cores this
+   * process may use, at least 1, at most 4). Above 1, this process listens, serves a share and
+   * hands the other connections to worker processes in turn (pool.ts). Half, because the gateway
+   * shares the machine with the agent it serves: on 2 cores a second process gave no more
+   * requests per second and cost ~75 MiB (see bench/egress).
+   */
+  workers: v.optional(v.union([v.literal('auto'), v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(64))])),
 });
 export type GatewayConfig = v.InferOutput<typeof GatewayConfigSchema>;
 
 const CONFIG_FILE: ConfigFileSpec = {
   service: 'egress gateway',
-  formatHint: 'See the config format in the egress-gateway README: {"ca": {"cert", "key"}, "routes": [...], "secretEnv"?, "extraCaFiles"?, "auditLog"?, "listen"?, "admin"?}.',
+  formatHint: 'See the config format in the egress-gateway README: {"ca": {"cert", "key"}, "routes": [...], "secretEnv"?, "extraCaFiles"?, "auditLog"?, "listen"?, "admin"?, "workers"?}.',
   envVar: 'BOT_BOTTLE_EGRESS_CONFIG',
 };
 
@@ -51,7 +60,13 @@ export async function readGatewayConfig(file: string): Promise<GatewayConfig & {
 }
 
 /** Turns a config into gateway options, reading secrets from `env` and extra CAs from disk. */
-export async function gatewayOptionsFromConfig(config: GatewayConfig & { routes: EgressRoute[] }, env: NodeJS.ProcessEnv = process.env): Promise<GatewayOptions> {
+/** How many processes serve: "auto" is half the cores this process may use, at least 1, at most 4. */
+export function workerCount(setting: GatewayConfig['workers'], cores = availableParallelism()): number {
+  if (typeof setting === 'number') return setting;
+  return Math.max(1, Math.min(4, Math.floor(cores / 2)));
+}
+
+export async function gatewayOptionsFromConfig(config: GatewayConfig & { routes: EgressRoute[] }, env: NodeJS.ProcessEnv = process.env): Promise<GatewayOptions & { workers: number }> {
   const secrets: Record<string, string> = {};
   const missing: string[] = [];
   for (const name of config.secretEnv ?? []) {
@@ -73,6 +88,7 @@ export async function gatewayOptionsFromConfig(config: GatewayConfig & { routes:
     }
   }
   return {
+    workers: workerCount(config.workers),
     ca: config.ca,
     routes: config.routes,
     secrets,

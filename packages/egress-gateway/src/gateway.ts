@@ -32,8 +32,13 @@ export interface GatewayOptions {
   extraCaCerts?: readonly string[];
   /** Append-only JSONL audit log; null for none. */
   auditLogPath?: string | null;
-  /** Where to listen: a TCP port (0 for any) on a host (default 127.0.0.1), or a unix socket. */
-  listen?: { port?: number; host?: string } | { socket: string };
+  /** An audit log already open for appending (a descriptor), instead of auditLogPath. */
+  auditFd?: number;
+  /**
+   * Where to listen: a TCP port (0 for any) on a host (default 127.0.0.1), or a unix socket; null
+   * for nowhere: connections accepted elsewhere are handed in with `accept` (a pool's worker).
+   */
+  listen?: { port?: number; host?: string } | { socket: string } | null;
   /** Called with each audit entry as it is written. */
   onAudit?: (entry: AuditEntry) => void;
   /** How long a CONNECT tunnel may stay silent before its first byte (default 10 s). */
@@ -72,13 +77,16 @@ export interface Gateway {
   readonly caCertPem: string;
   routes(): EgressRoute[];
   /**
-   * Replaces the routes for every request from now on; throws a ServiceError for bad routes.
+   * Replaces the routes for every request from now on; rejects with a ServiceError for bad routes.
    * `secrets` adds values for env vars the gateway does not hold yet (a route approved at run time
    * that injects a new credential); a name it holds already keeps its value. Added values are
-   * injected, redacted and scanned for like the ones given at start.
+   * injected, redacted and scanned for like the ones given at start. Resolves once every process
+   * of the gateway decides by the new routes.
    */
-  setRoutes(routes: unknown, secrets?: Record<string, string>): EgressRoute[];
+  setRoutes(routes: unknown, secrets?: Record<string, string>): Promise<EgressRoute[]>;
   stats(): GatewayStats;
+  /** Serves a client connection accepted elsewhere (a pool's primary hands them to its workers). */
+  accept(socket: net.Socket): void;
   close(): Promise<void>;
 }
 
@@ -107,24 +115,54 @@ function upstreamErrorReason(e: NodeJS.ErrnoException): string {
 // An env var name, and never one that names a property every object has.
 const SECRET_NAME = /^(?!__proto__$|constructor$|prototype$)[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** A ServiceError when a route injects a value the gateway does not hold. */
+export function checkSecrets(routes: readonly EgressRoute[], secrets: Readonly<Record<string, string>>): void {
+  const missing = [...new Set(routes.flatMap((r) => (r.auth && !Object.hasOwn(secrets, r.auth.env) ? [r.auth.env] : [])))];
+  if (missing.length) {
+    throw new ServiceError(`egress gateway: no value for ${missing.join(', ')}, which a route injects`, {
+      suggestions: [`Start the gateway with ${missing.join(', ')} in its environment (and named in its config's "secretEnv").`],
+    });
+  }
+}
+
+/**
+ * Checks a change of routes asked for at run time: the routes, and the values `added` brings for
+ * the ones that inject a credential the gateway does not hold yet. Returns the parsed routes and
+ * the values to add (only those a route injects); throws a ServiceError naming the problem.
+ */
+export function checkRouteChange(next: unknown, added: Record<string, string>, held: Readonly<Record<string, string>>): { routes: EgressRoute[]; fresh: [string, string][] } {
+  const parsed = parseRoutes(next);
+  const holds = (name: string) => Object.hasOwn(held, name);
+  // Only values a route injects are kept.
+  const fresh = Object.entries(added).filter(([name]) => !holds(name) && parsed.some((r) => r.auth?.env === name));
+  for (const [name, value] of fresh) {
+    if (!SECRET_NAME.test(name) || typeof value !== 'string' || value === '' || value.length > 64 * 1024) {
+      throw new ServiceError(`egress gateway: the value sent for ${SECRET_NAME.test(name) ? name : 'a secret'} is not a usable secret`, {
+        kind: 'config',
+        suggestions: ['Send {"secrets": {"ENV_NAME": "value"}} with a non-empty value of at most 64 KiB.'],
+      });
+    }
+  }
+  const missing = [...new Set(parsed.flatMap((r) => (r.auth && !holds(r.auth.env) && !fresh.some(([n]) => n === r.auth!.env) ? [r.auth.env] : [])))];
+  if (missing.length) {
+    throw new ServiceError(`egress gateway: no value for ${missing.join(', ')}, which a route injects`, {
+      kind: 'config',
+      suggestions: [`Send the value with the routes: {"routes": [...], "secrets": {"${missing[0]}": "..."}}.`],
+    });
+  }
+  return { routes: parsed, fresh };
+}
+
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const ca = 'issuer' in options.ca ? options.ca : await loadCa(options.ca.cert, options.ca.key);
   const leaves = new LeafCertificates(ca);
   const secrets = { ...(options.secrets ?? {}) };
-  const checkSecrets = (routes: readonly EgressRoute[]) => {
-    const missing = [...new Set(routes.flatMap((r) => (r.auth && secrets[r.auth.env] === undefined ? [r.auth.env] : [])))];
-    if (missing.length) {
-      throw new ServiceError(`egress gateway: no value for ${missing.join(', ')}, which a route injects`, {
-        suggestions: [`Start the gateway with ${missing.join(', ')} in its environment (and named in its config's "secretEnv").`],
-      });
-    }
-  };
   let routes = parseRoutes(options.routes);
-  checkSecrets(routes);
+  checkSecrets(routes, secrets);
   let rules = new RuleSet(routes);
   let dlp = new DlpScanner(secrets);
   let redactor = new Redactor(dlp.secretNeedles.map((n) => n.text));
-  const audit = new AuditLog(options.auditLogPath ?? null, options.onAudit);
+  const audit = new AuditLog(options.auditFd ?? options.auditLogPath ?? null, options.onAudit);
   const firstByteTimeout = options.tunnelFirstByteTimeoutMs ?? 10_000;
   // One TLS context holds the upstream trust store for every upstream connection. Passing the CA
   // list as `ca` instead would make Node parse it on each connection and, worse, put the whole
@@ -504,8 +542,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     else socket.destroy();
   });
 
-  const listen = options.listen ?? { port: 0, host: '127.0.0.1' };
-  await new Promise<void>((resolve, reject) => {
+  const listen = options.listen === undefined ? { port: 0, host: '127.0.0.1' } : options.listen;
+  if (listen) await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     const done = () => {
       server.off('error', reject);
@@ -515,48 +553,38 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       void rm(listen.socket, { force: true }).then(() => server.listen(listen.socket, done), reject);
     } else server.listen(listen.port ?? 0, listen.host ?? '127.0.0.1', done);
   });
-  const addr = server.address();
+  const addr = listen ? server.address() : null;
   const port = addr && typeof addr === 'object' ? addr.port : null;
-  const host = 'socket' in listen ? null : (listen.host ?? '127.0.0.1');
+  const host = !listen || 'socket' in listen ? null : (listen.host ?? '127.0.0.1');
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
 
   return {
     url: port !== null && urlHost ? `http://${urlHost.includes(':') ? `[${urlHost}]` : urlHost}:${port}` : null,
     port,
-    socketPath: 'socket' in listen ? listen.socket : null,
+    socketPath: listen && 'socket' in listen ? listen.socket : null,
     caCertPem: ca.certPem,
     routes: () => structuredClone([...routes]),
     setRoutes(next: unknown, added: Record<string, string> = {}) {
-      const parsed = parseRoutes(next);
-      const held = (name: string) => Object.hasOwn(secrets, name);
-      // Only values a route injects are kept.
-      const fresh = Object.entries(added).filter(([name]) => !held(name) && parsed.some((r) => r.auth?.env === name));
-      for (const [name, value] of fresh) {
-        if (!SECRET_NAME.test(name) || typeof value !== 'string' || value === '' || value.length > 64 * 1024) {
-          throw new ServiceError(`egress gateway: the value sent for ${SECRET_NAME.test(name) ? name : 'a secret'} is not a usable secret`, {
-            kind: 'config',
-            suggestions: ['Send {"secrets": {"ENV_NAME": "value"}} with a non-empty value of at most 64 KiB.'],
-          });
-        }
+      let change: ReturnType<typeof checkRouteChange>;
+      try {
+        change = checkRouteChange(next, added, secrets);
+      } catch (e) {
+        return Promise.reject(e as Error);
       }
-      const missing = [...new Set(parsed.flatMap((r) => (r.auth && !held(r.auth.env) && !fresh.some(([n]) => n === r.auth!.env) ? [r.auth.env] : [])))];
-      if (missing.length) {
-        throw new ServiceError(`egress gateway: no value for ${missing.join(', ')}, which a route injects`, {
-          kind: 'config',
-          suggestions: [`Send the value with the routes: {"routes": [...], "secrets": {"${missing[0]}": "..."}}.`],
-        });
-      }
-      if (fresh.length) {
-        for (const [name, value] of fresh) secrets[name] = value;
+      if (change.fresh.length) {
+        for (const [name, value] of change.fresh) secrets[name] = value;
         // Requests from now on scan for and redact the new values too.
         dlp = new DlpScanner(secrets);
         redactor = new Redactor(dlp.secretNeedles.map((n) => n.text));
         upgradeCtx.dlp = dlp;
         upgradeCtx.redactor = redactor;
       }
-      routes = parsed;
-      rules = new RuleSet(parsed);
-      return structuredClone(parsed);
+      routes = change.routes;
+      rules = new RuleSet(change.routes);
+      return Promise.resolve(structuredClone(change.routes));
+    },
+    accept(socket: net.Socket) {
+      server.emit('connection', socket);
     },
     stats: () => ({ clientSockets: slots.size, upstreamSockets: upstreamSockets.size, ...counters, evictedClients: slots.evicted, refusedClients: slots.refused }),
     async close() {

@@ -1,5 +1,6 @@
-export { createBottleCa, loadCa, LeafCertificates, type BottleCa, type CreateBottleCaOptions, type LoadedCa } from './ca.js';
+export { createBottleCa, loadCa, caFromPem, LeafCertificates, type BottleCa, type CreateBottleCaOptions, type LoadedCa } from './ca.js';
 export { startGateway, type Gateway, type GatewayOptions, type GatewayStats } from './gateway.js';
+export { startGatewayPool } from './pool.js';
 export { startAdminServer, type AdminServer } from './admin.js';
 export { AuditLog, type AuditEntry } from './audit.js';
 export { DlpScanner, DlpError, BodyScanStream, MIN_SECRET_LENGTH, encodedForms, base64Forms, type DlpFinding, type ScanContext } from './dlp.js';
@@ -9,5 +10,5 @@ export { pathAmbiguity, targetProblem } from './paths.js';
 export { Redactor, RedactStream } from './redact.js';
 export { WebSocketClientScanner, MAX_FRAME_BYTES } from './websocket.js';
 export { ClientSlots } from './client-slots.js';
-export { GatewayConfigSchema, parseGatewayConfig, readGatewayConfig, gatewayOptionsFromConfig, type GatewayConfig } from './config.js';
+export { GatewayConfigSchema, parseGatewayConfig, readGatewayConfig, gatewayOptionsFromConfig, workerCount, type GatewayConfig } from './config.js';
 export { blockedAddressReason, guardedLookup, BlockedAddressError } from './address-guard.js';

@@ -7,6 +7,7 @@ import { ServiceError, formatServiceError, serviceExitCode } from '@bot-bottle/c
 import { startAdminServer, type AdminServer } from './admin.js';
 import { gatewayOptionsFromConfig, readGatewayConfig } from './config.js';
 import { startGateway } from './gateway.js';
+import { startGatewayPool } from './pool.js';
 
 function fail(e: unknown): never {
   process.stderr.write(formatServiceError('egress gateway', e));
@@ -18,18 +19,18 @@ if (!configPath) fail(new ServiceError('usage: bot-bottle-egress-gateway CONFIG.
 
 try {
   const config = await readGatewayConfig(configPath);
-  const gateway = await startGateway(await gatewayOptionsFromConfig(config));
+  const options = await gatewayOptionsFromConfig(config);
+  const gateway = options.workers > 1 ? await startGatewayPool(options) : await startGateway(options);
   let admin: AdminServer | null = null;
   if (config.admin) admin = await startAdminServer(gateway, config.admin.socket);
-  process.stderr.write(`egress gateway: listening on ${gateway.socketPath ?? gateway.url} with ${gateway.routes().length} route(s)${admin ? `; admin on ${admin.socketPath}` : ''}\n`);
+  process.stderr.write(`egress gateway: listening on ${gateway.socketPath ?? gateway.url} with ${gateway.routes().length} route(s)${options.workers > 1 ? ` in ${options.workers} processes` : ''}${admin ? `; admin on ${admin.socketPath}` : ''}\n`);
   process.on('SIGHUP', () => {
-    readGatewayConfig(configPath).then(
-      (next) => {
-        gateway.setRoutes(next.routes);
-        process.stderr.write(`egress gateway: routes reloaded (${next.routes.length})\n`);
-      },
-      (e: unknown) => process.stderr.write(`egress gateway: routes not reloaded: ${(e as Error).message}\n`),
-    );
+    readGatewayConfig(configPath)
+      .then((next) => gateway.setRoutes(next.routes))
+      .then(
+        (routes) => process.stderr.write(`egress gateway: routes reloaded (${routes.length})\n`),
+        (e: unknown) => process.stderr.write(`egress gateway: routes not reloaded: ${(e as Error).message}\n`),
+      );
   });
   const stop = () => {
     void Promise.all([gateway.close(), admin?.close()]).then(() => process.exit(0));

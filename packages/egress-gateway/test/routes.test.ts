@@ -100,7 +100,7 @@ test('plain http:// through the proxy is decided the same way', async (ctx) => {
   await new Promise<void>((r) => plain.listen(0, '127.0.0.1', () => r()));
   const plainPort = (plain.address() as net.AddressInfo).port;
   const before = ctx.tg.gateway.routes();
-  ctx.tg.gateway.setRoutes([...before, { host: 'plain.example.test', schemes: ['http'], to: `http://localhost:${plainPort}`, auth: { header: 'x-api-key', env: 'TEST_KEY', cleartext: true } }]);
+  await ctx.tg.gateway.setRoutes([...before, { host: 'plain.example.test', schemes: ['http'], to: `http://localhost:${plainPort}`, auth: { header: 'x-api-key', env: 'TEST_KEY', cleartext: true } }]);
   const get = (url: string) =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = http.request({ host: '127.0.0.1', port: ctx.tg.gateway.port!, path: url, headers: { host: new URL(url).host, 'x-api-key': 'forged' } }, (r) => {
@@ -118,7 +118,7 @@ test('plain http:// through the proxy is decided the same way', async (ctx) => {
   const no = await get('http://other.example.test/p');
   assert.is(no.status, 403);
   assert.match(no.text, /no egress route allows host other\.example\.test/);
-  ctx.tg.gateway.setRoutes(before);
+  await ctx.tg.gateway.setRoutes(before);
   plain.close();
 });
 
