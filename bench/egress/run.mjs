@@ -9,7 +9,7 @@
 // concurrency (p50/p99, and what the proxy adds to direct), requests per second, throughput of one
 // large streamed download, and the proxy's RSS idle and under load (squid: all its processes).
 // Knobs (env): BENCH_REQUESTS (2000), BENCH_CONNECTIONS (16), BENCH_DOWNLOAD_MIB (200), BENCH_ROUNDS (3),
-// BENCH_WARMUP (200), BENCH_PATHS (direct,gateway,squid,mitmproxy), BENCH_GATEWAY_NODE_FLAGS (none),
+// BENCH_WARMUP (200), BENCH_PATHS (direct,gateway,squid,mitmproxy), BENCH_GATEWAY_NODE_FLAGS (--max-semi-space-size=1, as the bundle; empty for none),
 // BENCH_GATEWAY_CPU_PROF (a directory: the gateway runs with --cpu-prof writing there), BENCH_GATEWAY_WORKERS
 // (the gateway config's "workers": a number or auto; unset, the gateway's default).
 import { execFileSync, spawn } from 'node:child_process';
@@ -34,7 +34,8 @@ const DOWNLOAD_MIB = Number(process.env.BENCH_DOWNLOAD_MIB || 200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
 const WARMUP = Number(process.env.BENCH_WARMUP || 200);
 const PATHS = (process.env.BENCH_PATHS || 'direct,gateway,squid,mitmproxy').split(',').map((s) => s.trim()).filter(Boolean);
-const GATEWAY_FLAGS = (process.env.BENCH_GATEWAY_NODE_FLAGS || '').split(' ').filter(Boolean);
+// The bundle runs its services with a 1 MiB young generation; so does the benchmark unless told otherwise.
+const GATEWAY_FLAGS = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '--max-semi-space-size=1').split(' ').filter(Boolean);
 const CPU_PROF = process.env.BENCH_GATEWAY_CPU_PROF || '';
 const GATEWAY_WORKERS = process.env.BENCH_GATEWAY_WORKERS || '';
 const HOST = 'localhost'; // resolves to 127.0.0.1; the name every path addresses and verifies

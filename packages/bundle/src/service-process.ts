@@ -32,6 +32,13 @@ export interface RunningService {
 
 const MAX_MESSAGE = 64 * 1024;
 
+/**
+ * A 1 MiB young generation (V8's default grows to 16 MiB per semi-space): under request load the
+ * egress gateway's RSS then stays ~75 MiB lower at the same request rate (bench/egress), and an
+ * idle service holds less. The gateway's workers inherit it.
+ */
+const SERVICE_NODE_FLAGS = ['--max-semi-space-size=1'];
+
 function parseMessage(line: string): { ready?: unknown; error?: unknown } | null {
   try {
     const parsed: unknown = JSON.parse(line);
@@ -45,7 +52,7 @@ export function startService(spec: ServiceSpec): RunningService {
   const stdio: ('pipe' | 'inherit' | 'ignore' | number)[] = ['pipe', 'pipe', 'inherit'];
   for (let fd = 3; fd < AUDIT_FD; fd++) stdio.push('ignore');
   stdio.push(spec.auditFd);
-  const child = spawn(process.execPath, [spec.script], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, spec.script], {
     stdio,
     env: spec.env,
     cwd: '/',
