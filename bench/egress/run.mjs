@@ -22,7 +22,7 @@ import { pathToFileURL } from 'node:url';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const gatewayPkg = path.join(root, 'packages/egress-gateway');
-const gatewayMain = path.join(gatewayPkg, 'dist/main.js');
+const gatewayMain = process.env.BENCH_GATEWAY_MAIN || path.join(gatewayPkg, 'dist/main.js');
 // The client is undici (a devDependency of the gateway package), the same for every path.
 const { Agent, ProxyAgent, request } = createRequire(path.join(gatewayPkg, 'package.json'))('undici');
 const { createBottleCa } = await import(pathToFileURL(path.join(gatewayPkg, 'dist/index.js')).href);
@@ -288,6 +288,33 @@ function rssSampler(proc) {
   };
 }
 
+/** CPU time (user + system, ms) used so far by a process and, for a proxy of several, its descendants. */
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim() || 100);
+function cpuMs(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]); // utime, stime
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks * TICK_MS;
+}
+
+/** CPU used by the client (this process), the upstream and the proxy while `fn` runs, in ms. */
+async function withCpu(proc, fn) {
+  const pids = proc ? pidsOf(proc) : [];
+  const c0 = process.cpuUsage();
+  const u0 = cpuMs([upstream.child.pid]);
+  const p0 = cpuMs(pids);
+  const out = await fn();
+  const c = process.cpuUsage(c0);
+  return { out, cpu: { client: (c.user + c.system) / 1000, upstream: cpuMs([upstream.child.pid]) - u0, proxy: proc ? cpuMs(pids) - p0 : 0 } };
+}
+
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
@@ -371,7 +398,8 @@ try {
     for (const p of paths) {
       log(`round ${round}/${ROUNDS} ${p.name}: ${REQUESTS} requests at ${CONNECTIONS} connections`);
       const s = rssSampler(p.proc);
-      p.loads.push(await loadRun(p.dispatcher, REQUESTS));
+      const { out, cpu } = await withCpu(p.proc, () => loadRun(p.dispatcher, REQUESTS));
+      p.loads.push({ ...out, cpu });
       p.rssLoad.push(s.stop());
     }
   }
@@ -409,7 +437,10 @@ const results = paths.map((p) => ({
   rssLoadMiB: mib(max(p.rssLoad)),
   rssDownloadMiB: mib(max(p.rssDownload)),
   rssDownloadGrowthMiB: mib(max(p.rssGrowth)),
-  rounds: p.loads.map((l, i) => ({ p50Ms: l.p50, p99Ms: l.p99, rps: l.rps, downloadMiBps: p.downloads[i] })),
+  // CPU time per request (µs) of each party during the request batches: the machine's cores are
+  // shared by the client, the upstream and the proxy, so a proxy's cost per request bounds them all.
+  cpuUsPerRequest: Object.fromEntries(['client', 'upstream', 'proxy'].map((k) => [k, median(p.loads.map((l) => (1000 * l.cpu[k]) / REQUESTS))])),
+  rounds: p.loads.map((l, i) => ({ p50Ms: l.p50, p99Ms: l.p99, rps: l.rps, downloadMiBps: p.downloads[i], cpuMs: l.cpu })),
   proxy: p.proc?.describe ?? null,
 }));
 
@@ -457,6 +488,11 @@ else {
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...results.map((r) => `| ${r.path} | ${f(r.p50Ms, 2)} | ${f(r.p99Ms, 2)} | ${f(r.addedP50Ms, 2)} | ${f(r.addedP99Ms, 2)} | ${f(r.rps, 0)} | ${f(r.downloadMiBps, 0)} | ${f(r.rssIdleMiB)} | ${f(r.rssLoadMiB)} | ${r.rssDownloadMiB === null ? '–' : `${f(r.rssDownloadMiB)} (+${f(r.rssDownloadGrowthMiB)})`} |`),
   ];
+  lines.push('', 'CPU time per small request during the batches (µs; user + system, medians of the rounds):', '', '| path | client | upstream | proxy | all |', '| --- | ---: | ---: | ---: | ---: |');
+  for (const r of results) {
+    const c = r.cpuUsPerRequest;
+    lines.push(`| ${r.path} | ${f(c.client, 0)} | ${f(c.upstream, 0)} | ${r.proxy ? f(c.proxy, 0) : '–'} | ${f(c.client + c.upstream + c.proxy, 0)} |`);
+  }
   if (results.some((r) => r.errors)) lines.push('', `errors: ${results.map((r) => `${r.path} ${r.errors}`).join(', ')}`);
   const aimList = Object.values(aims);
   if (aimList.length) {
