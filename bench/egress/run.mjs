@@ -22,7 +22,7 @@ import { pathToFileURL } from 'node:url';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const gatewayPkg = path.join(root, 'packages/egress-gateway');
-const gatewayMain = process.env.BENCH_GATEWAY_MAIN || path.join(gatewayPkg, 'dist/main.js');
+const gatewayMain = path.join(gatewayPkg, 'dist/main.js');
 // The client is undici (a devDependency of the gateway package), the same for every path.
 const { Agent, ProxyAgent, request } = createRequire(path.join(gatewayPkg, 'package.json'))('undici');
 const { createBottleCa } = await import(pathToFileURL(path.join(gatewayPkg, 'dist/index.js')).href);
