@@ -277,13 +277,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     let reason: string | null = null;
     let decision: 'allow' | 'deny' = 'allow';
     let logged = false;
-    const scan = dlp.bodyStream({ routed: true });
+    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+    // Only a request with a body gets the scanning stream (most requests are bodiless GETs).
+    const scan = hasBody ? dlp.bodyStream({ routed: true }) : null;
     const finish = () => {
       if (logged) return;
       logged = true;
       redacted += redactStream?.found ?? 0;
       if (redacted && !reason) reason = `redacted ${redacted} copies of an injected credential from the response`;
-      log({ method, host: dest.host, path: dest.target, status: res.headersSent ? res.statusCode : 0, bytes, bytesUp: scan.bytes, decision, rule: d.rule, reason, upstream: d.route.to ? `${upstream.scheme}://${upstream.host}:${upstream.port}` : undefined }, started);
+      log({ method, host: dest.host, path: dest.target, status: res.headersSent ? res.statusCode : 0, bytes, bytesUp: scan?.bytes ?? 0, decision, rule: d.rule, reason, upstream: d.route.to ? `${upstream.scheme}://${upstream.host}:${upstream.port}` : undefined }, started);
     };
     const upReq = (upstream.scheme === 'https' ? https : http).request({
       host: upstream.host,
@@ -375,7 +377,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       }
       finish();
     });
-    scan.on('error', (e) => {
+    scan?.on('error', (e) => {
       if (!(e instanceof DlpError)) return;
       decision = 'deny';
       reason = `dlp: ${e.message}`;
@@ -388,8 +390,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         req.resume();
       } else res.destroy();
     });
-    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    if (hasBody) {
+    if (scan) {
       req.on('data', (c: Buffer) => pacer.add(c.length));
       req.pipe(scan).pipe(upReq);
     } else upReq.end(); // nothing to scan or send: no stream plumbing for the common GET

@@ -105,11 +105,22 @@ export interface RequestFacts {
   target: string;
 }
 
+/** Hosts whose matching routes a RuleSet remembers (it is replaced, never changed, when routes change). */
+const HOST_CACHE = 1024;
+
 export class RuleSet {
+  private readonly byHost = new Map<string, readonly { route: EgressRoute; index: number }[]>();
+
   constructor(readonly routes: readonly EgressRoute[]) {}
 
-  private forHost(host: string): { route: EgressRoute; index: number }[] {
-    return this.routes.map((route, index) => ({ route, index })).filter(({ route }) => hostMatches(route.host, host));
+  /** The routes whose host pattern matches `host` (normalised), in order; worked out once per host. */
+  private forHost(host: string): readonly { route: EgressRoute; index: number }[] {
+    const hit = this.byHost.get(host);
+    if (hit) return hit;
+    const found = this.routes.map((route, index) => ({ route, index })).filter(({ route }) => hostMatches(route.host, host));
+    if (this.byHost.size >= HOST_CACHE) this.byHost.clear();
+    this.byHost.set(host, found);
+    return found;
   }
 
   /**
