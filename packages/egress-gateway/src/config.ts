@@ -2,6 +2,7 @@
  * The gateway's config file (JSON), written by the launcher. It names secrets by env var; their
  * values come from the gateway's own environment and are never written to a file.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import * as v from 'valibot';
@@ -33,8 +34,9 @@ export const GatewayConfigSchema = v.strictObject({
   admin: v.optional(v.strictObject({ socket: v.pipe(v.string(), v.nonEmpty()) })),
   /**
    * Processes that serve connections: a number, or "auto" (the default: half the cores this
-   * process may use, at least 1, at most 4). Above 1, this process listens, serves a share and
-   * hands the other connections to worker processes in turn (pool.ts). Half, because the gateway
+   * process may use, counting its cgroup's CPU quota, at least 1, at most 4). Above 1, this process
+   * listens, serves a share and hands the other connections to worker processes in turn (pool.ts).
+   * Half, because the gateway
    * shares the machine with the agent it serves: on 2 cores a second process gave no more
    * requests per second and cost ~75 MiB (see bench/egress).
    */
@@ -60,8 +62,33 @@ export async function readGatewayConfig(file: string): Promise<GatewayConfig & {
 }
 
 /** Turns a config into gateway options, reading secrets from `env` and extra CAs from disk. */
+/**
+ * The cores this process may use: those it may run on (affinity), and no more than its cgroup's CPU
+ * quota (a container's `--cpus`: the bundle's is one core), which Node's availableParallelism does
+ * not count.
+ */
+export function usableCores(): number {
+  const cores = availableParallelism();
+  let quota: number | null = null;
+  try {
+    // cgroup v2: "max 100000" or "<quota> <period>".
+    const [q, p] = readFileSync('/sys/fs/cgroup/cpu.max', 'utf8').trim().split(/\s+/);
+    if (q !== 'max' && Number(q) > 0 && Number(p) > 0) quota = Number(q) / Number(p);
+  } catch {
+    try {
+      // cgroup v1: a quota of -1 is none.
+      const q = Number(readFileSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us', 'utf8'));
+      const p = Number(readFileSync('/sys/fs/cgroup/cpu/cpu.cfs_period_us', 'utf8'));
+      if (q > 0 && p > 0) quota = q / p;
+    } catch {
+      // No cgroup CPU controller to read: the affinity alone says.
+    }
+  }
+  return quota === null ? cores : Math.max(1, Math.min(cores, Math.floor(quota)));
+}
+
 /** How many processes serve: "auto" is half the cores this process may use, at least 1, at most 4. */
-export function workerCount(setting: GatewayConfig['workers'], cores = availableParallelism()): number {
+export function workerCount(setting: GatewayConfig['workers'], cores = usableCores()): number {
   if (typeof setting === 'number') return setting;
   return Math.max(1, Math.min(4, Math.floor(cores / 2)));
 }

@@ -12,7 +12,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { ProxyAgent } from 'undici';
-import { createBottleCa, startAdminServer, startGatewayPool, type AdminServer, type AuditEntry, type Gateway } from '@bot-bottle/egress-gateway';
+import { createBottleCa, startAdminServer, startGatewayPool, workerCount, type AdminServer, type AuditEntry, type Gateway } from '@bot-bottle/egress-gateway';
 import { fetchText, makeUpstreamPki, rawConnect, startUpstream, tempDir, waitFor, type Upstream } from './helpers.js';
 
 const PROCESSES = 3;
@@ -159,3 +159,11 @@ test('a refused CONNECT is refused the same by every process', async (ctx) => {
 });
 
 test.run();
+
+const count = suite('workers: "auto"');
+count('half the usable cores, at least 1, at most 4; a number as given', () => {
+  assert.equal([1, 2, 3, 4, 8, 64].map((cores) => workerCount('auto', cores)), [1, 1, 1, 2, 4, 4]);
+  assert.is(workerCount(3, 1), 3);
+  assert.ok(workerCount('auto') >= 1);
+});
+count.run();
