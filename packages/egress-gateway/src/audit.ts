@@ -51,7 +51,17 @@ export class AuditLog {
         setImmediate(() => this.flush());
       }
     }
-    if (this.listener) for (const line of lines.split('\n')) if (line) this.listener(JSON.parse(line) as AuditEntry);
+    if (!this.listener) return;
+    for (const line of lines.split('\n')) {
+      if (!line) continue;
+      let entry: AuditEntry;
+      try {
+        entry = JSON.parse(line) as AuditEntry;
+      } catch {
+        continue; // written to the log as it came; only the listener misses a line it cannot read
+      }
+      this.listener(entry);
+    }
   }
 
   private flush(): void {
