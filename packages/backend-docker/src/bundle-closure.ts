@@ -83,6 +83,15 @@ function isInstalled(dir: string): boolean {
   return dir.split(path.sep).includes('node_modules');
 }
 
+/**
+ * Whether a package is named by its name, version and folder alone rather than by its files: an
+ * installed copy of a package from elsewhere, whose content is fixed by its version. bot-bottle's
+ * own packages are always read: their content can change under one version (a rebuild, a repack).
+ */
+function namedByVersion(name: string, dir: string): boolean {
+  return isInstalled(dir) && !name.startsWith('@bot-bottle/');
+}
+
 async function walk(dir: string, rel: string, out: string[], skipTop: boolean): Promise<void> {
   for (const entry of await readdir(path.join(dir, rel), { withFileTypes: true })) {
     const r = rel ? path.join(rel, entry.name) : entry.name;
@@ -136,7 +145,7 @@ function checkPureJs(pkg: ClosurePackage): void {
  * Collects `rootName` and everything it depends on (dependencies, optional and peer dependencies
  * that are installed), each resolved as Node resolves it: from the requiring package's real folder.
  */
-export async function collectClosure(rootName: string, fromDir: string): Promise<Closure> {
+export async function collectClosure(rootName: string, fromDir: string, opts: { forTagOnly?: boolean } = {}): Promise<Closure> {
   const found = lookupPackage(rootName, await realpath(fromDir));
   if (!found) {
     throw closureError(`${rootName} is not installed next to bot-bottle (looked up from ${fromDir})`);
@@ -167,8 +176,11 @@ export async function collectClosure(rootName: string, fromDir: string): Promise
       deps.set(name, real);
       queue.push(real);
     }
-    const pkg: ClosurePackage = { name: pj.name, version: pj.version, dir, deps, files: await packageFiles(dir, pj) };
-    checkPureJs(pkg);
+    // For the tag alone, a package named by its version needs no listing (thousands of files, a
+    // few hundred ms on every launch); a build lists and checks everything.
+    const listed = !(opts.forTagOnly && namedByVersion(pj.name, dir));
+    const pkg: ClosurePackage = { name: pj.name, version: pj.version, dir, deps, files: listed ? await packageFiles(dir, pj) : [] };
+    if (listed) checkPureJs(pkg);
     packages.set(dir, pkg);
   }
   return { root, packages };
@@ -256,20 +268,17 @@ export async function writeLayout(appDir: string, closure: Closure, placements: 
 }
 
 /**
- * The hash parts of a laid-out closure: every file's place and mode, and for a linked source folder
- * its content. An installed copy is named by its size and modification time instead of read: the
- * installed packages (thousands of files) would otherwise cost every launch a second of hashing,
- * and a package manager rewrites the files it changes.
+ * The hash parts of a laid-out closure: every copy's place, name and version; for bot-bottle's own
+ * packages and linked source folders every file's place, mode and content. A package from
+ * elsewhere installed in a node_modules is named by its version and real folder instead of read
+ * (its files are fixed by its version; reading thousands of them would cost every launch).
  */
 export async function hashClosure(closure: Closure, placements: readonly Placement[]): Promise<string[]> {
   const perFile = new Map<string, Promise<string>>();
-  const digest = (src: string, installed: boolean): Promise<string> => {
+  const digest = (src: string): Promise<string> => {
     let d = perFile.get(src);
     if (!d) {
-      d = stat(src).then(async (s) => {
-        const mode = (s.mode & 0o111) !== 0 ? 'x' : '-';
-        return installed ? `${mode}${s.size}:${s.mtimeMs}` : `${mode}${createHash('sha256').update(await readFile(src)).digest('hex')}`;
-      });
+      d = stat(src).then(async (s) => `${(s.mode & 0o111) !== 0 ? 'x' : '-'}${createHash('sha256').update(await readFile(src)).digest('hex')}`);
       perFile.set(src, d);
     }
     return d;
@@ -277,9 +286,12 @@ export async function hashClosure(closure: Closure, placements: readonly Placeme
   const parts: string[] = [];
   for (const p of placements) {
     const pkg = closure.packages.get(p.dir)!;
-    const installed = isInstalled(pkg.dir);
-    const digests = await Promise.all(pkg.files.map((f) => digest(path.join(p.dir, f), installed)));
     parts.push(p.at, `${pkg.name}@${pkg.version}`);
+    if (namedByVersion(pkg.name, pkg.dir)) {
+      parts.push(pkg.dir);
+      continue;
+    }
+    const digests = await Promise.all(pkg.files.map((f) => digest(path.join(p.dir, f))));
     for (const [i, f] of pkg.files.entries()) parts.push(path.join(p.at, f), digests[i]!);
   }
   return parts;

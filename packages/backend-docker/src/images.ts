@@ -146,7 +146,7 @@ export async function ensureImages(settings: ImageSettings = {}): Promise<Ensure
   const configDir = settings.configDir ?? userConfigDir(env);
   // The bundle's code is read while docker answers about the base (it costs a few hundred ms).
   const bundleCode = (async () => {
-    const closure = await collectClosure('@bot-bottle/bundle', PACKAGE_DIR);
+    const closure = await collectClosure('@bot-bottle/bundle', PACKAGE_DIR, { forTagOnly: true });
     const placements = layoutClosure(closure);
     return { closure, placements, parts: await hashClosure(closure, placements) };
   })();
@@ -170,7 +170,7 @@ export async function ensureImages(settings: ImageSettings = {}): Promise<Ensure
   const agent = `bot-bottle-agent:${hash([runtime, CLAUDE_CODE_VERSION, ...agentFiles])}`;
 
   // The bundle's code: @bot-bottle/bundle and its dependencies as installed next to this package.
-  const { closure, placements, parts } = await bundleCode;
+  const { closure, parts } = await bundleCode;
   const bundle = `bot-bottle-bundle:${hash([runtime, ...(await hashDir(path.join(IMAGES_DIR, 'bundle'))), ...parts])}`;
 
   const done = async (): Promise<EnsuredImages> => {
@@ -202,8 +202,11 @@ export async function ensureImages(settings: ImageSettings = {}): Promise<Ensure
       await mkdir(app, { recursive: true });
       await copyFile(path.join(IMAGES_DIR, 'bundle', 'Dockerfile'), path.join(ctx, 'Dockerfile'));
       settings.progress?.(`collecting the bundle code (${closure.packages.size} packages)`);
-      await writeLayout(app, closure, placements);
-      await verifyLayout(app, closure, placements);
+      // The tag was worked out without listing installed packages' files: list and check them all now.
+      const full = await collectClosure('@bot-bottle/bundle', PACKAGE_DIR);
+      const fullPlacements = layoutClosure(full);
+      await writeLayout(app, full, fullPlacements);
+      await verifyLayout(app, full, fullPlacements);
       await build(bundle, ctx, { RUNTIME: runtime }, settings, 'bundle');
       built.push(bundle);
     }

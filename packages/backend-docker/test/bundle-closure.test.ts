@@ -167,11 +167,14 @@ test('native code in the closure is refused with the package named; a missing re
   assert.match(missing.message, /^a needs c, which is not installed/);
 });
 
-test('the tag inputs change with a linked file\'s content or an installed file, and with nothing else', async () => {
+test('the tag inputs change with a linked file\'s content or an installed package\'s version, and with nothing else', async () => {
   const { from, source, root } = await pnpmTree();
   const parts = async () => {
-    const c = await collectClosure('@bot-bottle/bundle', from);
-    return (await hashClosure(c, layoutClosure(c))).join('\n');
+    const c = await collectClosure('@bot-bottle/bundle', from, { forTagOnly: true });
+    const p = (await hashClosure(c, layoutClosure(c))).join('\n');
+    const full = await collectClosure('@bot-bottle/bundle', from);
+    assert.is((await hashClosure(full, layoutClosure(full))).join('\n'), p, 'the tag is the same whether installed packages were listed or not');
+    return p;
   };
   const first = await parts();
   assert.is(await parts(), first, 'stable');
@@ -181,8 +184,24 @@ test('the tag inputs change with a linked file\'s content or an installed file, 
   await writeFile(main, (await readFile(main, 'utf8')).replace('{}', '{ }'));
   const second = await parts();
   assert.is.not(second, first, 'shipped content counts');
+  // A package from elsewhere is named by its version: its files are not read on every launch.
   await writeFile(path.join(root, 'node_modules/.pnpm/c@2.0.0/node_modules/c/index.js'), 'module.exports = { id: "c@2.0.0-patched", deps: {} };\n');
-  assert.is.not(await parts(), second, 'an installed file rewritten counts');
+  assert.is(await parts(), second, 'an installed file of a versioned package is not read');
+  const cPj = path.join(root, 'node_modules/.pnpm/c@2.0.0/node_modules/c/package.json');
+  await writeFile(cPj, (await readFile(cPj, 'utf8')).replace('"2.0.0"', '"2.0.1"'));
+  assert.is.not(await parts(), second, 'its version counts');
+});
+
+test('an installed copy of a bot-bottle package is read for the tag: a repack under the same version counts', async () => {
+  const { root, from } = await npmTree();
+  const parts = async () => {
+    const c = await collectClosure('@bot-bottle/bundle', from, { forTagOnly: true });
+    return (await hashClosure(c, layoutClosure(c))).join('\n');
+  };
+  const first = await parts();
+  const main = path.join(root, 'node_modules/@bot-bottle/bundle/index.js');
+  await writeFile(main, `${await readFile(main, 'utf8')}// repacked\n`);
+  assert.is.not(await parts(), first);
 });
 
 test.run();
