@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { execa } from 'execa';
+import { loadExeca } from './exec.js';
 import { ServiceError } from '@bot-bottle/core';
 import { auditFd, writeAudit, type AuditInput, type GitAuditEntry } from './audit.js';
 import type { ResolvedGitGateConfig } from './config.js';
@@ -38,6 +38,7 @@ export interface RunningGitGate {
 
 /** Fails with a fix when a binary the gate needs is missing. */
 export async function checkTools(needSsh: boolean): Promise<void> {
+  const execa = await loadExeca();
   const gitProblem = async (): Promise<string | null> => {
     const r = await execa('git', ['--exec-path'], { reject: false });
     if (r.exitCode !== 0) return 'git is not installed';

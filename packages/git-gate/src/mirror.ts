@@ -5,7 +5,7 @@
 import { existsSync, lstatSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
+import { loadExeca } from './exec.js';
 import { ServiceError } from '@bot-bottle/core';
 import type { GateEntry } from './config.js';
 import { shellQuote, upstreamGitEnv } from './ssh.js';
@@ -50,6 +50,7 @@ function refuseSymlink(p: string, what: string): void {
 }
 
 async function git(args: string[], cwd?: string): Promise<void> {
+  const execa = await loadExeca();
   const r = await execa('git', args, { cwd, env: localGitEnv(), extendEnv: false, reject: false, timeout: 60_000 });
   if (r.exitCode !== 0) throw new ServiceError(`git-gate: git ${args.join(' ')} failed: ${(r.stderr || r.stdout || String(r.exitCode)).trim()}`);
 }
@@ -129,6 +130,7 @@ export function explainUpstreamFailure(stderr: string, entry: Pick<GateEntry, 'u
  * points HEAD at the upstream's default branch. Throws UpstreamError with a readable reason.
  */
 export async function refreshMirror(mirror: Mirror, timeoutMs: number): Promise<void> {
+  const execa = await loadExeca();
   const { entry, dir } = mirror;
   const env = upstreamGitEnv({ identityFile: entry.identityFile, knownHosts: entry.effectiveKnownHosts });
   const run = (args: string[]) => execa('git', args, { cwd: dir, env, extendEnv: false, reject: false, timeout: timeoutMs, stdin: 'ignore' });

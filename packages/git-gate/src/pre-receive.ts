@@ -9,7 +9,7 @@
  * pusher as `remote:` lines.
  */
 import { readFileSync } from 'node:fs';
-import { execa } from 'execa';
+import { loadExeca } from './exec.js';
 import { writeAudit, type RefUpdate } from './audit.js';
 import type { HookEntry } from './mirror.js';
 import { lostRaces, pushPolicyProblem, updateKind } from './policy.js';
@@ -31,6 +31,7 @@ function porcelainRejections(stdout: string): string[] {
 }
 
 async function main(): Promise<number> {
+  const execa = await loadExeca();
   const entryFile = process.argv[2];
   if (!entryFile) {
     say('git-gate: the push hook was started without its entry; the push was refused');
