@@ -67,7 +67,7 @@ export const BOTTLE_CPU_SHARES = 1024;
 /**
  * The bundle's limits, the same for every bottle. The egress gateway and git-gate run in one Node
  * process (~60 MiB) plus a git process per git connection; 1 GiB leaves room for git packing a large
- * repository. One core bounds what a bottle can make its bundle spend for it. Four times the bottle's
+ * repository. Its cores (`bundleLimits`) bound what a bottle can make its bundle spend for it. Four times the bottle's
  * CPU weight and a lower OOM preference keep the bundle answering while its bottle (or another) is
  * busy or out of memory. The OOM preference is 0, not negative: lowering it needs CAP_SYS_RESOURCE in
  * the engine, which rootless and some sandboxed engines do not have; 0 against the bottle's 1000
@@ -82,6 +82,19 @@ export const BUNDLE_LIMITS: Readonly<ResourceLimits> = Object.freeze({
   pids: 1024,
   oomScoreAdj: 0,
 });
+
+/** The most cores a bundle may use, whatever the machine has. */
+export const BUNDLE_CPUS_MAX = 4;
+
+/**
+ * The bundle's limits on a machine with `hostCpus` usable cores: BUNDLE_LIMITS with half of those
+ * cores (1 to BUNDLE_CPUS_MAX), so the egress gateway, which runs one process per two cores of its
+ * quota, uses more than one core where the machine has them to spare, and a bottle still cannot
+ * make its bundle take the machine. No manifest value reaches these.
+ */
+export function bundleLimits(hostCpus: number): ResourceLimits {
+  return { ...BUNDLE_LIMITS, cpus: Math.min(BUNDLE_CPUS_MAX, Math.max(1, Math.floor(hostCpus / 2))) };
+}
 
 export const MEMORY_RULE = 'memory must be like 512m or 4g (a number followed by m for MiB or g for GiB, in quotes)';
 
@@ -188,7 +201,7 @@ export function resolveLimits(requested: LimitsConfig, host: HostResources): Lim
       pids,
       oomScoreAdj: BOTTLE_OOM_SCORE_ADJ,
     },
-    bundle: { ...BUNDLE_LIMITS },
+    bundle: bundleLimits(hostCpus),
     requested: { ...requested },
     host: { memoryBytes: host.memoryBytes, cpus: hostCpus },
     notes,

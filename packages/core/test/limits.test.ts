@@ -1,7 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
+  BUNDLE_CPUS_MAX,
   BUNDLE_LIMITS,
+  bundleLimits,
   DEFAULT_BOTTLE_PIDS,
   EXIT_USAGE,
   formatMemory,
@@ -85,11 +87,15 @@ test('cpus above the machine\'s cores are cut to the cores, and the plan says so
   assert.ok(plan.limits.notes.some((n) => /limits\.cpus asks for 64, more than the machine's 8 cores/.test(n)), plan.limits.notes.join('\n'));
 });
 
-test('the bundle\'s limits are fixed: no manifest value reaches them', async () => {
+test('the bundle\'s limits are fixed by the machine alone: no manifest value reaches them', async () => {
   const small = await planOf({ memory: '256m', cpus: 0.01, pids: 256 });
+  const same = await planOf({ memory: '1024g', cpus: 8, pids: 65536 });
   const big = await planOf({ memory: '1024g', cpus: 1024, pids: 65536 }, { memoryBytes: 2048 * GIB, cpus: 1024 });
-  assert.equal(small.limits.bundle, { ...BUNDLE_LIMITS });
-  assert.equal(big.limits.bundle, { ...BUNDLE_LIMITS });
+  // Half the machine's cores, 1 to 4: the 8-core test machine gives 4, as does a huge one.
+  assert.equal(small.limits.bundle, { ...BUNDLE_LIMITS, cpus: 4 });
+  assert.equal(same.limits.bundle, small.limits.bundle);
+  assert.equal(big.limits.bundle, { ...BUNDLE_LIMITS, cpus: BUNDLE_CPUS_MAX });
+  assert.equal([1, 2, 3, 4, 6, 16].map((n) => bundleLimits(n).cpus), [1, 1, 1, 2, 3, 4]);
   // The bundle outlives its bottle: the OOM killer prefers the bottle, the scheduler the bundle.
   assert.ok(BUNDLE_LIMITS.oomScoreAdj < small.limits.bottle.oomScoreAdj);
   assert.ok(BUNDLE_LIMITS.cpuShares > small.limits.bottle.cpuShares);
