@@ -119,6 +119,9 @@ export async function prepareBundleFiles(plan: BottlePlan, env: NodeJS.ProcessEn
       routes: plan.egress.routes,
       secretEnv: plan.egress.secretEnv,
       extraCaFiles,
+      // One gateway process per core of the bundle's quota: the bundle's cores are its own (the
+      // gateway's "auto", half the cores, is for a gateway sharing a machine with its client).
+      workers: Math.max(1, Math.floor(plan.limits.bundle.cpus)),
     },
     gitGate: upstreams.length ? { upstreams, defaultKnownHosts } : null,
     supervise: plan.supervise ? { dir: BUNDLE_SUPERVISE_DIR } : null,

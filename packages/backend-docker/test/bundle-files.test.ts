@@ -69,6 +69,8 @@ test('the bundle.json it writes is one the bundle reads: its schema takes it, wi
     assert.is(config.slug, plan.slug);
     assert.is(config.gitGate?.upstreams.length ?? 0, plan.gitGate.upstreams.length);
     assert.equal(config.egress.routes, plan.egress.routes);
+    // The gateway runs one process per core of the bundle's quota.
+    assert.is(config.egress.workers, Math.floor(plan.limits.bundle.cpus));
   }
 });
 
