@@ -158,10 +158,16 @@ export async function ensureImages(settings: ImageSettings = {}): Promise<Ensure
   const [caFiles, caFrom] = stated.caCerts ?? [await hostCaCerts(), 'detected' as const];
   const cas = await readCaCerts(caFiles, caFrom);
   const [statedBase, baseFrom] = stated.base ?? [await detectBase(detect), 'detected' as const];
-  const base = await ensureBasePresent(statedBase, detect);
+  // One docker call in the usual case (the base is there); a Debian base that was removed is made again.
+  const baseIdOf = async (ref: string) => (await docker(['image', 'inspect', '--format', '{{.Id}}', ref], { timeoutMs: 30_000 })).stdout.trim();
+  let base = statedBase;
+  let baseId = await baseIdOf(base);
+  if (!baseId) {
+    base = await ensureBasePresent(statedBase, detect);
+    baseId = await baseIdOf(base);
+  }
   const choice: ImageChoice = { base, caCerts: caFiles, from: { base: baseFrom, caCerts: caFrom } };
   const built: string[] = [];
-  const baseId = (await docker(['image', 'inspect', '--format', '{{.Id}}', base], { timeoutMs: 30_000 })).stdout.trim();
 
   const runtimeDockerfile = await readFile(path.join(IMAGES_DIR, 'runtime', 'Dockerfile'));
   const runtime = `bot-bottle-runtime:${hash([base, baseId, runtimeDockerfile, ...cas.flatMap((c) => [c.name, c.content])])}`;
