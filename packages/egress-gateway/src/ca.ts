@@ -1,37 +1,15 @@
 /**
  * The per-bottle CA and the leaf certificates the gateway presents for each intercepted host.
- * The CA is made on the host with @peculiar/x509 (X.509 building on WebCrypto), loaded only when a
- * CA is made. The gateway signs its leaves with Node's own crypto (leaf.ts), so it never loads that
- * library, with reflect-metadata and tsyringe under it, which were most of an idle gateway's memory.
- * Keys are ECDSA P-256 made by Node's native crypto.
+ * Both are written in DER and signed with Node's own crypto (leaf.ts): no certificate library is
+ * loaded, on the host or in the gateway. Keys are ECDSA P-256 made by Node's native crypto.
  */
-import { createPrivateKey, generateKeyPairSync, randomBytes, webcrypto, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
-import type * as X509 from '@peculiar/x509';
 import { ServiceError } from '@bot-bottle/core';
-import { derToPem, issuerFields, signLeaf, type IssuerFields } from './leaf.js';
+import { derToPem, issuerFields, signCa, signLeaf, type IssuerFields } from './leaf.js';
 
-type CryptoKey = webcrypto.CryptoKey;
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
-
-let x509Lib: Promise<typeof X509> | null = null;
-
-/** @peculiar/x509, loaded once on first use, set to Node's WebCrypto. */
-function loadX509(): Promise<typeof X509> {
-  x509Lib ??= (async () => {
-    // @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata API.
-    await import('reflect-metadata');
-    const lib = await import('@peculiar/x509');
-    lib.cryptoProvider.set(webcrypto as unknown as Parameters<typeof lib.cryptoProvider.set>[0]);
-    return lib;
-  })();
-  return x509Lib;
-}
-
-const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
-const EC_SIGN = { name: 'ECDSA', hash: 'SHA-256' } as const;
 const DAY = 24 * 60 * 60 * 1000;
 
 export interface BottleCa {
@@ -47,45 +25,25 @@ export interface CreateBottleCaOptions {
   days?: number;
 }
 
-function pem(label: string, der: ArrayBuffer): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n');
-  return `-----BEGIN ${label}-----\n${b64}-----END ${label}-----\n`;
-}
-
-function serial(): string {
-  // Positive, 16 bytes: the high bit is cleared so DER does not read it as negative.
-  const b = randomBytes(16);
-  b[0] = b[0]! & 0x7f;
-  return b.toString('hex');
-}
-
 /**
  * Makes a CA for one bottle in `dir`: `ca.crt` (PEM, mode 644) and `ca.key` (PKCS#8 PEM, mode 600).
  * The launcher calls it on the host; the certificate goes into the bottle, the key only to the gateway.
  */
 export async function createBottleCa(dir: string, options: CreateBottleCaOptions = {}): Promise<BottleCa> {
-  const x509 = await loadX509();
-  const keys = await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify']);
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const now = Date.now();
-  const cn = (options.commonName ?? 'bot-bottle egress CA').replace(/[,=+<>#;"\\]/g, ' ');
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(),
-    name: `CN=${cn}, O=bot-bottle`,
+  const der = signCa({
+    commonName: (options.commonName ?? 'bot-bottle egress CA').replace(/[,=+<>#;"\\]/g, ' '),
     notBefore: new Date(now - DAY),
     notAfter: new Date(now + (options.days ?? 825) * DAY),
-    signingAlgorithm: EC_SIGN,
-    keys: keys as CryptoKeyPair,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as CryptoKey),
-    ],
+    publicKey: publicKey.export({ type: 'spki', format: 'der' }),
+    key: privateKey,
   });
   await mkdir(dir, { recursive: true });
   const certPath = path.join(dir, 'ca.crt');
   const keyPath = path.join(dir, 'ca.key');
-  const certPem = cert.toString('pem') + '\n';
-  const keyPem = pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey as CryptoKey));
+  const certPem = derToPem(der);
+  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   // The key is written under another name with mode 600 from the start, then renamed into place.
   const tmpKey = `${keyPath}.${process.pid}.tmp`;
   await writeFile(tmpKey, keyPem, { mode: 0o600 });

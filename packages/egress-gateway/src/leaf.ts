@@ -1,9 +1,10 @@
 /**
  * Leaf certificates in DER, signed with Node's own crypto. A leaf is one fixed shape (a DNS name,
  * one shared key, the CA as issuer), so it is written here field by field rather than through a
- * general X.509 library: the gateway then loads no certificate library at all, which is most of
- * the memory an idle gateway would otherwise hold (the library, reflect-metadata and tsyringe).
- * The CA itself is still made by @peculiar/x509 on the host (ca.ts createBottleCa).
+ * general X.509 library: the gateway then loads no certificate library at all (one, with
+ * reflect-metadata and tsyringe under it, was most of an idle gateway's memory and ~100 ms of
+ * every launch).
+ * The per-bottle CA certificate is written the same way (signCa), so no part of bot-bottle loads one.
  */
 import { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
 
@@ -173,6 +174,53 @@ export function signLeaf(spec: LeafSpec): Buffer {
     ),
   );
   const signature = sign(alg.hash, tbs, spec.caKey);
+  return seq(tbs, alg.der, tlv(0x03, Buffer.concat([Buffer.from([0]), signature])));
+}
+
+/** The SHA-1 of a SubjectPublicKeyInfo's key bits: RFC 5280 4.2.1.2's key identifier, method 1. */
+export function keyIdentifier(spki: Buffer): Buffer {
+  const bits = children(spki, readTlv(spki, 0))[1]!;
+  return createHash('sha1').update(spki.subarray(bits.content + 1, bits.end)).digest();
+}
+
+export interface CaSpec {
+  /** Subject (and issuer) common name; the organisation is always bot-bottle. */
+  commonName: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** The CA's public key, SPKI DER. */
+  publicKey: Buffer;
+  /** Its private key, which signs the certificate itself. */
+  key: KeyObject;
+}
+
+/**
+ * A self-signed CA certificate (DER): subject CN=<commonName>, O=bot-bottle; basicConstraints CA
+ * with path length 0 (it signs leaves only), keyUsage keyCertSign and cRLSign, both critical; its
+ * subject key identifier.
+ */
+export function signCa(spec: CaSpec): Buffer {
+  const alg = signatureAlgorithm(spec.key);
+  const utf8 = (s: string) => tlv(0x0c, Buffer.from(s, 'utf8'));
+  const name = seq(tlv(0x31, seq(oid('2.5.4.3'), utf8(spec.commonName))), tlv(0x31, seq(oid('2.5.4.10'), utf8('bot-bottle'))));
+  const tbs = seq(
+    Buffer.from([0xa0, 0x03, 0x02, 0x01, 0x02]), // version 3
+    serial(),
+    alg.der,
+    name,
+    seq(time(spec.notBefore), time(spec.notAfter)),
+    name,
+    spec.publicKey,
+    tlv(
+      0xa3,
+      seq(
+        extension('2.5.29.19', true, seq(TRUE, Buffer.from([0x02, 0x01, 0x00]))), // basicConstraints: CA, pathLen 0
+        extension('2.5.29.15', true, Buffer.from([0x03, 0x02, 0x01, 0x06])), // keyUsage: keyCertSign, cRLSign
+        extension(SKI, false, octets(keyIdentifier(spec.publicKey))), // subjectKeyIdentifier
+      ),
+    ),
+  );
+  const signature = sign(alg.hash, tbs, spec.key);
   return seq(tbs, alg.der, tlv(0x03, Buffer.concat([Buffer.from([0]), signature])));
 }
 

@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createBottleCa, loadCa, LeafCertificates } from '@bot-bottle/egress-gateway';
 import { tempDir } from './helpers.js';
@@ -52,6 +52,32 @@ test('the bottle CA: Node and openssl accept the leaf for its host only', async 
   // Control: the same verifier refuses the leaf for another name (so the OK above means something).
   const pem = leaves.issuePem('api.example.test');
   assert.throws(() => opensslVerify(ctx.dir, made.certPath, pem, 'other.example.test'));
+});
+
+test('the bottle CA itself: a self-signed CA for leaves only, as openssl and Node read it', async (ctx) => {
+  const made = await createBottleCa(path.join(ctx.dir, 'ca-self'), { commonName: 'bot-bottle egress CA' });
+  const ca = new X509Certificate(made.certPem);
+  assert.is(ca.ca, true);
+  assert.is(ca.subject, 'CN=bot-bottle egress CA\nO=bot-bottle');
+  assert.is(ca.issuer, ca.subject);
+  assert.ok(ca.verify(ca.publicKey), 'self-signed');
+  assert.ok(ca.checkIssued(ca));
+  assert.ok(ca.validFromDate.getTime() < Date.now() && ca.validToDate.getTime() > Date.now() + 800 * 86_400_000);
+  const text = execFileSync('openssl', ['x509', '-in', made.certPath, '-noout', '-text'], { encoding: 'utf8' });
+  assert.match(text, /X509v3 Basic Constraints: critical\n\s+CA:TRUE, pathlen:0/);
+  assert.match(text, /X509v3 Key Usage: critical\n\s+Certificate Sign, CRL Sign\n/);
+  assert.match(text, /X509v3 Subject Key Identifier:/);
+  assert.match(text, /ASN1 OID: prime256v1/);
+  assert.match(text, /Signature Algorithm: ecdsa-with-SHA256/);
+  // openssl's strictest check of the CA as its own trust anchor.
+  assert.match(execFileSync('openssl', ['verify', '-x509_strict', '-CAfile', made.certPath, made.certPath], { encoding: 'utf8' }), /: OK/);
+  // The key file holds the CA's key (PKCS#8, mode 600) and nothing else.
+  const key = execFileSync('openssl', ['pkey', '-in', made.keyPath, '-pubout'], { encoding: 'utf8' });
+  assert.is(key, ca.publicKey.export({ type: 'spki', format: 'pem' }) as string);
+  assert.is(statSync(made.keyPath).mode & 0o777, 0o600);
+  // What it signs is never a CA (its path length 0 would refuse one anyway).
+  const leaf = new X509Certificate(new LeafCertificates(await loadCa(made.certPath, made.keyPath)).issuePem('x.example.test'));
+  assert.is(leaf.ca, false);
 });
 
 for (const [label, keyArgs, ext] of [
