@@ -9,7 +9,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { rm } from 'node:fs/promises';
 import zlib from 'node:zlib';
-import { ServiceError, type EgressRoute } from '@bot-bottle/core';
+import { ServiceError, type EgressRoute } from '@bot-bottle/core/service';
 import { AuditLog, type AuditEntry } from './audit.js';
 import { LeafCertificates, loadCa, type LoadedCa } from './ca.js';
 import { BlockedAddressError, guardedLookup } from './address-guard.js';
@@ -90,17 +90,23 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-function trustedCas(extra: readonly string[]): string[] {
-  const getCas = (tls as unknown as { getCACertificates?: (type: string) => string[] }).getCACertificates;
-  const base = new Set<string>(tls.rootCertificates);
-  if (getCas) {
-    try {
-      for (const c of getCas('system')) base.add(c);
-    } catch {
-      // No readable system store: the bundled roots and the extra CAs still apply.
-    }
+/**
+ * The upstream trust store: Node's default store (its bundled roots, the file NODE_EXTRA_CA_CERTS
+ * names, and the system store when Node runs with --use-system-ca or NODE_USE_SYSTEM_CA=1) plus
+ * `extra`, in one TLS context made once. Node holds the default store natively, parsed once per
+ * process; the context adds `extra` to its own copy, so no other context trusts them. Building
+ * the same list in JavaScript instead (tls.rootCertificates and tls.getCACertificates('system'),
+ * ~580 PEM texts kept in Node's caches, then parsed again) cost ~4 MiB of an idle gateway's RSS.
+ */
+export function upstreamTrust(extra: readonly string[]): tls.SecureContext {
+  const context = tls.createSecureContext();
+  const native = (context as unknown as { context?: { addCACert?: (pem: string) => void } }).context;
+  if (typeof native?.addCACert !== 'function') {
+    // A Node without the native method: the same store from its public list.
+    return tls.createSecureContext({ ca: [...tls.getCACertificates('default'), ...extra] });
   }
-  return [...base, ...extra];
+  for (const pem of extra) native.addCACert(pem);
+  return context;
 }
 
 function upstreamErrorReason(e: NodeJS.ErrnoException): string {
@@ -167,7 +173,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // One TLS context holds the upstream trust store for every upstream connection. Passing the CA
   // list as `ca` instead would make Node parse it on each connection and, worse, put the whole
   // list (hundreds of KB) into https.Agent's pool key, rebuilt on every request.
-  const upstreamTls = tls.createSecureContext({ ca: trustedCas(options.extraCaCerts ?? []) });
+  const upstreamTls = upstreamTrust(options.extraCaCerts ?? []);
   // Two pools: connections made by a `to` (the manifest's chosen origin) are never reused for a
   // request whose name's DNS answers must be checked, and the other way round.
   const agents = {
