@@ -228,6 +228,11 @@ export class DockerBackend implements Backend {
       if (limits !== plan.limits) {
         progress('limits', `the engine's machine has ${engine!.cpus} cores and ${Math.round(engine!.memoryBytes / 2 ** 20)} MiB: bottle memory ${limits.bottle.memory}, cpus ${limits.bottle.cpus}`);
         await writeFile(path.join(plan.stateDir, 'plan.json'), JSON.stringify({ ...plan, limits }, null, 2) + '\n', { mode: 0o600 });
+        // The gateway's processes follow the bundle's share of the engine's machine, not the planner's.
+        const cfgPath = path.join((steps[1] as PromiseFulfilledResult<{ bundleDir: string }>).value.bundleDir, 'bundle.json');
+        const cfg = JSON.parse(await readFile(cfgPath, 'utf8')) as { egress: Record<string, unknown> };
+        cfg.egress.workers = Math.max(1, Math.floor(limits.bundle.cpus));
+        await writeFile(cfgPath, JSON.stringify(cfg, null, 2) + '\n', { mode: 0o644 });
       }
       if (engine?.unenforced.length) progress('limits', `the docker engine cannot enforce these limits: ${engine.unenforced.join(', ')} (see \`bottle doctor\`)`);
       const images = (steps[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof ensureImages>>>).value;

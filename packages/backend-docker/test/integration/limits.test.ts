@@ -8,8 +8,10 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { makePlan, resolveLimits, validateManifest, type LaunchedBottle, type BottlePlan } from '@bot-bottle/core';
+import { bundleLimits, makePlan, resolveLimits, validateManifest, type LaunchedBottle, type BottlePlan } from '@bot-bottle/core';
 import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { DOCKER } from '../../src/docker-cli.js';
 import { engineInfo, limitArgs, limitsForEngine } from '../../src/docker-backend.js';
 import { bundleName, containerName, docker, dockerOk } from '../../src/index.js';
@@ -289,7 +291,9 @@ test('limits for the engine: the same machine keeps the plan; a smaller one (Doc
   assert.is(limitsForEngine(plan, { memoryBytes: 32 * 2 ** 30, cpus: 10, unenforced: [] }), plan);
   const vm = limitsForEngine(plan, { memoryBytes: 8 * 2 ** 30, cpus: 4, unenforced: [] });
   assert.equal([vm.bottle.cpus, vm.bottle.memory, vm.host.cpus], [4, '4g', 4]);
-  assert.equal(vm.bundle, plan.bundle);
+  // The bundle's share follows the engine's machine too: half its cores.
+  assert.equal(vm.bundle, bundleLimits(4));
+  assert.is(vm.bundle.cpus, 2);
 });
 
 test('a plan made on a bigger machine than the engine\'s launches with the engine\'s cores and memory, and says so', async () => {
@@ -306,6 +310,11 @@ test('a plan made on a bigger machine than the engine\'s launches with the engin
     const want = resolveLimits({}, engine).bottle;
     assert.equal([h.NanoCpus, h.Memory], [engine.cpus * 1e9, want.memoryBytes]);
     assert.ok(said.some((l) => l.startsWith(`limits the engine's machine has ${engine.cpus} cores`)), said.join('\n'));
+    // The bundle's share and its gateway's processes follow the engine's machine too.
+    const bundleCpus = bundleLimits(engine.cpus).cpus;
+    assert.is((await inspect(bundleName(plan.slug))).HostConfig.NanoCpus, bundleCpus * 1e9);
+    const cfg = JSON.parse(await readFile(path.join(plan.stateDir, 'bundle', 'bundle.json'), 'utf8')) as { egress: { workers: number } };
+    assert.is(cfg.egress.workers, Math.floor(bundleCpus), `planned for ${plan.limits.bundle.cpus} bundle cores`);
   } finally {
     await b.destroy();
   }
