@@ -18,7 +18,7 @@
 import { chownSync, chmodSync, closeSync, constants, fchownSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AUDIT_LOG_NAME, BUNDLE_SERVICES, ServiceError, type BundleServiceName } from '@bot-bottle/core';
+import { AUDIT_LOG_NAME, BUNDLE_SERVICES, ServiceError, type BundleServiceName } from '@bot-bottle/core/service';
 import { parseGitGateConfig } from '@bot-bottle/git-gate';
 import { ADMIN_SOCKET_NAME, AUDIT_FD, EGRESS_USER, GIT_FILES_DIR, GIT_GATE_DATA_DIR, GIT_USER, SUPERVISE_DECISIONS, SUPERVISE_QUEUE, SUPERVISE_USER, type BundleConfig } from './config.js';
 import type { EgressServiceInput } from './egress-service.js';

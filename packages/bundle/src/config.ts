@@ -1,7 +1,7 @@
 /** The bundle's configuration, written by the launcher to /etc/bot-bottle/bundle.json (read-only mount). */
 import path from 'node:path';
 import * as v from 'valibot';
-import { EGRESS_ADMIN_SOCKET, readConfigFile, type ConfigFileSpec } from '@bot-bottle/core';
+import { EGRESS_ADMIN_SOCKET, readConfigFile, type ConfigFileSpec } from '@bot-bottle/core/service';
 // The config module alone: the supervisor never loads the gateway's certificate code.
 import { GatewayConfigSchema } from '@bot-bottle/egress-gateway/config';
 import { GitGateConfigSchema } from '@bot-bottle/git-gate';

@@ -8,7 +8,7 @@
  */
 import { lchownSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { ServiceError } from '@bot-bottle/core';
+import { ServiceError } from '@bot-bottle/core/service';
 import { gatewayOptionsFromConfig, loadCa, parseGatewayConfig, startAdminServer, startGateway, startGatewayPool, type EgressRoute, type Gateway, type GatewayStats } from '@bot-bottle/egress-gateway';
 import type { BundleConfig } from './config.js';
 import { dropPrivileges, onStop, readInput, reportFailure, reportReady } from './service-io.js';

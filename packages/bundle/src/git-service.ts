@@ -7,7 +7,7 @@
  * for it, and the audit log comes as a descriptor (`/dev/fd/N` in its config).
  */
 import { closeSync, openSync } from 'node:fs';
-import { ServiceError } from '@bot-bottle/core';
+import { ServiceError } from '@bot-bottle/core/service';
 import { parseGitGateConfig, startGitGate } from '@bot-bottle/git-gate';
 import { onStop, readInput, reportFailure, reportReady } from './service-io.js';
 

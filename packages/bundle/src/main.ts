@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The bundle container's entry point: reads its config, starts its services, runs until stopped. */
-import { BUNDLE_READY_MARKER, formatServiceError, serviceExitCode } from '@bot-bottle/core';
+import { BUNDLE_READY_MARKER, formatServiceError, serviceExitCode } from '@bot-bottle/core/service';
 import { startBundle } from './bundle.js';
 import { readBundleConfig } from './config.js';
 import { writeNewFile } from './socket-dir.js';

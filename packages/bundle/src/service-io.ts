@@ -4,7 +4,7 @@
  * then writes one JSON line on stdout: `{"ready": {...}}` once it listens, or `{"error": {...}}`.
  * Its stderr is the bundle's log.
  */
-import { isServiceError, type ServiceErrorKind } from '@bot-bottle/core';
+import { isServiceError, type ServiceErrorKind } from '@bot-bottle/core/service';
 
 /** A ServiceError as it crosses to the supervisor. */
 export interface ServiceFailure {

@@ -1,6 +1,6 @@
 /** The supervisor's side of a service process (see service-io.ts for the other side). */
 import { spawn } from 'node:child_process';
-import { ServiceError } from '@bot-bottle/core';
+import { ServiceError } from '@bot-bottle/core/service';
 import { AUDIT_FD } from './config.js';
 import type { ServiceFailure } from './service-io.js';
 

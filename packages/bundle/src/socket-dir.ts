@@ -8,7 +8,7 @@
  */
 import { closeSync, constants, fchmodSync, fchownSync, openSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { BUNDLE_READY_MARKER, BUNDLE_SERVICES, ServiceError } from '@bot-bottle/core';
+import { BUNDLE_READY_MARKER, BUNDLE_SERVICES, ServiceError } from '@bot-bottle/core/service';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY } = constants;
 

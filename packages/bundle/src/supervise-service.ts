@@ -11,7 +11,7 @@ import { createWriteStream } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as v from 'valibot';
-import { EgressRouteSchema, ServiceError, issueLines } from '@bot-bottle/core';
+import { EgressRouteSchema, ServiceError, issueLines } from '@bot-bottle/core/service';
 import { startSuperviseServer, type GitRepoRule } from '@bot-bottle/supervise/server';
 import { onStop, readInput, reportFailure, reportReady } from './service-io.js';
 

@@ -2,7 +2,7 @@
  * The service users of the bundle image, and the environment a service gets.
  */
 import { readFileSync } from 'node:fs';
-import { ServiceError } from '@bot-bottle/core';
+import { ServiceError } from '@bot-bottle/core/service';
 
 export interface ServiceUser {
   name: string;

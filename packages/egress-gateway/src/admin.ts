@@ -7,7 +7,7 @@
  */
 import { chmod, rm } from 'node:fs/promises';
 import http from 'node:http';
-import { isServiceError, readJsonBody } from '@bot-bottle/core';
+import { isServiceError, readJsonBody } from '@bot-bottle/core/service';
 import type { Gateway } from './gateway.js';
 
 const MAX_BODY = 1024 * 1024;

@@ -6,7 +6,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { EgressAuditEntry } from '@bot-bottle/core';
+import type { EgressAuditEntry } from '@bot-bottle/core/service';
 
 /** The gateway's lines in the bottle's audit log (core's EgressAuditEntry, shared with `bottle logs`). */
 export type AuditEntry = EgressAuditEntry;

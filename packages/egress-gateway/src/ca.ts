@@ -7,7 +7,7 @@ import { createPrivateKey, generateKeyPairSync, X509Certificate as NodeX509, typ
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
-import { ServiceError } from '@bot-bottle/core';
+import { ServiceError } from '@bot-bottle/core/service';
 import { derToPem, issuerFields, signCa, signLeaf, type IssuerFields } from './leaf.js';
 
 const DAY = 24 * 60 * 60 * 1000;

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import * as v from 'valibot';
-import { BUNDLE_SERVICES, ServiceError, parseConfig, readConfigFile, type ConfigFileSpec, type EgressRoute } from '@bot-bottle/core';
+import { BUNDLE_SERVICES, ServiceError, parseConfig, readConfigFile, type ConfigFileSpec, type EgressRoute } from '@bot-bottle/core/service';
 import type { GatewayOptions } from './gateway.js';
 import { parseRoutes } from './rules.js';
 

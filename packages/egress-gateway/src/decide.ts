@@ -4,7 +4,7 @@
  * sockets here, so every case is testable on its own (test/decide.test.ts).
  */
 import net from 'node:net';
-import type { EgressRoute } from '@bot-bottle/core';
+import type { EgressRoute } from '@bot-bottle/core/service';
 import type { DlpFinding, DlpScanner } from './dlp.js';
 import { filterHeaders, framingProblem, hopHeaders } from './headers.js';
 import { targetProblem } from './paths.js';

@@ -3,7 +3,7 @@
  * Runs the egress gateway from a config file: `bot-bottle-egress-gateway CONFIG.json`
  * (or BOT_BOTTLE_EGRESS_CONFIG). SIGHUP re-reads the file's routes; SIGTERM/SIGINT stop it.
  */
-import { ServiceError, formatServiceError, serviceExitCode } from '@bot-bottle/core';
+import { ServiceError, formatServiceError, serviceExitCode } from '@bot-bottle/core/service';
 import { startAdminServer, type AdminServer } from './admin.js';
 import { gatewayOptionsFromConfig, readGatewayConfig } from './config.js';
 import { startGateway } from './gateway.js';

@@ -19,7 +19,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { EgressRoute } from '@bot-bottle/core';
+import type { EgressRoute } from '@bot-bottle/core/service';
 import { AuditLog } from './audit.js';
 import { loadCa } from './ca.js';
 import { checkRouteChange, checkSecrets, startGateway, type Gateway, type GatewayOptions, type GatewayStats } from './gateway.js';

@@ -3,7 +3,7 @@
  */
 import net from 'node:net';
 import * as v from 'valibot';
-import { EgressRouteSchema, ServiceError, issueLines, type EgressRoute } from '@bot-bottle/core';
+import { EgressRouteSchema, ServiceError, issueLines, type EgressRoute } from '@bot-bottle/core/service';
 import { pathAmbiguity, splitTarget } from './paths.js';
 
 export type { EgressRoute };

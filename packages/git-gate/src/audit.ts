@@ -10,9 +10,9 @@
  */
 import { appendFileSync, mkdirSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import type { GitAuditEntry, RefUpdate } from '@bot-bottle/core';
+import type { GitAuditEntry, RefUpdate } from '@bot-bottle/core/service';
 
-export type { GitAuditEntry, GitService, RefUpdate } from '@bot-bottle/core';
+export type { GitAuditEntry, GitService, RefUpdate } from '@bot-bottle/core/service';
 
 export type AuditInput = Omit<GitAuditEntry, 'time' | 'source' | 'refs'> & { refs?: RefUpdate[] };
 

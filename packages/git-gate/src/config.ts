@@ -6,7 +6,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import * as v from 'valibot';
-import { BUNDLE_SERVICES, formatPath, gitUrlProblem, invalidConfig, parseConfig, readConfigFile, type ConfigFileSpec, type GitGateUpstream } from '@bot-bottle/core';
+import { BUNDLE_SERVICES, formatPath, gitUrlProblem, invalidConfig, parseConfig, readConfigFile, type ConfigFileSpec, type GitGateUpstream } from '@bot-bottle/core/service';
 import { isSshUrl } from './ssh.js';
 
 /** The same rule as the manifest's git `Name`: it becomes `<Name>.git` on the gate. */

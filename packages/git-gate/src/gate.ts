@@ -10,7 +10,7 @@ import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { loadExeca } from './exec.js';
-import { ServiceError } from '@bot-bottle/core';
+import { ServiceError } from '@bot-bottle/core/service';
 import { auditFd, writeAudit, type AuditInput, type GitAuditEntry } from './audit.js';
 import type { ResolvedGitGateConfig } from './config.js';
 import { KeyedLock } from './lock.js';

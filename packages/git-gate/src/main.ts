@@ -4,7 +4,7 @@
  * BOT_BOTTLE_GIT_GATE_CONFIG). Prints one "listening" line on stderr when it accepts
  * connections; SIGTERM/SIGINT stop it.
  */
-import { ServiceError, formatServiceError, serviceExitCode } from '@bot-bottle/core';
+import { ServiceError, formatServiceError, serviceExitCode } from '@bot-bottle/core/service';
 import { readGitGateConfig } from './config.js';
 import { startGitGate } from './gate.js';
 

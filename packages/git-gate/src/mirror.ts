@@ -6,7 +6,7 @@ import { existsSync, lstatSync, mkdirSync, realpathSync, writeFileSync } from 'n
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadExeca } from './exec.js';
-import { ServiceError } from '@bot-bottle/core';
+import { ServiceError } from '@bot-bottle/core/service';
 import type { GateEntry } from './config.js';
 import { shellQuote, upstreamGitEnv } from './ssh.js';
 

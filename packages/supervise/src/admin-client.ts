@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import * as v from 'valibot';
-import { BottleError, EgressRouteSchema, type EgressRoute } from '@bot-bottle/core';
+import { BottleError, EgressRouteSchema, type EgressRoute } from '@bot-bottle/core/service';
 
 const RoutesReply = v.object({ routes: v.array(EgressRouteSchema) });
 

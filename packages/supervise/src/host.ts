@@ -10,7 +10,7 @@
 import { constants } from 'node:fs';
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { BottleError, CONTROL_DIR_NAME, EGRESS_ADMIN_SOCKET, EXIT_USAGE, type EgressRoute, type SuperviseAuditEntry } from '@bot-bottle/core';
+import { BottleError, CONTROL_DIR_NAME, EGRESS_ADMIN_SOCKET, EXIT_USAGE, type EgressRoute, type SuperviseAuditEntry } from '@bot-bottle/core/service';
 import { getRoutes, putRoutes } from './admin-client.js';
 import { prepareManifestEdit, writeManifestEdit, type ManifestEdit } from './persist.js';
 import { listQueue, readDecision, readRequest, writeDecision, writeRoutesFile, type QueuedRequest } from './queue.js';

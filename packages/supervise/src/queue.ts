@@ -17,7 +17,7 @@ import { constants } from 'node:fs';
 import { open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as v from 'valibot';
-import { EgressRouteSchema, type EgressRoute } from '@bot-bottle/core';
+import { EgressRouteSchema, type EgressRoute } from '@bot-bottle/core/service';
 import { DecisionRecordSchema, REQUEST_ID_PATTERN, RequestRecordSchema, type DecisionRecord, type RequestRecord, type RequestStatus } from './requests.js';
 
 /** The routes in force, in the decisions folder. */

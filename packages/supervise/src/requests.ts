@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import * as v from 'valibot';
 import { getDomain } from 'tldts';
-import { EgressRouteSchema, RouteAuthEntries, RouteEntries, issueLines, routeHostProblem, type EgressRoute } from '@bot-bottle/core';
+import { EgressRouteSchema, RouteAuthEntries, RouteEntries, issueLines, routeHostProblem, type EgressRoute } from '@bot-bottle/core/service';
 
 /** At most this many requests of one bottle wait for a person at once. */
 export const MAX_PENDING = 20;

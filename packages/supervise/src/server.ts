@@ -20,7 +20,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { toJsonSchema } from '@valibot/to-json-schema';
 import * as v from 'valibot';
-import { SUPERVISE_MCP_PATH, readJsonBody, type EgressRoute, type SuperviseAuditEntry } from '@bot-bottle/core';
+import { SUPERVISE_MCP_PATH, readJsonBody, type EgressRoute, type SuperviseAuditEntry } from '@bot-bottle/core/service';
 import { listQueue, readDecision, readRequest, readRoutesFile, writeRequest } from './queue.js';
 import { GetRequestInput, GetRulesInput, MAX_PENDING, RequestEgressInput, inputProblems, newRequestId, sameAsk, type RequestRecord } from './requests.js';
 
