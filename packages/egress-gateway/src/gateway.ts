@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
-import { rm } from 'node:fs/promises';
+import { listenOn, type ListenAt } from './listen.js';
 import zlib from 'node:zlib';
 import { ServiceError, type EgressRoute } from '@bot-bottle/core/service';
 import { AuditLog, type AuditEntry } from './audit.js';
@@ -38,7 +38,7 @@ export interface GatewayOptions {
    * Where to listen: a TCP port (0 for any) on a host (default 127.0.0.1), or a unix socket; null
    * for nowhere: connections accepted elsewhere are handed in with `accept` (a pool's worker).
    */
-  listen?: { port?: number; host?: string } | { socket: string } | null;
+  listen?: ListenAt | null;
   /** Called with each audit entry as it is written. */
   onAudit?: (entry: AuditEntry) => void;
   /** How long a CONNECT tunnel may stay silent before its first byte (default 10 s). */
@@ -550,25 +550,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   const listen = options.listen === undefined ? { port: 0, host: '127.0.0.1' } : options.listen;
-  if (listen) await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    const done = () => {
-      server.off('error', reject);
-      resolve();
-    };
-    if ('socket' in listen) {
-      void rm(listen.socket, { force: true }).then(() => server.listen(listen.socket, done), reject);
-    } else server.listen(listen.port ?? 0, listen.host ?? '127.0.0.1', done);
-  });
-  const addr = listen ? server.address() : null;
-  const port = addr && typeof addr === 'object' ? addr.port : null;
-  const host = !listen || 'socket' in listen ? null : (listen.host ?? '127.0.0.1');
-  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const at = listen ? await listenOn(server, listen) : { url: null, port: null, socketPath: null };
 
   return {
-    url: port !== null && urlHost ? `http://${urlHost.includes(':') ? `[${urlHost}]` : urlHost}:${port}` : null,
-    port,
-    socketPath: listen && 'socket' in listen ? listen.socket : null,
+    ...at,
     caCertPem: ca.certPem,
     routes: () => structuredClone([...routes]),
     setRoutes(next: unknown, added: Record<string, string> = {}) {

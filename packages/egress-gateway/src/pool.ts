@@ -16,7 +16,7 @@
  * - A worker that dies is replaced; the connections it held are lost, as in a restart.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { listenOn } from './listen.js';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { EgressRoute } from '@bot-bottle/core/service';
@@ -159,25 +159,10 @@ export async function startGatewayPool(options: GatewayOptions & { workers: numb
   });
   const listen = options.listen === undefined ? { port: 0, host: '127.0.0.1' } : options.listen;
   if (!listen) throw new Error('a gateway pool listens itself: give it listen');
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    const done = () => {
-      server.off('error', reject);
-      resolve();
-    };
-    if ('socket' in listen) {
-      void rm(listen.socket, { force: true }).then(() => server.listen(listen.socket, done), reject);
-    } else server.listen(listen.port ?? 0, listen.host ?? '127.0.0.1', done);
-  });
-  const addr = server.address();
-  const port = addr && typeof addr === 'object' ? addr.port : null;
-  const host = 'socket' in listen ? null : (listen.host ?? '127.0.0.1');
-  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const at = await listenOn(server, listen);
 
   return {
-    url: port !== null && urlHost ? `http://${urlHost.includes(':') ? `[${urlHost}]` : urlHost}:${port}` : null,
-    port,
-    socketPath: 'socket' in listen ? listen.socket : null,
+    ...at,
     caCertPem: ca.certPem,
     routes: () => structuredClone([...routes]),
     async setRoutes(next: unknown, added: Record<string, string> = {}) {
