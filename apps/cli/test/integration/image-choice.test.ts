@@ -132,6 +132,13 @@ test('no base to be had and not root: one error naming what is missing and the f
     process.stderr.write('  (not run: needs root and setpriv to run bottle as another user)\n');
     return;
   }
+  // The CLI and its Node must be readable by that user: a checkout under a folder only root may
+  // enter (mktemp -d makes 0700 ones) cannot be run as another user at all.
+  const reach = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(BIN)}, require('fs').constants.R_OK)`], { encoding: 'utf8' });
+  if (reach.status !== 0) {
+    process.stderr.write('  (not run: this checkout or its Node cannot be read by another user)\n');
+    return;
+  }
   const home = await tempDir('bottle-imgchoice-nobody-');
   await chmod(home, 0o777);
   const env = { HOME: home, XDG_CONFIG_HOME: path.join(home, 'config'), PATH: process.env.PATH, BOTTLE_BASE_NODE_VERSION: '24.99.99', NO_COLOR: '1' };
