@@ -11,6 +11,6 @@ export * from './audit.js';
 export * from './service-error.js';
 export * from './config-file.js';
 export * from './json-body.js';
-export { EgressRouteSchema, RouteAuthEntries, RouteEntries, gitUrlProblem, routeHostProblem, type EgressRoute } from './manifest/schema.js';
+export { EgressRouteSchema, RouteAuthEntries, RouteEntries, authFormatProblem, authHeaderProblem, gitUrlProblem, routeHostProblem, type EgressRoute } from './manifest/schema.js';
 export { formatPath } from './manifest/describe.js';
 export type { GitGateUpstream } from './plan.js';

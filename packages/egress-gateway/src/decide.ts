@@ -4,7 +4,7 @@
  * sockets here, so every case is testable on its own (test/decide.test.ts).
  */
 import net from 'node:net';
-import type { EgressRoute } from '@bot-bottle/core/service';
+import { authHeaderProblem, type EgressRoute } from '@bot-bottle/core/service';
 import type { DlpFinding, DlpScanner } from './dlp.js';
 import { filterHeaders, framingProblem, hopHeaders } from './headers.js';
 import { targetProblem } from './paths.js';
@@ -46,6 +46,9 @@ export function splitHostPort(authority: string, defaultPort: number): { host: s
   if (!Number.isInteger(port) || port < 1 || port > 65535) return null;
   return { host: normalizeHost(m[1]!), port };
 }
+
+// What an HTTP header value may hold; anything else could end the header early or be refused by Node.
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 function refuse(status: number, reason: string, logHost = '', hintHost: string | null = null, rule: string | null = null): Refusal {
   return { status, reason, hintHost, rule, logHost };
@@ -167,10 +170,15 @@ export function decideRequest(ctx: DecideContext, dest: Destination, method: str
   const hostName = upstream.host.includes(':') ? `[${upstream.host}]` : upstream.host;
   headers.unshift('Host', upstream.port === defaultPort ? hostName : `${hostName}:${upstream.port}`);
   if (route.auth) {
+    // Checked where routes are parsed; again here, since an injected name that frames or routes
+    // the request (content-length, transfer-encoding, host...) would let a body go out unframed.
+    if (authHeaderProblem(route.auth.header)) return refuse(502, `${decision.rule} injects a header that frames or routes the request; the gateway refuses to send it`, dest.host, null, decision.rule);
     headers.push('Accept-Encoding', 'identity');
     const value = ctx.secrets[route.auth.env];
     if (value === undefined) return refuse(502, `the gateway has no value for ${route.auth.env}`, dest.host, null, decision.rule);
-    headers.push(route.auth.header, (route.auth.format ?? '{value}').replaceAll('{value}', value));
+    const injected = (route.auth.format ?? '{value}').replaceAll('{value}', value);
+    if (!HEADER_VALUE.test(injected)) return refuse(502, `the value ${decision.rule} injects cannot be a header value (a line break or control character)`, dest.host, null, decision.rule);
+    headers.push(route.auth.header, injected);
   }
   return { dest, route, rule: decision.rule, upstream, headers, authHeader };
 }

@@ -10,27 +10,23 @@ import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import type tls from 'node:tls';
-import type { AuditEntry } from './audit.js';
 import type { Allowed, Refusal } from './decide.js';
-import { DlpError, type DlpScanner } from './dlp.js';
+import { DlpError } from './dlp.js';
 import { guardedLookup } from './address-guard.js';
 import { filterHeaders, hopHeaders } from './headers.js';
-import type { RedactStream, Redactor } from './redact.js';
+import type { RedactStream } from './redact.js';
+import { refusalBody } from './rules.js';
+import type { GatewayState } from './state.js';
+import { reasonPhrase, upstreamErrorReason } from './upstream.js';
 import { WebSocketClientScanner, WebSocketScanError } from './websocket.js';
 
-export interface UpgradeContext {
-  dlp: DlpScanner;
-  redactor: Redactor;
-  upstreamTls: tls.SecureContext;
-  log(entry: Omit<AuditEntry, 'time' | 'source' | 'durationMs'>, started: number): void;
-  trackUpstream(s: net.Socket): void;
-  countBytes(n: number): void;
-  upstreamErrorReason(e: NodeJS.ErrnoException): string;
-  refusalText(status: number, method: string, display: string, reason: string, hintHost: string | null): string;
-}
-
-function rawResponse(status: number, statusText: string | undefined, headers: readonly string[]): string {
-  const lines = [`HTTP/1.1 ${status} ${statusText ?? http.STATUS_CODES[status] ?? ''}`];
+/**
+ * A response head the gateway writes on a raw socket. The reason phrase is always the standard
+ * one for the code: an upstream's own text (of a 101, or of the answer to an upgrade it did not
+ * honour) could quote the injected key.
+ */
+function rawResponse(status: number, headers: readonly string[]): string {
+  const lines = [`HTTP/1.1 ${status} ${reasonPhrase(status)}`];
   for (let i = 0; i + 1 < headers.length; i += 2) lines.push(`${headers[i]}: ${headers[i + 1]}`);
   return lines.join('\r\n') + '\r\n\r\n';
 }
@@ -45,15 +41,17 @@ export function upgradeProblem(req: http.IncomingMessage): string | null {
 }
 
 /** Refuses an upgrade on its raw socket, with the same body a plain refusal has. */
-export function refuseUpgrade(ctx: UpgradeContext, socket: net.Socket, method: string, display: string, path: string, r: Refusal, started: number): void {
-  const body = ctx.refusalText(r.status, method, display, r.reason, r.hintHost);
-  socket.end(rawResponse(r.status, undefined, ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'connection', 'close', 'x-bot-bottle-refused', '1']) + body);
+export function refuseUpgrade(ctx: GatewayState, socket: net.Socket, method: string, display: string, path: string, r: Refusal, started: number): void {
+  const body = refusalBody(method, display, r.reason, r.hintHost);
+  socket.end(rawResponse(r.status, ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'connection', 'close', 'x-bot-bottle-refused', '1']) + body);
   ctx.log({ method, host: r.logHost, path, status: r.status, bytes: 0, bytesUp: 0, decision: 'deny', rule: r.rule, reason: r.reason }, started);
 }
 
-export function forwardUpgrade(ctx: UpgradeContext, socket: net.Socket, head: Buffer, d: Allowed, started: number): void {
+export function forwardUpgrade(ctx: GatewayState, socket: net.Socket, head: Buffer, d: Allowed, started: number): void {
   const { upstream, dest } = d;
   const method = 'GET';
+  // The scanner and redactor at the time of the upgrade, for the whole connection.
+  const { dlp, redactor } = ctx;
   let status = 0;
   let bytes = 0;
   let bytesUp = 0;
@@ -102,12 +100,12 @@ export function forwardUpgrade(ctx: UpgradeContext, socket: net.Socket, head: Bu
     reason ??= `the upstream answered ${status} instead of switching protocols; the connection was closed`;
     const drop = hopHeaders(upRes.rawHeaders);
     drop.add('content-length');
-    const rh = ctx.redactor.redactHeaders(filterHeaders(upRes.rawHeaders, drop));
+    const rh = redactor.redactHeaders(filterHeaders(upRes.rawHeaders, drop));
     redacted += rh.found;
-    socket.write(rawResponse(status, upRes.statusMessage, [...rh.headers, 'connection', 'close']));
+    socket.write(rawResponse(status, [...rh.headers, 'connection', 'close']));
     let body: NodeJS.ReadableStream = upRes;
-    if (!ctx.redactor.empty) {
-      const r = ctx.redactor.stream();
+    if (!redactor.empty) {
+      const r = redactor.stream();
       streams.push(r);
       body = upRes.pipe(r);
     }
@@ -129,17 +127,17 @@ export function forwardUpgrade(ctx: UpgradeContext, socket: net.Socket, head: Bu
         ? 'the upstream switched to WebSocket with an extension the gateway did not offer (compressed frames cannot be scanned)'
         : `the upstream switched to ${JSON.stringify(upRes.headers.upgrade ?? '')}, not WebSocket`;
       upSocket.destroy();
-      const body = `bot-bottle egress gateway: ${reason}\n`;
-      socket.end(rawResponse(502, undefined, ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'connection', 'close']) + body);
+      const body = redactor.redactText(`bot-bottle egress gateway: ${reason}\n`);
+      socket.end(rawResponse(502, ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'connection', 'close']) + body);
       return;
     }
     const drop = hopHeaders(upRes.rawHeaders);
-    const rh = ctx.redactor.redactHeaders(filterHeaders(upRes.rawHeaders, drop));
+    const rh = redactor.redactHeaders(filterHeaders(upRes.rawHeaders, drop));
     redacted += rh.found;
-    socket.write(rawResponse(101, upRes.statusMessage, [...rh.headers, 'Connection', 'Upgrade', 'Upgrade', 'websocket']));
+    socket.write(rawResponse(101, [...rh.headers, 'Connection', 'Upgrade', 'Upgrade', 'websocket']));
 
     // Bottle → upstream: frames scanned before they go.
-    const scan = new WebSocketClientScanner(ctx.dlp, { routed: true });
+    const scan = new WebSocketClientScanner(dlp, { routed: true });
     scan.on('error', (e) => {
       decision = 'deny';
       reason = e instanceof DlpError ? `dlp: ${e.message}` : e instanceof WebSocketScanError ? e.message : `websocket: ${e.message}`;
@@ -147,7 +145,7 @@ export function forwardUpgrade(ctx: UpgradeContext, socket: net.Socket, head: Bu
     });
     scan.on('data', (c: Buffer) => {
       bytesUp += c.length;
-      ctx.countBytes(c.length);
+      ctx.pacer.add(c.length);
     });
     scan.pipe(upSocket);
     if (head.length) scan.write(head);
@@ -155,7 +153,7 @@ export function forwardUpgrade(ctx: UpgradeContext, socket: net.Socket, head: Bu
     socket.resume();
 
     // Upstream → bottle: injected values overwritten.
-    const down = ctx.redactor.empty ? null : ctx.redactor.stream();
+    const down = redactor.empty ? null : redactor.stream();
     if (down) {
       streams.push(down);
       down.pipe(socket);
@@ -164,7 +162,7 @@ export function forwardUpgrade(ctx: UpgradeContext, socket: net.Socket, head: Bu
     if (upHead.length) sink.write(upHead);
     upSocket.on('data', (c: Buffer) => {
       bytes += c.length;
-      ctx.countBytes(c.length);
+      ctx.pacer.add(c.length);
     });
     upSocket.pipe(sink);
     upSocket.on('error', closeBoth);
@@ -176,10 +174,10 @@ export function forwardUpgrade(ctx: UpgradeContext, socket: net.Socket, head: Bu
 
   upReq.on('error', (e: NodeJS.ErrnoException) => {
     if (status !== 0 || socket.destroyed) return;
-    reason ??= ctx.upstreamErrorReason(e);
+    reason ??= upstreamErrorReason(e);
     status = 502;
-    const body = `bot-bottle egress gateway: ${reason}\n`;
-    socket.end(rawResponse(502, undefined, ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'connection', 'close']) + body);
+    const body = redactor.redactText(`bot-bottle egress gateway: ${reason}\n`);
+    socket.end(rawResponse(502, ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'connection', 'close']) + body);
   });
   upReq.end();
 }

@@ -18,6 +18,8 @@ export {
   gitUrlProblem,
   isGitUrl,
   routeHostProblem,
+  authHeaderProblem,
+  authFormatProblem,
   type AgentConfig,
   type BottleConfig,
   type EgressRoute,
