@@ -167,6 +167,13 @@ const BAD: BadCase[] = [
   { name: 'auth env that is a secret value', value: routeWith({ host: 'a.example.com', auth: { header: 'x-api-key', env: 'sk-ant-api03-abc' } }), details: [/^bottles\.dev\.egress\.routes\[0\]\.auth\.env: .*not its value$/] },
   { name: 'auth env that the bottle itself uses', value: routeWith({ host: 'a.example.com', auth: { header: 'x-api-key', env: 'HOME' } }), details: [/^bottles\.dev\.egress\.routes\[0\]\.auth\.env: HOME is set by bot-bottle inside the bottle/] },
   { name: 'auth format without {value}', value: routeWith({ host: 'a.example.com', auth: { header: 'authorization', env: 'KEY', format: 'Bearer' } }), details: ['bottles.dev.egress.routes[0].auth.format: format must contain {value}, e.g. "Bearer {value}"'] },
+  ...['content-length', 'Transfer-Encoding', 'host', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'expect', 'proxy-authorization', 'Proxy-Anything', 'accept-encoding', 'x-forwarded-for'].map((header) => ({
+    name: `auth header ${header} (framing, routing or hop-by-hop)`,
+    value: routeWith({ host: 'a.example.com', auth: { header, env: 'KEY' } }),
+    details: [new RegExp(`^bottles\\.dev\\.egress\\.routes\\[0\\]\\.auth\\.header: header "${header}" frames, routes or belongs to one hop`)],
+  })),
+  { name: 'auth format with a line break', value: routeWith({ host: 'a.example.com', auth: { header: 'authorization', env: 'KEY', format: 'Bearer {value}\r\nx-extra: 1' } }), details: [/^bottles\.dev\.egress\.routes\[0\]\.auth\.format: format must be printable ASCII/] },
+  { name: 'auth format with an invisible character', value: routeWith({ host: 'a.example.com', auth: { header: 'authorization', env: 'KEY', format: 'Bearer\u200b {value}' } }), details: [/^bottles\.dev\.egress\.routes\[0\]\.auth\.format: format must be printable ASCII/] },
   { name: 'auth without env', value: routeWith({ host: 'a.example.com', auth: { header: 'x-api-key' } }), details: ['bottles.dev.egress.routes[0].auth.env: missing; it is required'] },
 
   // many problems at once: one line each, nothing else

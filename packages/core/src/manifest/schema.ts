@@ -116,10 +116,44 @@ export const GitUserEntries = {
 };
 const GitUserSchema = objectOnly(v.strictObject(GitUserEntries));
 
+/**
+ * Header names a route may never inject: those that frame or route a message (an injected
+ * content-length or transfer-encoding would let a chunked body go out unframed, smuggling requests
+ * past the route's policy and into another route's pooled connection), those that belong to one
+ * hop, and those the gateway itself sets or strips (Host, Accept-Encoding on a credential route,
+ * the WebSocket handshake's). Matched in any case.
+ */
+const RESERVED_AUTH_HEADERS = new Set([
+  'content-length', 'transfer-encoding', 'host', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'expect',
+  'accept-encoding', 'content-encoding', 'content-type', 'http2-settings', 'forwarded', 'via', 'max-forwards',
+  'sec-websocket-key', 'sec-websocket-accept', 'sec-websocket-extensions', 'sec-websocket-version', 'sec-websocket-protocol',
+  'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-http-method-override', 'x-http-method', 'x-method-override',
+  'x-original-url', 'x-rewrite-url',
+]);
+
+/** Why `name` cannot be a route's injected header, or null. */
+export function authHeaderProblem(name: string): string | null {
+  if (!HEADER_NAME_PATTERN.test(name)) return 'header must be an HTTP header name such as x-api-key or authorization';
+  const lower = name.toLowerCase();
+  if (RESERVED_AUTH_HEADERS.has(lower) || lower.startsWith('proxy-') || lower.startsWith('x-bot-bottle-') || lower.startsWith(':')) {
+    return `header "${name}" frames, routes or belongs to one hop of a request (or the gateway sets it); a credential goes in a header such as authorization or x-api-key`;
+  }
+  return null;
+}
+
+/** Why `format` cannot make a header value, or null: it needs `{value}` and no control characters (CR/LF would start a new header). */
+export function authFormatProblem(format: string): string | null {
+  if (!format.includes('{value}')) return 'format must contain {value}, e.g. "Bearer {value}"';
+  // A header value is visible ASCII, spaces and tabs: anything else is refused by HTTP or hidden from the person who approves it.
+  if (/[^\t\x20-\x7e]/.test(format)) return 'format must be printable ASCII (no control, line-break or non-ASCII characters), e.g. "Bearer {value}"';
+  if (format.length > 256) return 'format must be at most 256 characters';
+  return null;
+}
+
 export const RouteAuthEntries = {
-  header: v.pipe(v.string(), v.regex(HEADER_NAME_PATTERN, 'header must be an HTTP header name such as x-api-key or authorization')),
+  header: v.pipe(v.string(), v.check((h) => authHeaderProblem(h) === null, (issue) => authHeaderProblem(issue.input as string) ?? 'header is not valid')),
   env: v.pipe(v.string(), v.regex(ENV_NAME_PATTERN, 'env must be the name of an environment variable such as ANTHROPIC_API_KEY (letters, digits and "_", not starting with a digit), not its value')),
-  format: v.optional(v.pipe(v.string(), v.includes('{value}', 'format must contain {value}, e.g. "Bearer {value}"'))),
+  format: v.optional(v.pipe(v.string(), v.check((f) => authFormatProblem(f) === null, (issue) => authFormatProblem(issue.input as string) ?? 'format is not valid'))),
   /** Opt-in, by name, to sending the credential over plain http (a `to` of http://, or "schemes" with "http"). */
   cleartext: v.optional(v.boolean()),
 };
