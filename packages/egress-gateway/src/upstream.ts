@@ -111,7 +111,8 @@ export function forward(state: GatewayState, req: http.IncomingMessage, res: htt
         const decoder = decoderFor(coding);
         if (decoder === undefined) {
           decision = 'deny';
-          reason = `the upstream sent a ${JSON.stringify(redactor.redactText(coding.slice(0, 40)))}-encoded response the gateway cannot scan for the injected credential`;
+          // The coding's name is the upstream's text (a cut of it could carry part of the key): not quoted.
+          reason = 'the upstream sent a response in a content coding the gateway cannot decode, so it cannot scan it for the injected credential';
           upReq.destroy();
           sendGatewayError(state, res, reason);
           return;
@@ -120,7 +121,7 @@ export function forward(state: GatewayState, req: http.IncomingMessage, res: htt
           drop.add('content-encoding');
           drop.add('content-length');
           decoder.on('error', (e: NodeJS.ErrnoException) => {
-            reason ??= `the upstream's ${coding} response could not be decoded (${e.code ?? 'corrupt data'})`;
+            reason ??= `the upstream's compressed response could not be decoded (${e.code ?? 'corrupt data'})`;
             res.destroy();
           });
           body = body.pipe(decoder);
