@@ -14,7 +14,7 @@ import { guardedLookup } from './address-guard.js';
 import type { AuditEntry, AuditLog } from './audit.js';
 import { ClientSlots } from './client-slots.js';
 import type { Tunnel } from './decide.js';
-import { DlpScanner } from './dlp.js';
+import { DlpScanner, MIN_SECRET_LENGTH } from './dlp.js';
 import { GcPacer } from './gc.js';
 import { Redactor } from './redact.js';
 import { RuleSet, parseRoutes } from './rules.js';
@@ -56,6 +56,9 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** Why `value` cannot be injected as a header value, or null. */
 export function secretValueProblem(value: unknown): string | null {
   if (typeof value !== 'string' || value === '') return 'it is empty';
+  // DLP and the redactor do not look for shorter values (they would match ordinary text), so a
+  // short one could come back to the bottle in an echo. No real credential is this short.
+  if (value.length < MIN_SECRET_LENGTH) return `it is shorter than ${MIN_SECRET_LENGTH} characters, too short to be told apart in what goes out and comes back`;
   if (value.length > 64 * 1024) return 'it is longer than 64 KiB';
   if (!HEADER_VALUE.test(value)) return 'it holds a line break or another character a header value cannot (it would end the header early)';
   return null;
@@ -89,7 +92,7 @@ export function checkRouteChange(next: unknown, added: Record<string, string>, h
     if (!SECRET_NAME.test(name) || secretValueProblem(value) !== null) {
       throw new ServiceError(`egress gateway: the value sent for ${SECRET_NAME.test(name) ? name : 'a secret'} is not a usable secret`, {
         kind: 'config',
-        suggestions: ['Send {"secrets": {"ENV_NAME": "value"}} with a non-empty value of at most 64 KiB, on one line.'],
+        suggestions: ['Send {"secrets": {"ENV_NAME": "value"}} with a value of 8 characters to 64 KiB, on one line.'],
       });
     }
   }

@@ -261,10 +261,12 @@ test('a route may not inject a framing, routing or hop-by-hop header, in any cas
   await ctx.tg.gateway.setRoutes(kept);
 });
 
-test('a value with a line break is never injected (it would end the header and start another)', async (ctx) => {
+test('a value with a line break, or one too short to be redacted, is never injected', async (ctx) => {
   const err = await ctx.tg.gateway.setRoutes([{ host: 'x.example.test', auth: { header: 'x-token', env: 'SPLIT' } }], { SPLIT: 'abc\r\ncontent-length: 0' }).then(() => null, (e: Error) => e);
   assert.ok(err);
   assert.match(err!.message, /not a usable secret/);
+  const short = await ctx.tg.gateway.setRoutes([{ host: 'x.example.test', auth: { header: 'x-token', env: 'SHORT' } }], { SHORT: 'abc1234' }).then(() => null, (e: Error) => e);
+  assert.ok(short, 'a value too short for DLP and the redactor to look for was accepted');
   const fmt = await ctx.tg.gateway.setRoutes([{ host: 'x.example.test', auth: { header: 'x-token', env: 'KEY', format: '{value}\r\nx-smuggled: 1' } }]).then(() => null, (e: Error) => e);
   assert.ok(fmt);
   assert.match(String((fmt as { details?: string[] }).details), /printable ASCII/);
