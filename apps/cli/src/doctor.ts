@@ -4,7 +4,7 @@
  */
 import { execa, type Result } from 'execa';
 import { isBottleError } from '@bot-bottle/core';
-import { statedImageChoice, userConfigDir, userConfigFile } from '@bot-bottle/backend-docker';
+import { statedImageChoice, userConfigDir, userConfigFile } from '@bot-bottle/images';
 
 export interface DoctorCheckResult {
   name: string;

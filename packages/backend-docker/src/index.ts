@@ -1,7 +1,6 @@
 export { DockerBackend, removeBottle, type DockerLaunchOptions, type StateRecord } from './docker-backend.js';
 export { DockerTarget } from './target.js';
-export { ensureImages, DEFAULT_BASE_IMAGE, CLAUDE_CODE_VERSION, type EnsuredImages, type ImageRefs, type ImageSettings } from './images.js';
-export { debianBase, hostCaCerts, localDebianBase, readImageConfig, statedImageChoice, userConfigDir, userConfigFile, writeImageConfig, type ChoiceSource, type ImageChoice, type ImageConfig } from './image-config.js';
-export { docker, dockerOk, dockerStats } from './docker-cli.js';
-export * from './names.js';
-export { ownerId, ownerGone, KEEP } from './owner.js';
+export { containerName, socketVolumeName, bundleName } from './names.js';
+// Kept for the docker backend's users: the shared layer's docker runner and the images.
+export { docker, dockerOk, dockerStats } from '@bot-bottle/backend-kit';
+export { ensureImages, DEFAULT_BASE_IMAGE, CLAUDE_CODE_VERSION, type EnsuredImages, type ImageRefs, type ImageSettings } from '@bot-bottle/images';

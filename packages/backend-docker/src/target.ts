@@ -3,10 +3,9 @@
  * channel (a single `docker exec -i` running the image's exec agent); a container without the
  * agent (an image not built by bot-bottle) gets one `docker exec` / `docker cp` per call instead.
  */
+import { spawn } from 'node:child_process';
 import type { ExecOptions, ExecResult, Target } from '@bot-bottle/core';
-import { docker } from './docker-cli.js';
-import { ExecChannel } from './exec-channel.js';
-import { copyFailed } from './target-errors.js';
+import { DOCKER, ExecChannel, copyFailed, docker, dockerStats } from '@bot-bottle/backend-kit';
 
 export class DockerTarget implements Target {
   readonly description: string;
@@ -18,7 +17,10 @@ export class DockerTarget implements Target {
 
   private open(): Promise<ExecChannel | null> {
     if (!this.useChannel) return Promise.resolve(null);
-    this.channel ??= ExecChannel.open(this.container).catch(() => null);
+    this.channel ??= ExecChannel.open((argv) => {
+      dockerStats.spawned++;
+      return spawn(DOCKER, ['exec', '-i', '-u', 'root', this.container, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
+    }, this.description).catch(() => null);
     return this.channel;
   }
 
@@ -47,7 +49,7 @@ export class DockerTarget implements Target {
     if (r.exitCode !== 0) {
       // docker cp names a missing source as `lstat <host path>: ...`; anything else failed in the container.
       const hostSide = /\blstat\b|no such file or directory/i.test(r.stderr) && r.stderr.includes(hostPath);
-      throw copyFailed(this.container, hostPath, guestPath, hostSide ? 'host' : 'guest', r.stderr);
+      throw copyFailed(this.description, hostPath, guestPath, hostSide ? 'host' : 'guest', r.stderr);
     }
   }
 

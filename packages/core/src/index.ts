@@ -16,3 +16,4 @@ export * from './audit.js';
 export * from './service-error.js';
 export * from './config-file.js';
 export * from './json-body.js';
+export * from './labels.js';

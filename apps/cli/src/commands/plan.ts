@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { formatPath, makePlan, resolveSteps, type BottlePlan } from '@bot-bottle/core';
-import { statedImageChoice } from '@bot-bottle/backend-docker';
+import { statedImageChoice } from '@bot-bottle/images';
 import { BaseCommand } from '../base-command.js';
 import { manifestFlag, readManifest } from '../manifest.js';
 import { loadRegistry } from '../provisioners.js';

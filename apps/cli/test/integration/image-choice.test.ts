@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_BASE_IMAGE, debianBase, ensureImages, hostCaCerts, localDebianBase, type EnsuredImages } from '@bot-bottle/backend-docker';
+import { DEFAULT_BASE_IMAGE, debianBase, ensureImages, hostCaCerts, localDebianBase, type EnsuredImages } from '@bot-bottle/images';
 import { BIN, cleanupTempDirs, tempDir } from '../helpers.js';
 
 const test = suite('image choice (real engine)');

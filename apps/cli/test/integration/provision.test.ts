@@ -10,7 +10,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ensureImages } from '@bot-bottle/backend-docker';
+import { ensureImages } from '@bot-bottle/images';
 import { BIN, EXAMPLE_PLUGIN, cleanupTempDirs, isolatedXdg, tempDir } from '../helpers.js';
 
 const test = suite('provisioners in a real bottle');

@@ -12,8 +12,7 @@ import { bundleLimits, makePlan, resolveLimits, validateManifest, type LaunchedB
 import { tmpdir } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DOCKER } from '../../src/docker-cli.js';
-import { engineInfo, limitArgs, limitsForEngine } from '../../src/docker-backend.js';
+import { DOCKER, engineInfo, limitArgs, limitsForEngine } from '@bot-bottle/backend-kit';
 import { bundleName, containerName, docker, dockerOk } from '../../src/index.js';
 import { TEST_LABEL, inBottle, planFor, removeTestResources, testEnv, testImages, uniq, type TestEnv } from '../helpers.js';
 

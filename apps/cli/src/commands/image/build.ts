@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { ensureImages, type ChoiceSource, type EnsuredImages } from '@bot-bottle/backend-docker';
+import { ensureImages, type ChoiceSource, type EnsuredImages } from '@bot-bottle/images';
 import { BaseCommand } from '../../base-command.js';
 
 const FROM: Record<ChoiceSource, string> = { flag: 'flag', env: 'environment', config: 'config', detected: 'detected' };

@@ -1,12 +1,15 @@
 /**
- * The host side of a bundle: its config, the bottle's egress CA (key mode 600, on the host and in
- * the bundle only), the extra upstream CAs, and the dirs the bundle writes back to (log, control).
+ * The host side of a bundle, the same for every backend (each runs the bundle as the same docker
+ * container): its config, the bottle's egress CA (key mode 600, on the host and in the bundle
+ * only), the extra upstream CAs, the dirs the bundle writes back to (log, control), and every host
+ * path it mounts, as structured mounts. `prepareBundleFiles` makes the files and the config's
+ * draft; `writeBundleConfig` writes the config once, with the limits the engine's machine allows.
  */
 import { copyFile, mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { BottleError, CONTROL_DIR_NAME, EXIT_USAGE, bottleErrorFrom, isServiceError, type BottlePlan } from '@bot-bottle/core';
+import { BottleError, CONTROL_DIR_NAME, EXIT_USAGE, bottleErrorFrom, isServiceError, type BottlePlan, type LimitsPlan } from '@bot-bottle/core';
 import { SOCKET_DIR } from './names.js';
 
 /** Where the bundle sees the host's egress dir (the CA) — a read-only mount. */
@@ -21,13 +24,37 @@ function isSshUpstream(url: string): boolean {
   return /^(ssh|git\+ssh|ssh\+git):\/\//i.test(url) || !/^[a-z][a-z0-9+.-]*:\/\//i.test(url);
 }
 
-export interface BundleDirs {
+/** A host path (or, for docker, a volume name) seen at `guest` in a container. */
+export interface Mount {
+  host: string;
+  guest: string;
+  readOnly: boolean;
+}
+
+/** Where the bundle sees its config dir, log dir and control dir. */
+export const BUNDLE_CONFIG_DIR = '/etc/bot-bottle';
+export const BUNDLE_LOG_DIR = '/var/log/bot-bottle';
+export const BUNDLE_CONTROL_DIR = '/run/bot-bottle-control';
+
+export interface BundleFiles {
   bundleDir: string;
   egressDir: string;
   logDir: string;
   controlDir: string;
-  /** `-v` arguments for the files the bundle alone mounts (identity files, known_hosts, the supervise queue). */
-  mounts: string[];
+  /** Every host path the bundle mounts (config, CA, log, control, identity files, known_hosts, the supervise queue); not its sockets, which are the backend's. */
+  mounts: Mount[];
+  /** The config before the engine's limits are known (see writeBundleConfig). */
+  config: BundleConfigDraft;
+}
+
+export interface BundleConfigDraft {
+  slug: string;
+  socketDir: string;
+  logDir: string;
+  controlDir: string;
+  egress: Record<string, unknown>;
+  gitGate: unknown;
+  supervise: unknown;
 }
 
 /** Extra CAs the gateway trusts for upstreams (beside the system store): BOT_BOTTLE_UPSTREAM_CA_CERTS, ':'-separated. */
@@ -35,7 +62,7 @@ export function upstreamCaFiles(env: NodeJS.ProcessEnv): string[] {
   return (env.BOT_BOTTLE_UPSTREAM_CA_CERTS ?? '').split(':').filter(Boolean);
 }
 
-export async function prepareBundleFiles(plan: BottlePlan, env: NodeJS.ProcessEnv): Promise<BundleDirs> {
+export async function prepareBundleFiles(plan: BottlePlan, env: NodeJS.ProcessEnv): Promise<BundleFiles> {
   const bundleDir = path.join(plan.stateDir, 'bundle');
   const egressDir = path.dirname(plan.egress.caCertPath);
   const logDir = path.dirname(plan.egress.auditLogPath);
@@ -71,12 +98,17 @@ export async function prepareBundleFiles(plan: BottlePlan, env: NodeJS.ProcessEn
 
   // Each identity file and known_hosts is mounted read-only into the bundle (never the bottle);
   // the gate's config names them by their mount paths.
-  const mounts: string[] = [];
+  const mounts: Mount[] = [
+    { host: bundleDir, guest: BUNDLE_CONFIG_DIR, readOnly: true },
+    { host: egressDir, guest: BUNDLE_EGRESS_DIR, readOnly: true },
+    { host: logDir, guest: BUNDLE_LOG_DIR, readOnly: false },
+    { host: controlDir, guest: BUNDLE_CONTROL_DIR, readOnly: false },
+  ];
   const upstreams = plan.gitGate.upstreams.map((u, i) => {
     const key = u.identityFile ? `${BUNDLE_GIT_DIR}/keys/${i}` : null;
     const kh = u.knownHosts ? `${BUNDLE_GIT_DIR}/known_hosts/${i}` : null;
-    if (u.identityFile) mounts.push('-v', `${u.identityFile}:${key}:ro`);
-    if (u.knownHosts) mounts.push('-v', `${u.knownHosts}:${kh}:ro`);
+    if (u.identityFile) mounts.push({ host: u.identityFile, guest: key!, readOnly: true });
+    if (u.knownHosts) mounts.push({ host: u.knownHosts, guest: kh!, readOnly: true });
     return { ...u, identityFile: key, knownHosts: kh };
   });
   const userKnownHosts = env.BOT_BOTTLE_KNOWN_HOSTS || path.join(env.HOME || homedir(), '.ssh', 'known_hosts');
@@ -84,7 +116,7 @@ export async function prepareBundleFiles(plan: BottlePlan, env: NodeJS.ProcessEn
   const needDefault = plan.gitGate.upstreams.filter((u) => !u.knownHosts && isSshUpstream(u.upstream));
   if (needDefault.length && existsSync(userKnownHosts)) {
     defaultKnownHosts = `${BUNDLE_GIT_DIR}/user_known_hosts`;
-    mounts.push('-v', `${userKnownHosts}:${defaultKnownHosts}:ro`);
+    mounts.push({ host: userKnownHosts, guest: defaultKnownHosts, readOnly: true });
   } else if (needDefault.length) {
     throw new BottleError('LAUNCH_ENV_MISSING', `git entry ${needDefault.map((u) => `"${u.name}"`).join(', ')} is an ssh upstream and no known_hosts is available to check its host key`, {
       details: [`looked for ${userKnownHosts}`],
@@ -106,28 +138,42 @@ export async function prepareBundleFiles(plan: BottlePlan, env: NodeJS.ProcessEn
     await chmod(plan.supervise.queueDir, 0o777);
     await mkdir(plan.supervise.decisionsDir, { recursive: true });
     await chmod(plan.supervise.decisionsDir, 0o755);
-    mounts.push('-v', `${plan.supervise.queueDir}:${BUNDLE_SUPERVISE_DIR}/queue`, '-v', `${plan.supervise.decisionsDir}:${BUNDLE_SUPERVISE_DIR}/decisions:ro`);
+    mounts.push({ host: plan.supervise.queueDir, guest: `${BUNDLE_SUPERVISE_DIR}/queue`, readOnly: false }, { host: plan.supervise.decisionsDir, guest: `${BUNDLE_SUPERVISE_DIR}/decisions`, readOnly: true });
   }
 
-  const config = {
+  const config: BundleConfigDraft = {
     slug: plan.slug,
     socketDir: SOCKET_DIR,
-    logDir: '/var/log/bot-bottle',
-    controlDir: '/run/bot-bottle-control',
+    logDir: BUNDLE_LOG_DIR,
+    controlDir: BUNDLE_CONTROL_DIR,
     egress: {
       ca: { cert: `${BUNDLE_EGRESS_DIR}/${path.basename(ca.certPath)}`, key: `${BUNDLE_EGRESS_DIR}/${path.basename(ca.keyPath)}` },
       routes: plan.egress.routes,
       secretEnv: plan.egress.secretEnv,
       extraCaFiles,
-      // One gateway process per core of the bundle's quota: the bundle's cores are its own (the
-      // gateway's "auto", half the cores, is for a gateway sharing a machine with its client).
-      workers: Math.max(1, Math.floor(plan.limits.bundle.cpus)),
     },
     gitGate: upstreams.length ? { upstreams, defaultKnownHosts } : null,
-    supervise: plan.supervise ? { dir: BUNDLE_SUPERVISE_DIR } : null,
+    supervise: plan.supervise ? { dir: BUNDLE_SUPERVISE_DIR, credentials: plan.supervise.credentials } : null,
   };
-  await writeFile(path.join(bundleDir, 'bundle.json'), JSON.stringify(config, null, 2) + '\n', { mode: 0o644 });
   // The bundle reads these as root; the bottle never mounts any of them.
   await chmod(bundleDir, 0o755);
-  return { bundleDir, egressDir, logDir, controlDir, mounts };
+  return { bundleDir, egressDir, logDir, controlDir, mounts, config };
+}
+
+/**
+ * Writes the bundle's config, once: the draft, the gateway's process count from the limits the
+ * bundle really runs with (the engine's machine may be smaller than the planner's), and `extra`
+ * keys a launch adds (a test's broken config, say).
+ */
+export async function writeBundleConfig(files: BundleFiles, limits: LimitsPlan, extra: Record<string, unknown> = {}): Promise<string> {
+  const config = {
+    ...files.config,
+    // One gateway process per core of the bundle's quota: the bundle's cores are its own (the
+    // gateway's "auto", half the cores, is for a gateway sharing a machine with its client).
+    egress: { ...files.config.egress, workers: Math.max(1, Math.floor(limits.bundle.cpus)) },
+    ...extra,
+  };
+  const file = path.join(files.bundleDir, 'bundle.json');
+  await writeFile(file, JSON.stringify(config, null, 2) + '\n', { mode: 0o644 });
+  return file;
 }

@@ -4,14 +4,14 @@
  * with the fix; each with the control that the same launch passes once the input is right.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EXIT_USAGE } from '@bot-bottle/core';
 import { cleanupTempDirs, planFor, rejects, tempDir, world } from '@bot-bottle/core/testing';
 import { readBundleConfig } from '@bot-bottle/bundle';
-import { prepareBundleFiles } from '../src/bundle-files.js';
+import { prepareBundleFiles, writeBundleConfig } from '../src/bundle-files.js';
 
 const test = suite('bundle files');
 test.after.each(cleanupTempDirs);
@@ -54,7 +54,8 @@ test('an ssh upstream with no known_hosts anywhere: LAUNCH_ENV_MISSING, exit 2, 
   await mkdir(path.dirname(knownHosts), { recursive: true });
   await writeFile(knownHosts, 'git.example.invalid ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n');
   const dirs = await prepareBundleFiles(plan, { HOME: w.home });
-  assert.ok(dirs.mounts.some((m) => m.startsWith(`${knownHosts}:`) && m.endsWith(':ro')), dirs.mounts.join(' '));
+  assert.ok(dirs.mounts.some((m) => m.host === knownHosts && m.readOnly), JSON.stringify(dirs.mounts));
+  assert.ok(!dirs.mounts.some((m) => m.guest.startsWith('/run/bot-bottle/') || m.guest === '/run/bot-bottle'), 'the sockets are the backend\'s to mount');
 });
 
 test('the bundle.json it writes is one the bundle reads: its schema takes it, with and without git', async () => {
@@ -65,13 +66,24 @@ test('the bundle.json it writes is one the bundle reads: its schema takes it, wi
   for (const input of [{}, { routes: [{ host: 'api.example.com' }], git: [{ Name: 'app', Upstream: 'ssh://git@git.example.invalid/app.git', IdentityFile: '~/.ssh/id_ed25519' }] }]) {
     const plan = await planFor(w, input);
     const dirs = await prepareBundleFiles(plan, { HOME: w.home });
-    const config = await readBundleConfig(path.join(dirs.bundleDir, 'bundle.json'));
+    const config = await readBundleConfig(await writeBundleConfig(dirs, plan.limits));
     assert.is(config.slug, plan.slug);
     assert.is(config.gitGate?.upstreams.length ?? 0, plan.gitGate.upstreams.length);
     assert.equal(config.egress.routes, plan.egress.routes);
     // The gateway runs one process per core of the bundle's quota.
     assert.is(config.egress.workers, Math.floor(plan.limits.bundle.cpus));
   }
+});
+
+test('writeBundleConfig follows the limits it is given (an engine machine smaller than the planner\'s), and adds extra keys', async () => {
+  const w = await world();
+  const plan = await planFor(w);
+  const dirs = await prepareBundleFiles(plan, { HOME: w.home });
+  const limits = { ...plan.limits, bundle: { ...plan.limits.bundle, cpus: 3.5 } };
+  const file = await writeBundleConfig(dirs, limits, { note: 'x' });
+  const raw = JSON.parse(await readFile(file, 'utf8')) as { egress: { workers: number }; note: string };
+  assert.is(raw.egress.workers, 3);
+  assert.is(raw.note, 'x');
 });
 
 test.run();

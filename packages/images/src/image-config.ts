@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { BottleError, EXIT_INTERRUPTED, EXIT_USAGE, isBottleError } from '@bot-bottle/core';
-import { docker } from './docker-cli.js';
+import { docker } from '@bot-bottle/backend-kit';
 
 export const DEFAULT_BASE_IMAGE = 'node:24-bookworm-slim';
 /** Where Debian-family hosts keep the CAs they added (update-ca-certificates reads it). */

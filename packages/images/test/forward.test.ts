@@ -13,7 +13,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BUNDLE_READY_MARKER, BUNDLE_SERVICES } from '@bot-bottle/core';
 import { cleanupTempDirs, tempDir } from '@bot-bottle/core/testing';
-import { AGENT_ENDPOINTS, forwarderArgs } from '../src/names.js';
+import { AGENT_ENDPOINTS, forwarderArgs } from '@bot-bottle/backend-kit/names';
 
 const FORWARD = fileURLToPath(new URL('../images/agent/forward.mjs', import.meta.url));
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { BottleError, EXIT_INTERRUPTED, EXIT_USAGE } from '@bot-bottle/core';
-import { docker } from './docker-cli.js';
+import { docker } from '@bot-bottle/backend-kit';
 import { collectClosure, hashClosure, layoutClosure, verifyLayout, writeLayout } from './bundle-closure.js';
 import {
   DEFAULT_BASE_IMAGE,

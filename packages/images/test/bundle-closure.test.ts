@@ -54,7 +54,7 @@ function load(fromDir: string, name: string): unknown {
 async function npmTree(): Promise<{ root: string; from: string }> {
   const root = await tempDir('bottle-closure-npm-');
   const nm = path.join(root, 'node_modules');
-  const from = await pkg(path.join(nm, '@bot-bottle/backend-docker'), { name: '@bot-bottle/backend-docker', version: '0.1.0' });
+  const from = await pkg(path.join(nm, '@bot-bottle/images'), { name: '@bot-bottle/images', version: '0.1.0' });
   await pkg(path.join(nm, '@bot-bottle/bundle'), { name: '@bot-bottle/bundle', version: '0.1.0', dependencies: { a: '^1', b: '^1' }, optionalDependencies: { 'not-installed': '^1' } });
   await pkg(path.join(nm, 'a'), { name: 'a', version: '1.0.0', dependencies: { c: '^1' } });
   await pkg(path.join(nm, 'b'), { name: 'b', version: '1.0.0', dependencies: { c: '^2' } });
@@ -89,7 +89,7 @@ async function pnpmTree(): Promise<{ root: string; from: string; source: string 
   await link(at('c@2.0.0', 'c'), at('d@1.0.0', 'c'));
   await link(at('a@1.0.0', 'a'), path.join(source, 'node_modules/a'));
   await link(at('d@1.0.0', 'd'), path.join(source, 'node_modules/d'));
-  const from = await pkg(path.join(root, 'packages/backend-docker'), { name: '@bot-bottle/backend-docker', version: '0.1.0' });
+  const from = await pkg(path.join(root, 'packages/images'), { name: '@bot-bottle/images', version: '0.1.0' });
   await link(source, path.join(from, 'node_modules/@bot-bottle/bundle'));
   return { root, from, source };
 }

@@ -1,6 +1,7 @@
 /**
- * One long-lived `docker exec -i` into a bottle, running the image's exec agent (exec-agent.mjs):
- * every later exec and copy is a message on its stdin, not a new docker process. Provisioning is a
+ * One long-lived exec into a bottle (`docker exec -i`, `smolvm machine exec --interactive`: the
+ * backend says how, with a spawn function), running the image's exec agent (exec-agent.mjs):
+ * every later exec and copy is a message on its stdin, not a new engine process. Provisioning is a
  * dozen small steps; as docker processes each costs ~50 ms of CLI start and API round trips, as
  * messages a few ms. Data moves in JSON lines (base64), streamed with back-pressure.
  *
@@ -14,7 +15,6 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { BottleError, type ExecOptions, type ExecResult } from '@bot-bottle/core';
-import { DOCKER, dockerStats } from './docker-cli.js';
 import { channelClosed, copyFailed, interrupted, requestFailed } from './target-errors.js';
 
 /** Where the agent image keeps the exec agent. */
@@ -34,13 +34,18 @@ export class ExecChannel {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed: BottleError | null = null;
-  private constructor(private readonly child: ChildProcess, readonly container: string) {}
+  private constructor(private readonly child: ChildProcess, readonly description: string) {}
 
-  /** Starts the agent in `container`; rejects if it does not come up (an image without it, a stopped container). */
-  static async open(container: string, timeoutMs = 30_000): Promise<ExecChannel> {
-    dockerStats.spawned++;
-    const child = spawn(DOCKER, ['exec', '-i', '-u', 'root', container, 'node', EXEC_AGENT_PATH], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const channel = new ExecChannel(child, container);
+  /**
+   * Starts the agent: `spawnAgent(argv)` runs `argv` (the agent's command) in the bottle as root,
+   * with stdin, stdout and stderr piped. `description` names the sandbox in every error
+   * ("docker container bot-bottle-demo-abc12"). Rejects if the agent does not come up (an image
+   * without it, a stopped sandbox).
+   */
+  static async open(spawnAgent: (argv: readonly string[]) => ChildProcess, description: string, timeoutMs = 30_000): Promise<ExecChannel> {
+    const child = spawnAgent(['node', EXEC_AGENT_PATH]);
+    const container = description;
+    const channel = new ExecChannel(child, description);
     let stderr = '';
     child.stderr!.on('data', (b) => (stderr = (stderr + b).slice(-2000)));
     child.stdin!.on('error', () => undefined);
@@ -64,7 +69,7 @@ export class ExecChannel {
     });
     lines.on('line', (line) => channel.onFrame(line));
     child.on('error', (e) => channel.shutDown(channelClosed(container, e.message)));
-    child.on('close', (code) => channel.shutDown(channelClosed(container, `docker exited ${code}${stderr.trim() ? `: ${stderr.trim().split('\n').pop()}` : ''}`)));
+    child.on('close', (code) => channel.shutDown(channelClosed(container, `the exec process exited ${code}${stderr.trim() ? `: ${stderr.trim().split('\n').pop()}` : ''}`)));
     channel.idle();
     return channel;
   }
@@ -84,7 +89,7 @@ export class ExecChannel {
   /** Copies a host file or directory tree to guestPath, landing as `docker cp` lands it. */
   async copyIn(hostPath: string, guestPath: string, options: Pick<ExecOptions, 'timeoutMs' | 'signal'> = {}): Promise<void> {
     const st = await lstat(hostPath).catch((e: NodeJS.ErrnoException) => {
-      throw copyFailed(this.container, hostPath, guestPath, 'host', e.code === 'ENOENT' ? 'it does not exist' : e.message);
+      throw copyFailed(this.description, hostPath, guestPath, 'host', e.code === 'ENOENT' ? 'it does not exist' : e.message);
     });
     const kind = st.isDirectory() ? 'dir' : 'file';
     // A directory goes as one tar stream made by the host's tar (GNU tar, or bsdtar on macOS and
@@ -101,8 +106,8 @@ export class ExecChannel {
     // nobody reads any more (a broken pipe): that is not the cause. Any other tar failure is (the
     // bottle then sees a cut-off stream).
     const hostFailed = code !== 0 && code !== null && !(r.code !== 0 && /broken pipe/i.test(tarError));
-    if (hostFailed) throw copyFailed(this.container, hostPath, guestPath, 'host', `tar: ${tarError.trim() || `exit ${code}`}`);
-    if (r.code !== 0) throw copyFailed(this.container, hostPath, guestPath, 'guest', r.error ?? `the exec agent's copy exited ${r.code}`);
+    if (hostFailed) throw copyFailed(this.description, hostPath, guestPath, 'host', `tar: ${tarError.trim() || `exit ${code}`}`);
+    if (r.code !== 0) throw copyFailed(this.description, hostPath, guestPath, 'guest', r.error ?? `the exec agent's copy exited ${r.code}`);
   }
 
   close(): void {
@@ -123,7 +128,7 @@ export class ExecChannel {
       this.pending.set(id, { stdout: [], stderr: [], resolve, reject });
     });
     const timeoutMs = options.timeoutMs ?? 120_000;
-    const timer = setTimeout(() => this.abort(id, new BottleError('BACKEND_FAILED', `${what} in ${this.container} timed out after ${timeoutMs / 1000}s`, { suggestions: ['Re-run with BOTTLE_DEBUG=1 for details.'] })), timeoutMs);
+    const timer = setTimeout(() => this.abort(id, new BottleError('BACKEND_FAILED', `${what} in ${this.description} timed out after ${timeoutMs / 1000}s`, { suggestions: ['Re-run with BOTTLE_DEBUG=1 for details.'] })), timeoutMs);
     const onAbort = () => this.abort(id, interrupted(what));
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -150,7 +155,7 @@ export class ExecChannel {
       return await done;
     } catch (e) {
       // A write into a channel that broke (EPIPE) fails the request; the user gets it with a fix.
-      this.abort(id, requestFailed(this.container, what, e));
+      this.abort(id, requestFailed(this.description, what, e));
       return await done;
     } finally {
       clearTimeout(timer);

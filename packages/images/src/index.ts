@@ -1,0 +1,9 @@
+/**
+ * The images every backend's bottle boots and every bundle runs: built here from this package's
+ * Dockerfiles (images/), tagged by a hash of their inputs, from the base the user chose or one
+ * detected (a Debian base made with debootstrap where no registry is reachable), with extra CAs
+ * trusted at build time. The docker bottle runs the agent image; the smolmachines VM boots it too.
+ */
+export { ensureImages, DEFAULT_BASE_IMAGE, CLAUDE_CODE_VERSION, type EnsuredImages, type ImageRefs, type ImageSettings } from './images.js';
+export { debianBase, hostCaCerts, localDebianBase, readImageConfig, statedImageChoice, userConfigDir, userConfigFile, writeImageConfig, type ChoiceSource, type ImageChoice, type ImageConfig } from './image-config.js';
+export { collectClosure, hashClosure, layoutClosure, verifyLayout, writeLayout } from './bundle-closure.js';
