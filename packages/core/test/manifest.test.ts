@@ -71,6 +71,14 @@ const BAD: BadCase[] = [
   },
   { name: 'git entry without Name and Upstream', value: gitWith({}), details: ['bottles.dev.git[0].Name: missing; it is required', 'bottles.dev.git[0].Upstream: missing; it is required'] },
   { name: 'an empty protect pattern', value: gitWith({ ...app, protect: ['main', ' '] }), details: ['bottles.dev.git[0].protect[1]: a protect pattern must not be empty'] },
+  { name: 'refs is a string', value: gitWith({ ...app, refs: 'refs/notes/*' }), details: ['bottles.dev.git[0].refs: expected an array but got the string "refs/notes/*"'] },
+  { name: 'an empty refs pattern', value: gitWith({ ...app, refs: [' '] }), details: ['bottles.dev.git[0].refs[0]: a refs pattern must not be empty'] },
+  { name: 'refs opting in to refs/replace/', value: gitWith({ ...app, refs: ['refs/notes/*', 'refs/replace/*'] }), details: [/^bottles\.dev\.git\[0\]\.refs\[1\]: refs\/replace\/ can never be opted in: a replace ref makes git show another commit in place of the one it names/] },
+  { name: 'refs opting in to refs/Replace./ (one folder on a case-insensitive file system)', value: gitWith({ ...app, refs: ['refs/Replace./x', 'refs/re\u200dplace/*'] }), details: [/^bottles\.dev\.git\[0\]\.refs\[0\]: refs\/replace\/ can never be opted in/, /^bottles\.dev\.git\[0\]\.refs\[1\]: refs\/replace\/ can never be opted in/] },
+  { name: 'refs opting in to refs/namespaces/', value: gitWith({ ...app, refs: ['refs/namespaces/x/*'] }), details: [/^bottles\.dev\.git\[0\]\.refs\[0\]: refs\/namespaces\/ can never be opted in/] },
+  { name: 'refs naming branches', value: gitWith({ ...app, refs: ['refs/heads/*'] }), details: [/^bottles\.dev\.git\[0\]\.refs\[0\]: refs\/heads\/ and refs\/tags\/ are always pushable/] },
+  { name: 'refs without a namespace', value: gitWith({ ...app, refs: ['refs/*'] }), details: [/^bottles\.dev\.git\[0\]\.refs\[0\]: a refs pattern names refs in one namespace outside refs\/heads\/ and refs\/tags\/, such as "refs\/notes\/\*" or "refs\/for\/\*"; "refs\/\*" does not start with refs\/<namespace>\//] },
+  { name: 'refs with a space', value: gitWith({ ...app, refs: ['refs/notes/a b'] }), details: [/^bottles\.dev\.git\[0\]\.refs\[0\]: .*no spaces, control characters/] },
   { name: 'git_user is a string', value: bottleWith({ git_user: 'Bot <bot@example.com>' }), details: [/^bottles\.dev\.git_user: expected an object but got the string "Bot <bot@example\.com>"$/] },
   { name: 'git_user.email is not an address', value: bottleWith({ git_user: { name: 'Bot', email: 'bot at example' } }), details: ['bottles.dev.git_user.email: git_user.email "bot at example" is not an e-mail address'] },
   { name: 'git_user.name is empty', value: bottleWith({ git_user: { name: '' } }), details: ['bottles.dev.git_user.name: git_user.name must not be empty'] },
@@ -512,7 +520,7 @@ good('every key, with values normalised', async ({ base, home }) => {
     bottles: {
       dev: {
         git: [
-          { Name: 'app', Upstream: 'git@host.example:org/app.git', IdentityFile: 'keys/id_app', KnownHosts: 'keys/known_hosts', push: false, protect: ['main', 'release/*'] },
+          { Name: 'app', Upstream: 'git@host.example:org/app.git', IdentityFile: 'keys/id_app', KnownHosts: 'keys/known_hosts', push: false, protect: ['main', 'release/*'], refs: ['refs/notes/*', 'refs/for/*'] },
           { Name: 'Lib_2.x', Upstream: 'https://host.example/lib.git', IdentityFile: '~/.ssh/id_ed25519', KnownHosts: '~/.ssh/known_hosts' },
           { Name: 'local', Upstream: 'file:///srv/git/local.git', IdentityFile: path.join(base, 'keys', 'id_app') },
         ],
@@ -548,6 +556,7 @@ for (const upstream of GOOD_UPSTREAMS) {
     await validateManifest(gitWith({ Name: 'app', Upstream: upstream }), 'bottle.json', base, home);
   });
 }
+  assert.equal(m.bottles.dev!.git![0]!.refs, ['refs/notes/*', 'refs/for/*']);
 
 good('route hosts that are names pass, including numeric labels before the last', async ({ base, home }) => {
   const loaded = await validateManifest(routeWith({ host: '1.example.com' }, { host: 'xn--bcher-kva.example' }, { host: 'a-b.c-d.io' }, { host: 'localhost' }), 'bottle.json', base, home);

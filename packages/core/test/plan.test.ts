@@ -34,7 +34,7 @@ const MANIFEST = {
     dev: {
       git: [
         { Name: 'app', Upstream: 'ssh://git@host.example/app.git', IdentityFile: '~/.ssh/id_ed25519', KnownHosts: 'keys/known_hosts' },
-        { Name: 'lib', Upstream: 'https://host.example/lib.git', push: false, protect: ['main'] },
+        { Name: 'lib', Upstream: 'https://host.example/lib.git', push: false, protect: ['main'], refs: ['refs/notes/*'] },
       ],
       git_user: { name: 'Bot', email: 'bot@example.com' },
       egress: {
@@ -199,8 +199,8 @@ test('git-gate upstreams: ~ and relative paths resolved, defaults filled', (w) =
   assert.equal(p.gitGate, {
     port: 9418,
     upstreams: [
-      { name: 'app', upstream: 'ssh://git@host.example/app.git', identityFile: path.join(w.home, '.ssh', 'id_ed25519'), knownHosts: path.join(w.base, 'keys', 'known_hosts'), push: true, protect: [] },
-      { name: 'lib', upstream: 'https://host.example/lib.git', identityFile: null, knownHosts: null, push: false, protect: ['main'] },
+      { name: 'app', upstream: 'ssh://git@host.example/app.git', identityFile: path.join(w.home, '.ssh', 'id_ed25519'), knownHosts: path.join(w.base, 'keys', 'known_hosts'), push: true, protect: [], refs: [] },
+      { name: 'lib', upstream: 'https://host.example/lib.git', identityFile: null, knownHosts: null, push: false, protect: ['main'], refs: ['refs/notes/*'] },
     ],
   });
   assert.equal(plan(w, 'custom').gitGate.upstreams, []);

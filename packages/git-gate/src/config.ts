@@ -7,6 +7,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import * as v from 'valibot';
 import { BUNDLE_SERVICES, formatPath, gitUrlProblem, invalidConfig, parseConfig, readConfigFile, type ConfigFileSpec, type GitGateUpstream } from '@bot-bottle/core/service';
+import { refsPatternProblem } from './policy.js';
 import { isSshUrl } from './ssh.js';
 
 /** The same rule as the manifest's git `Name`: it becomes `<Name>.git` on the gate. */
@@ -26,6 +27,8 @@ const UpstreamSchema = v.strictObject({
   knownHosts: v.nullable(AbsolutePath),
   push: v.boolean(),
   protect: v.array(v.pipe(NonEmpty, v.check((s) => !/[\s\\?[\]^~:]/.test(s) && !s.includes('..'), 'a protect pattern is a branch name or a ref ("main", "release/*", "refs/tags/*"): no spaces, "..", "?", "[", "^", "~", ":" or "\\\\"'))),
+  /** Namespaces pushed beyond refs/heads/ and refs/tags/ ("refs/notes/*"); never refs/replace/ or refs/namespaces/. Absent: none. */
+  refs: v.optional(v.array(v.pipe(v.string(), v.check((s) => refsPatternProblem(s) === null, (issue) => refsPatternProblem(issue.input as string) ?? 'not a refs pattern'))), []),
 });
 
 const ListenSchema = v.union([
@@ -70,7 +73,7 @@ export interface ResolvedGitGateConfig {
 const CONFIG_FILE: ConfigFileSpec = {
   service: 'git-gate',
   formatHint:
-    'The git-gate config is {"listen"?: {"port", "host"?} | {"socket"}, "dataDir", "auditLog"?, "defaultKnownHosts"?, "upstreamTimeoutSeconds"?, "upstreams": [{"name", "upstream", "identityFile", "knownHosts", "push", "protect"}]} (see the git-gate README).',
+    'The git-gate config is {"listen"?: {"port", "host"?} | {"socket"}, "dataDir", "auditLog"?, "defaultKnownHosts"?, "upstreamTimeoutSeconds"?, "upstreams": [{"name", "upstream", "identityFile", "knownHosts", "push", "protect", "refs"?}]} (see the git-gate README).',
   envVar: 'BOT_BOTTLE_GIT_GATE_CONFIG',
 };
 

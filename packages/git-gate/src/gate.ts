@@ -15,7 +15,8 @@ import { auditFd, writeAudit, type AuditInput, type GitAuditEntry } from './audi
 import type { ResolvedGitGateConfig } from './config.js';
 import { KeyedLock } from './lock.js';
 import { localGitEnv, prepareMirrors, refreshMirror, UpstreamError, type Mirror } from './mirror.js';
-import { errPacket, readRequest, resolveRepoPath, serviceProblem, serviceWord } from './protocol.js';
+import { CommandListReader } from './commands.js';
+import { errPacket, readRequest, resolveRepoPath, serviceProblem, serviceWord, sidebandErrorPacket } from './protocol.js';
 
 export interface GitGateOptions extends ResolvedGitGateConfig {
   /** Called with each audit line the gate itself writes (push lines come from the hook). */
@@ -95,26 +96,46 @@ export async function startGitGate(options: GitGateOptions): Promise<RunningGitG
   };
 
   /**
-   * A push that sends no ref update (nothing to push, or refused by the client itself, e.g.
-   * `fetch first` after the refreshed advertisement showed the branch moved) never runs the push
-   * hook, which writes the line of every push that does. Its command list is a lone flush-pkt:
-   * audit that here, so every `git push` is a line.
+   * A push's command list goes to git only once the front has read all of it (commands.ts): a
+   * command git would hand the push hook as something other than what it applies (a name with a
+   * line break, not UTF-8, a line that is not `<old> <new> <ref>`) refuses the whole push here,
+   * with an audit line; receive-pack then reads end-of-file where its commands should be and exits
+   * without running any hook. A push that sends no ref update (nothing to push, or `fetch first`
+   * after the refreshed advertisement) never runs the hook, which writes the line of every push
+   * that does: audit that here too, so every `git push` is a line.
    */
-  const watchEmptyPush = (socket: net.Socket, entry: Mirror['entry'], rest: Buffer, client: string | undefined) => {
-    let head = Buffer.alloc(0);
+  const guardPush = (socket: net.Socket, child: ChildProcessByStdio<Writable, Readable, Readable>, entry: Mirror['entry'], rest: Buffer, client: string | undefined) => {
+    const reader = new CommandListReader();
+    // Until the list is passed on, a client that goes away must still end receive-pack's input
+    // (the pipe does it afterwards), or receive-pack would hold the mirror's lock until it times out.
+    const stop = () => child.stdin.end();
+    socket.on('end', stop);
+    socket.on('close', stop);
     const onChunk = (chunk: Buffer) => {
-      head = Buffer.concat([head, chunk]);
-      if (head.length < 4) return;
+      const r = reader.feed(chunk);
+      if (r.kind === 'need-more') return;
       socket.off('data', onChunk);
-      if (head.subarray(0, 4).toString('latin1') === '0000') {
-        audit({ service: 'receive-pack', repo: entry.name, decision: 'allow', reason: null, upstream: entry.upstream, ...(client ? { client } : {}) });
+      socket.off('end', stop);
+      socket.off('close', stop);
+      if (r.kind === 'bad') {
+        audit({ service: 'receive-pack', repo: entry.name, refs: r.updates, decision: 'deny', reason: r.reason.replace(/^git-gate: /, ''), upstream: entry.upstream, ...(client ? { client } : {}) });
+        child.stdout.unpipe(socket);
+        child.stdout.resume();
+        child.stdin.end();
+        socket.on('data', () => {});
+        socket.end(r.sideband ? sidebandErrorPacket(r.reason) : errPacket(r.reason));
+        setTimeout(() => socket.destroy(), 5_000).unref();
+        return;
       }
+      if (r.updates.length === 0) audit({ service: 'receive-pack', repo: entry.name, decision: 'allow', reason: null, upstream: entry.upstream, ...(client ? { client } : {}) });
+      child.stdin.write(reader.bytes());
+      socket.pipe(child.stdin);
     };
     socket.on('data', onChunk);
     if (rest.length) onChunk(rest);
   };
 
-  const serve = async (socket: net.Socket, mirror: Mirror, service: string, firstBytes: Buffer, rest: Buffer, client: string | undefined) => {
+  const serve = async (socket: net.Socket, mirror: Mirror, service: string, request: Buffer, rest: Buffer, client: string | undefined) => {
     const { entry } = mirror;
     // A push holds the mirror for its whole connection, so no refresh moves a ref between the
     // hook's upstream push and receive-pack's own update; a fetch holds it only to refresh.
@@ -168,10 +189,14 @@ export async function startGitGate(options: GitGateOptions): Promise<RunningGitG
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       }, 10_000).unref();
     });
-    child.stdin.write(firstBytes);
-    if (service === 'receive-pack') watchEmptyPush(socket, entry, rest, client);
-    socket.pipe(child.stdin);
     child.stdout.pipe(socket);
+    if (service === 'receive-pack') {
+      child.stdin.write(request);
+      guardPush(socket, child, entry, rest, client);
+    } else {
+      child.stdin.write(Buffer.concat([request, rest]));
+      socket.pipe(child.stdin);
+    }
     socket.resume();
   };
 
@@ -211,7 +236,7 @@ export async function startGitGate(options: GitGateOptions): Promise<RunningGitG
       if (service === 'receive-pack' && !mirror.entry.push) {
         return deny(`git-gate: ${mirror.entry.name}.git is read-only in this bottle (push: false); ${serviceWord(service)} refused`);
       }
-      serve(socket, mirror, service, Buffer.concat([r.request.raw, r.rest]), r.rest, client).catch((e: unknown) => {
+      serve(socket, mirror, service, r.request.raw, r.rest, client).catch((e: unknown) => {
         log(`serving ${mirror.entry.name} failed: ${(e as Error).message}`);
         socket.destroy();
       });

@@ -18,6 +18,8 @@ export interface HookEntry {
   knownHosts: string | null;
   push: boolean;
   protect: string[];
+  /** Namespaces pushed beyond refs/heads/ and refs/tags/ (the entry's opt-in). */
+  refs: string[];
   auditLog: string | null;
   upstreamTimeoutMs: number;
 }
@@ -90,6 +92,7 @@ export async function prepareMirrors(dataDir: string, entries: readonly GateEntr
       knownHosts: entry.effectiveKnownHosts,
       push: entry.push,
       protect: entry.protect,
+      refs: entry.refs,
       auditLog,
       upstreamTimeoutMs,
     };

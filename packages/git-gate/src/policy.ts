@@ -15,17 +15,31 @@
  * system compares it, is one of those spellings of a protected short name, also behind extra
  * refs/, heads/, tags/, remotes/ prefixes (refs/heads/refs/heads/main), and every tag or
  * remote-tracking ref that would shadow a clone's remote-tracking copy (a tag `origin/main`).
+ *
+ * Only branches and tags are pushed unless the entry opts in to more (`refs`): a ref elsewhere is
+ * not what `protect` was written for, and some namespaces change what other names show.
  */
 import type { RefUpdate } from './audit.js';
 
 export const ZERO_OID = /^0+$/;
 
-/** Why a ref name is refused whatever the entry protects, or null. Mirrors git's check-ref-format for a pushed ref. */
+const CONTROL_NAMES: Readonly<Record<string, string>> = { '\n': 'a line break', '\r': 'a carriage return', '\t': 'a tab', '\0': 'a NUL' };
+
+/** C0 controls, DEL and C1 controls: git refuses the first two in a ref name; the C1 ones are refused here too, as they only hide or fake text. */
+export const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * Why a ref name is refused whatever the entry protects, or null. Mirrors git's check-ref-format
+ * for a pushed ref (a little stricter: C1 controls, and a name with no namespace under refs/).
+ */
 export function refNameProblem(ref: string): string | null {
   if (!ref.startsWith('refs/')) return 'it does not start with "refs/"';
   const rest = ref.slice('refs/'.length);
   // git's receive-pack checks names only after the pre-receive hook has run, so the hook must.
-  if (/[\x00-\x20\x7f~^:?*[\\]/.test(ref)) return 'it contains a space, a control character or one of ~ ^ : ? * [ \\';
+  const control = CONTROL_CHARACTER.exec(ref)?.[0];
+  if (control !== undefined) return `it contains ${CONTROL_NAMES[control] ?? `the control character U+${control.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`}`;
+  if (ref.includes(' ')) return 'it contains a space';
+  if (/[~^:?*[\\]/.test(ref)) return 'it contains one of ~ ^ : ? * [ \\';
   if (ref.includes('..')) return 'it contains ".."';
   if (ref.includes('@{')) return 'it contains "@{"';
   if (ref.endsWith('/') || ref.endsWith('.')) return 'it ends in "/" or "."';
@@ -171,23 +185,87 @@ export function updateKind(u: RefUpdate): 'create' | 'delete' | 'update' {
   return 'update';
 }
 
+/** Namespaces every entry may push to; `refs` opts in to more. */
+export const PUSHED_NAMESPACES = ['refs/heads/', 'refs/tags/'] as const;
+
+/**
+ * Namespaces no `refs` opt-in can open: a ref there changes what *other* names show, so `protect`
+ * could not guard what it names. Keyed by the namespace as a case-insensitive file system folds it
+ * (on one, refs/Replace/ is the folder refs/replace/).
+ */
+const NEVER_PUSHED: Readonly<Record<string, string>> = {
+  replace:
+    'a ref under refs/replace/ makes git show another commit in place of the one it names: every mirror, and every clone that fetches refs/*, would read whatever a branch or tag at that commit points to (a protected main too) as the pushed content, while the branch\'s own id stays unchanged',
+  namespaces:
+    'a ref under refs/namespaces/<name>/ is what a server run with GIT_NAMESPACE=<name> serves as its own refs (refs/namespaces/<name>/refs/heads/main is its main), out of reach of protect',
+};
+
+/** The namespace of a ref or pattern (`notes` for refs/notes/…), folded as a case-insensitive file system compares it. */
+function foldedNamespace(ref: string): string {
+  return foldRefName(ref).split('/')[1] ?? '';
+}
+
+/** Why `pattern` cannot be a `refs` opt-in, or null. The manifest schema checks the same (packages/core/src/manifest/schema.ts). */
+export function refsPatternProblem(pattern: string): string | null {
+  const shape = 'a refs pattern names refs in one namespace outside refs/heads/ and refs/tags/, such as "refs/notes/*" or "refs/for/*"';
+  if (!/^refs\/[^/*]+\/./.test(pattern)) return `${shape}: it starts with refs/<namespace>/, with no "*" in the namespace`;
+  if (/[\s\\?[\]^~:]/.test(pattern) || CONTROL_CHARACTER.test(pattern) || pattern.includes('..')) return `${shape}: no spaces, control characters, "..", "?", "[", "^", "~", ":" or "\\\\"`;
+  const ns = foldedNamespace(pattern);
+  if (ns === 'heads' || ns === 'tags') return `refs/heads/ and refs/tags/ are always pushed (guard them with protect); ${shape}`;
+  const never = NEVER_PUSHED[ns];
+  if (never) return `refs/${ns}/ can never be opted in: ${never}`;
+  return null;
+}
+
+const ELSEWHERE = 'Push a branch or a tag instead, e.g. git push origin HEAD:agent-work';
+
+/**
+ * Why a ref outside the namespaces this entry pushes is refused and what to do instead, or null
+ * when it is inside them: refs/heads/, refs/tags/ and the entry's `refs` opt-ins, which match as
+ * protect's patterns do (`*` across "/"), but exactly (an opt-in only ever allows more).
+ */
+function namespaceProblem(ref: string, refs: readonly string[]): { why: string; instead: string } | null {
+  const ns = foldedNamespace(ref);
+  const never = NEVER_PUSHED[ns];
+  if (never) return { why: `is refused in this bottle: ${never}; no "refs" opt-in allows it`, instead: ELSEWHERE };
+  if (PUSHED_NAMESPACES.some((p) => ref.startsWith(p)) || refs.some((p) => globRegex(p).test(ref))) return null;
+  if (ns === 'heads' || ns === 'tags') {
+    return { why: `is refused in this bottle: it spells refs/${ns}/ another way (case, Unicode form or trailing dots), which a case-insensitive upstream or clone (macOS, Windows) takes for refs/${ns}/ itself`, instead: `Spell it refs/${ns}/…, e.g. git push origin HEAD:agent-work` };
+  }
+  const allowed = refs.length ? `refs/heads/, refs/tags/ and "refs": ${JSON.stringify(refs).replace(/","/g, '", "')}` : 'refs/heads/ and refs/tags/';
+  const prefix = ref.split('/').slice(0, 2).join('/');
+  return { why: `is outside the refs this bottle may push (${allowed})`, instead: `${ELSEWHERE}; if the team uses ${prefix}/, add it to the git entry in bottle.json: "refs": ["${prefix}/*"]` };
+}
+
 const INSTEAD = 'Push to a branch that is not protected instead, e.g. git push origin HEAD:agent-work';
 
-/** Why this push is refused by the entry's own policy (before the upstream is asked), or null. */
-export function pushPolicyProblem(name: string, push: boolean, protect: readonly string[], updates: readonly RefUpdate[]): string | null {
+/** The refusal of a name git (or the gate, which must check it before git does) would not accept. */
+export function refNameRefusal(ref: string, problem: string): string {
+  return `git-gate: ${JSON.stringify(ref)} is not a ref name git accepts (${problem}); the whole push was refused and nothing was sent to the upstream. Push to an ordinary branch name instead, e.g. git push origin HEAD:agent-work`;
+}
+
+/**
+ * Why this push is refused by the entry's own policy (before the upstream is asked), or null.
+ * `refs` are the entry's opt-ins beyond refs/heads/ and refs/tags/.
+ */
+export function pushPolicyProblem(name: string, push: boolean, protect: readonly string[], updates: readonly RefUpdate[], refs: readonly string[] = []): string | null {
   if (!push) return `git-gate: ${name} is read-only in this bottle (push: false); the push was refused`;
   for (const u of updates) {
     const what = updateKind(u) === 'delete' ? 'deleting' : updateKind(u) === 'create' ? 'creating' : 'pushing to';
     const bad = refNameProblem(u.ref);
-    if (bad) return `git-gate: ${JSON.stringify(u.ref)} is not a ref name git accepts (${bad}); the push was refused and nothing was sent to the upstream. Push to an ordinary branch name instead, e.g. git push origin HEAD:agent-work`;
+    if (bad) return refNameRefusal(u.ref, bad);
     if (headProblem(u.ref)) {
       return `git-gate: ${u.ref} is refused in this bottle: a ref with a component named HEAD (in any case) is ambiguous with git's own HEAD (a clone keeps the upstream's default branch as refs/remotes/origin/HEAD, and git branch refuses the name); ${what} it is refused. Push to a branch with another name instead, e.g. git push origin HEAD:agent-work`;
     }
+    // protect first: its reasons (a tag or remote-tracking ref posing as a branch) are the more specific.
     const p = protectionOf(u.ref, protect);
-    if (p === null) continue;
-    if (p.kind === 'exact') return `git-gate: ${u.ref} is protected in this bottle (protect: "${p.pattern}"); ${what} it is refused. ${INSTEAD}`;
-    const thing = p.pattern.startsWith('refs/') && !p.pattern.startsWith('refs/heads/') ? 'ref' : 'branch';
-    return `git-gate: ${u.ref} would shadow a protected ${thing} in this bottle (protect: "${p.pattern}"): ${p.why}; ${what} it is refused. ${INSTEAD}`;
+    if (p !== null) {
+      if (p.kind === 'exact') return `git-gate: ${u.ref} is protected in this bottle (protect: "${p.pattern}"); ${what} it is refused. ${INSTEAD}`;
+      const thing = p.pattern.startsWith('refs/') && !p.pattern.startsWith('refs/heads/') ? 'ref' : 'branch';
+      return `git-gate: ${u.ref} would shadow a protected ${thing} in this bottle (protect: "${p.pattern}"): ${p.why}; ${what} it is refused. ${INSTEAD}`;
+    }
+    const outside = namespaceProblem(u.ref, refs);
+    if (outside) return `git-gate: ${u.ref} ${outside.why}; ${what} it is refused. ${outside.instead}`;
   }
   return null;
 }

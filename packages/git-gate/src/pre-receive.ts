@@ -10,8 +10,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { loadExeca } from './exec.js';
-import { writeAudit, type RefUpdate } from './audit.js';
+import { writeAudit } from './audit.js';
 import type { HookEntry } from './mirror.js';
+import { parseHookInput } from './commands.js';
 import { lostRaces, pushPolicyProblem, updateKind } from './policy.js';
 import { upstreamGitEnv } from './ssh.js';
 
@@ -30,6 +31,16 @@ function porcelainRejections(stdout: string): string[] {
     });
 }
 
+/**
+ * All of stdin. Not readFileSync(0): git may hand the hook a non-blocking pipe, which fails with
+ * EAGAIN as soon as the hook reads faster than git writes (a push of a few thousand refs).
+ */
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 async function main(): Promise<number> {
   const execa = await loadExeca();
   const entryFile = process.argv[2];
@@ -38,21 +49,15 @@ async function main(): Promise<number> {
     return 1;
   }
   const entry = JSON.parse(readFileSync(entryFile, 'utf8')) as HookEntry;
-  // "<old> <new> <ref>" per line. The ref is everything after the second space: git runs this hook
-  // before it checks ref names, so a name with a space must reach the policy whole, not cut short
-  // into a valid name that would be forwarded.
-  const updates: RefUpdate[] = readFileSync(0, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      const m = /^([0-9a-f]+) ([0-9a-f]+) ([^]*)$/.exec(l);
-      return m ? { ref: m[3]!, old: m[1]!, new: m[2]! } : { ref: l, old: '', new: '' };
-    });
+  // "<old> <new> <ref>" per line, read as bytes: a line that is not exactly that, or a name that is
+  // not UTF-8, refuses the push rather than be read as something git will not apply. (The front
+  // has already refused names with a line break, which would read as two good lines here.)
+  const { updates, problem: inputProblem } = parseHookInput(await readStdin());
   const client = process.env.REMOTE_ADDR ? `${process.env.REMOTE_ADDR}${process.env.REMOTE_PORT ? `:${process.env.REMOTE_PORT}` : ''}` : undefined;
   const audit = (decision: 'allow' | 'deny', reason: string | null) =>
     writeAudit(entry.auditLog, { service: 'receive-pack', repo: entry.name, refs: updates, decision, reason, upstream: entry.upstream, ...(client ? { client } : {}) });
 
-  const problem = pushPolicyProblem(entry.name, entry.push, entry.protect, updates);
+  const problem = inputProblem ?? pushPolicyProblem(entry.name, entry.push, entry.protect, updates, entry.refs ?? []);
   if (problem) {
     say(problem);
     audit('deny', problem.replace(/^git-gate: /, ''));

@@ -38,11 +38,26 @@ export function readRequest(buf: Buffer): ReadResult {
   return { kind: 'request', request: { service: m[1]!, path: m[2]!, host: hostPart ? hostPart.slice(5) : null, raw: Buffer.from(buf.subarray(0, len)) }, rest: Buffer.from(buf.subarray(len)) };
 }
 
+function packet(body: Buffer): Buffer {
+  return Buffer.concat([Buffer.from((body.length + 4).toString(16).padStart(4, '0'), 'latin1'), body]);
+}
+
+function oneLine(message: string): string {
+  return message.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+}
+
 /** An `ERR` pkt-line. Control characters are dropped so a message cannot forge protocol lines. */
 export function errPacket(message: string): Buffer {
-  const text = `ERR ${message.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim()}`;
-  const body = Buffer.from(text, 'utf8').subarray(0, 65000);
-  return Buffer.concat([Buffer.from((body.length + 4).toString(16).padStart(4, '0'), 'latin1'), body]);
+  return packet(Buffer.from(`ERR ${oneLine(message)}`, 'utf8').subarray(0, 65000));
+}
+
+/**
+ * A refusal for a client that asked for side-band-64k once the ref advertisement is behind it:
+ * band 3 (a fatal error, which git prints as `remote: <message>` and then stops), where a plain ERR
+ * line would read as a packet of band "E".
+ */
+export function sidebandErrorPacket(message: string): Buffer {
+  return packet(Buffer.concat([Buffer.from([3]), Buffer.from(`${oneLine(message)}\n`, 'utf8').subarray(0, 65000)]));
 }
 
 export type PathDecision = { ok: true; name: string } | { ok: false; reason: string };

@@ -5,7 +5,8 @@ import { mkdirSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cleanup, commitFile, commitUpstream, git, gitOk, hasObject, makeUpstream, rawPush, rawRequest, refsOf, startTestGate, tmpDir, type TestGate } from './helpers.js';
+import { execa } from 'execa';
+import { cleanup, clientEnv, commitFile, commitUpstream, git, gitOk, hasObject, makeUpstream, rawPush, rawRequest, refsOf, startTestGate, tmpDir, type RawCommand, type TestGate } from './helpers.js';
 
 const Gate = suite<{ root: string; home: string; bare: string; ro: string; t: TestGate }>('gate over file:// upstreams');
 
@@ -230,7 +231,7 @@ Gate('protect: no ref that main could resolve to is pushed (tag main, MAIN, refs
   assert.is(await lsRemote(), upstreamBefore);
 });
 
-Gate('ref names no git client sends (.lock, a space, a trailing slash) are refused by the hook, not forwarded', async (ctx) => {
+Gate('ref names no git client sends (.lock, a space, a trailing slash) are refused before anything is forwarded', async (ctx) => {
   const work = await clone(ctx, 'open');
   const id = await commitFile(work, ctx.home, 'raw.txt', 'raw\n');
   const base = await gitOk(['rev-parse', 'origin/main'], { cwd: work, home: ctx.home });
@@ -249,9 +250,6 @@ Gate('ref names no git client sends (.lock, a space, a trailing slash) are refus
     assert.match(said, /nothing was sent to the upstream/);
     assert.not.match(said, /accepted the push/);
   }
-  // git hands the hook a name with a newline as two lines; the second, a tag main, still meets protect.
-  const smuggled = await rawPush(port, '/app.git', { old: zero, new: id, ref: `refs/heads/raw-zz\n${zero} ${id} refs/tags/main` }, { repo: work, home: ctx.home, revs: [id, `^${base}`] });
-  assert.match(smuggled, /git-gate: refs\/tags\/main would shadow a protected branch in this bottle \(protect: "main"\)/, smuggled);
   // Before the fix the name with a space reached the policy as refs/heads/raw-a and was forwarded.
   assert.is(await gitOk(['ls-remote', ctx.bare], { home: ctx.home }), upstreamBefore, 'the upstream is unchanged');
   // Control: the same raw client pushes an ordinary name, and the upstream has it.
@@ -260,6 +258,76 @@ Gate('ref names no git client sends (.lock, a space, a trailing slash) are refus
   assert.match(ok, /ok refs\/heads\/raw-control/, ok);
   assert.is(await gitOk(['rev-parse', 'refs/heads/raw-control'], { cwd: ctx.bare, home: ctx.home }), id);
   await gitOk(['push', '--quiet', 'origin', '--delete', 'raw-control'], { cwd: work, home: ctx.home });
+});
+
+Gate('a ref name with a line break or another control character refuses the whole push before git or the upstream sees it', async (ctx) => {
+  const work = await clone(ctx, 'open');
+  const id = await commitFile(work, ctx.home, 'smuggle.txt', 'smuggle\n');
+  const base = await gitOk(['rev-parse', 'origin/main'], { cwd: work, home: ctx.home });
+  const zero = '0'.repeat(40);
+  const port = ctx.t.gate.port!;
+  const pack = { repo: work, home: ctx.home, revs: [id, `^${base}`] };
+  const upstreamBefore = await gitOk(['ls-remote', ctx.bare], { home: ctx.home });
+  const mirrorBefore = await refsOf(ctx.t.mirror('open'), ctx.home);
+  const deniedBefore = ctx.t.audit().filter((a) => a.decision === 'deny').length;
+  // receive-pack writes each name to the pre-receive hook as "<old> <new> <ref>\n": a name with a
+  // line break becomes two lines that each look like an ordinary update (here two valid,
+  // unprotected branches, which the hook used to forward to the upstream).
+  const cases: [string, RawCommand[]][] = [
+    ['a name that spells a second update line', [{ old: zero, new: id, ref: `refs/heads/smuggle-a\n${zero} ${id} refs/heads/smuggle-b` }]],
+    // The capabilities follow a NUL, so this line keeps its trailing newline in the name: the hook saw "…smuggle-c" and an empty line.
+    ['a name ending in a line break', [{ old: zero, new: id, ref: 'refs/heads/smuggle-c\n' }]],
+    // A second command (no capabilities): receive-pack drops one trailing newline, not two.
+    ['a second command ending in two line breaks', [{ old: zero, new: id, ref: 'refs/heads/smuggle-d' }, { raw: Buffer.from(`${zero} ${id} refs/heads/smuggle-e\n\n`) }]],
+    ['a carriage return', [{ old: zero, new: id, ref: 'refs/heads/smuggle-f\rrefs/heads/smuggle-g' }]],
+    ['a tab', [{ old: zero, new: id, ref: 'refs/heads/smuggle-h\tx' }]],
+    ['a name that is not UTF-8', [{ raw: Buffer.concat([Buffer.from(`${zero} ${id} refs/heads/smuggle-\xff`, 'latin1'), Buffer.from('\0report-status side-band-64k')]) }]],
+    ['a line that is not "<old> <new> <ref>"', [{ old: zero, new: id, ref: 'refs/heads/smuggle-i' }, { raw: Buffer.from(`${zero}  refs/heads/smuggle-j`) }]],
+  ];
+  for (const [what, cmds] of cases) {
+    const said = await rawPush(port, '/open.git', cmds, pack);
+    assert.match(said, /git-gate: /, `${what}: ${JSON.stringify(said)}`);
+    assert.match(said, /the whole push was refused and nothing was sent to the upstream/, `${what}: ${JSON.stringify(said)}`);
+    assert.not.match(said, /accepted the push/, what);
+    assert.not.match(said, /\bok refs\//, what);
+    assert.is(await gitOk(['ls-remote', ctx.bare], { home: ctx.home }), upstreamBefore, `${what}: the upstream is unchanged`);
+    assert.is(await refsOf(ctx.t.mirror('open'), ctx.home), mirrorBefore, `${what}: the mirror is unchanged`);
+  }
+  const denied = ctx.t.audit().filter((a) => a.decision === 'deny').slice(deniedBefore);
+  assert.is(denied.length, cases.length, 'each refused push is one audit line');
+  for (const a of denied) {
+    assert.is(a.service, 'receive-pack');
+    assert.is(a.repo, 'open');
+    assert.match(a.reason ?? '', /the whole push was refused and nothing was sent to the upstream/);
+  }
+  assert.ok(denied[0]!.refs.some((u) => u.ref === `refs/heads/smuggle-a\n${zero} ${id} refs/heads/smuggle-b`), 'the audit line names the ref as it was sent');
+  // Control: the same raw client pushes two ordinary names in one push, and the upstream has both.
+  const ok = await rawPush(port, '/open.git', [{ old: zero, new: id, ref: 'refs/heads/smuggle-ok-1' }, { raw: Buffer.from(`${zero} ${id} refs/heads/smuggle-ok-2\n`) }], pack);
+  assert.match(ok, /accepted the push/, ok);
+  assert.match(ok, /ok refs\/heads\/smuggle-ok-1/, ok);
+  assert.match(ok, /ok refs\/heads\/smuggle-ok-2/, ok);
+  for (const ref of ['refs/heads/smuggle-ok-1', 'refs/heads/smuggle-ok-2']) assert.is(await gitOk(['rev-parse', ref], { cwd: ctx.bare, home: ctx.home }), id, ref);
+  await gitOk(['push', '--quiet', 'origin', '--delete', 'smuggle-ok-1', 'smuggle-ok-2'], { cwd: work, home: ctx.home });
+});
+
+Gate('a push of 3,000 tags at once is read whole by the front and the hook, and goes through', async (ctx) => {
+  // The hook once read its stdin with readFileSync, which fails with EAGAIN on the non-blocking
+  // pipe git gives it as soon as the input outgrows the pipe's buffer.
+  const bare = await makeUpstream(ctx.root, 'many');
+  const t = await startTestGate(ctx.root, [{ name: 'many', upstream: `file://${bare}` }]);
+  try {
+    const work = await clone({ ...ctx, t }, 'many');
+    const id = await commitFile(work, ctx.home, 'many.txt', 'many\n');
+    const tags = Array.from({ length: 3000 }, (_, i) => `refs/tags/many-${String(i).padStart(4, '0')}-${'x'.repeat(40)}`);
+    await execa('git', ['update-ref', '--stdin'], { cwd: work, env: clientEnv(ctx.home), extendEnv: false, input: tags.map((r) => `create ${r} ${id}\n`).join('') });
+    const r = await git(['push', '--quiet', 'origin', '--tags'], { cwd: work, home: ctx.home });
+    assert.is(r.exitCode, 0, r.all.slice(-2000));
+    assert.is((await gitOk(['for-each-ref', '--format=%(refname)', 'refs/tags/'], { cwd: bare, home: ctx.home })).split('\n').length, tags.length);
+    const line = t.audit().find((a) => a.service === 'receive-pack' && a.decision === 'allow' && a.refs.length === tags.length);
+    assert.ok(line, 'one audit line with every ref');
+  } finally {
+    await t.close();
+  }
 });
 
 Gate('push: false: clone works, push is refused before anything is sent', async (ctx) => {

@@ -90,6 +90,7 @@ export interface UpstreamEntryInput {
   knownHosts?: string | null;
   push?: boolean;
   protect?: string[];
+  refs?: string[];
 }
 
 export interface TestGate {
@@ -134,8 +135,8 @@ export async function hasObject(repo: string, home: string, id: string): Promise
   return (await git(['cat-file', '-e', `${id}^{commit}`], { cwd: repo, home })).exitCode === 0;
 }
 
-function pkt(payload: string): Buffer {
-  const body = Buffer.from(payload, 'latin1');
+function pkt(payload: string | Buffer): Buffer {
+  const body = typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload;
   return Buffer.concat([Buffer.from((body.length + 4).toString(16).padStart(4, '0')), body]);
 }
 
@@ -266,13 +267,20 @@ export function cleanup(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
+/** One command of a raw push: `<old> <new> <ref>`, or a pkt-line payload sent exactly as given. */
+export type RawCommand = { old: string; new: string; ref: string } | { raw: Buffer };
+
 /**
  * A push as a raw git:// client sends it, for ref names no git client would send (`git push`
- * refuses an invalid refspec locally): one command `<old> <new> <ref>`, then a pack made by
- * `git pack-objects` from `packRevs` in `repo`. Returns what the gate said: the side-band
- * messages (the hook's lines) and receive-pack's report (`ok <ref>` / `ng <ref> <why>`).
+ * refuses an invalid refspec locally): the commands (`<old> <new> <ref>`, the first with
+ * `caps`), a flush, then a pack made by `git pack-objects` from `packRevs` in `repo`. Ref names
+ * are sent as UTF-8. Returns what the gate said: ERR lines, the side-band messages (the hook's
+ * lines) and receive-pack's report (`ok <ref>` / `ng <ref> <why>`).
  */
-export async function rawPush(port: number, repoPath: string, cmd: { old: string; new: string; ref: string }, pack: { repo: string; home: string; revs: string[] }): Promise<string> {
+export async function rawPush(port: number, repoPath: string, cmd: RawCommand | RawCommand[], pack: { repo: string; home: string; revs: string[] }, caps = 'report-status side-band-64k'): Promise<string> {
+  const lines = (Array.isArray(cmd) ? cmd : [cmd]).map((c, i) =>
+    pkt('raw' in c ? c.raw : Buffer.from(`${c.old} ${c.new} ${c.ref}${i === 0 ? `\0${caps}` : ''}`, 'utf8')),
+  );
   const packed = await execa('git', ['pack-objects', '--stdout', '--revs', '--thin'], { cwd: pack.repo, env: clientEnv(pack.home), extendEnv: false, input: `${pack.revs.join('\n')}\n`, encoding: 'buffer' });
   return new Promise((resolve, reject) => {
     const s = net.connect(port, '127.0.0.1');
@@ -298,14 +306,15 @@ export async function rawPush(port: number, repoPath: string, cmd: { old: string
           // The ref advertisement ends with a flush; then the command, a flush and the pack.
           if (len === 0) {
             sent = true;
-            s.write(Buffer.concat([pkt(`${cmd.old} ${cmd.new} ${cmd.ref}\0report-status side-band-64k`), Buffer.from('0000'), packed.stdout as Uint8Array]));
+            s.write(Buffer.concat([...lines, Buffer.from('0000'), packed.stdout as Uint8Array]));
           } else if (payload.toString('latin1').startsWith('ERR ')) {
             said += payload.toString('latin1');
           }
           continue;
         }
-        // Band 1 carries the report as pkt-lines of its own; band 2 the hook's stderr.
-        if (len > 0) said += payload.subarray(1).toString('latin1');
+        // Band 1 carries the report as pkt-lines of its own; band 2 the hook's stderr, band 3 a
+        // fatal error; without side-band a refusal is an ERR line.
+        if (len > 0) said += payload.toString('latin1').startsWith('ERR ') ? payload.toString('latin1') : payload.subarray(1).toString('latin1');
       }
     });
     s.on('close', () => resolve(said));

@@ -4,7 +4,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { foldRefName, protectionOf, pushPolicyProblem, refNameProblem } from '@bot-bottle/git-gate';
+import { foldRefName, protectionOf, pushPolicyProblem, refNameProblem, refsPatternProblem } from '@bot-bottle/git-gate';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
@@ -104,7 +104,7 @@ Shadow('refs/heads/X patterns are the branch pattern X; other refs/ patterns com
 });
 
 Shadow('controls: ordinary branches and tags still pass', () => {
-  for (const ref of ['refs/heads/agent-work', 'refs/heads/mainline', 'refs/heads/feature/main-fix', 'refs/heads/main-2', 'refs/heads/my-main', 'refs/heads/domain', 'refs/tags/v1.0', 'refs/heads/ma\u00efn', 'refs/heads/fix/headers', 'refs/heads/ahead', 'refs/notes/commits']) {
+  for (const ref of ['refs/heads/agent-work', 'refs/heads/mainline', 'refs/heads/feature/main-fix', 'refs/heads/main-2', 'refs/heads/my-main', 'refs/heads/domain', 'refs/tags/v1.0', 'refs/heads/ma\u00efn', 'refs/heads/fix/headers', 'refs/heads/ahead']) {
     assert.is(pushPolicyProblem('app', true, ['main', 'release/*'], create(ref)), null, ref);
   }
   assert.is(pushPolicyProblem('app', true, [], create('refs/tags/main')), null, 'nothing protected: nothing to shadow');
@@ -120,7 +120,9 @@ Names('names git refuses are refused before the upstream is asked (git checks th
     ['refs/heads/main.', /ends in "\/" or "\."/],
     ['refs/heads//main', /"\/\/"/],
     ['refs/heads/a b', /space/],
-    ['refs/heads/x\n0000 1111 refs/heads/main', /control character/],
+    ['refs/heads/x\n0000 1111 refs/heads/main', /a line break/],
+    ['refs/heads/x\ry', /a carriage return/],
+    ['refs/heads/x\u0085y', /the control character U\+0085/],
     ['refs/heads/.hidden', /starts with "\."/],
     ['refs/heads/a..b', /"\.\."/],
     ['refs/heads/a@{1}', /"@\{"/],
@@ -154,5 +156,64 @@ Names('one bad ref refuses the whole push', () => {
   assert.ok(pushPolicyProblem('app', true, [], [{ ref: 'refs/heads/topic', old: A, new: B }, { ref: 'refs/heads/x.lock', old: Z, new: B }]));
 });
 
+const Namespaces = suite('refs outside refs/heads/ and refs/tags/');
+
+Namespaces('refused by default, with what the entry may push and how to opt in', () => {
+  for (const ref of ['refs/notes/commits', 'refs/pull/1/merge', 'refs/remotes/origin/topic', 'refs/original/refs/heads/topic', 'refs/for/main', 'refs/bisect/bad', 'refs/changes/01/1/1', 'refs/prefetch/remotes/origin/main']) {
+    assert.match(pushPolicyProblem('app', true, [], create(ref))!, new RegExp(`^git-gate: ${ref} is outside the refs this bottle may push \\(refs/heads/ and refs/tags/\\); creating it is refused\\. Push a branch or a tag instead`), ref);
+  }
+  assert.match(pushPolicyProblem('app', true, [], create('refs/notes/commits'))!, /if the team uses refs\/notes\/, add it to the git entry in bottle\.json: "refs": \["refs\/notes\/\*"\]$/);
+  // Another spelling of refs/heads/ is the same folder on a case-insensitive upstream: not a way around protect.
+  for (const ref of ['refs/Heads/x', 'refs/TAGS/v1', 'refs/heads./x']) {
+    assert.match(pushPolicyProblem('app', true, [], create(ref))!, /it spells refs\/(heads|tags)\/ another way/, ref);
+  }
+  // Controls.
+  for (const ref of ['refs/heads/x', 'refs/tags/v1', 'refs/heads/notes/x']) assert.is(pushPolicyProblem('app', true, [], create(ref)), null, ref);
+});
+
+Namespaces('an opt-in allows exactly what its pattern matches; protect still applies inside it', () => {
+  const refs = ['refs/notes/*', 'refs/for/main'];
+  for (const ref of ['refs/notes/commits', 'refs/notes/a/b', 'refs/for/main']) assert.is(pushPolicyProblem('app', true, [], create(ref), refs), null, ref);
+  for (const ref of ['refs/Notes/commits', 'refs/for/other', 'refs/notesx/y', 'refs/pull/1/merge']) {
+    assert.match(pushPolicyProblem('app', true, [], create(ref), refs)!, /(is outside the refs this bottle may push \(refs\/heads\/, refs\/tags\/ and "refs": \["refs\/notes\/\*", "refs\/for\/main"\]\))/, ref);
+  }
+  assert.match(pushPolicyProblem('app', true, ['refs/notes/review'], create('refs/notes/review'), refs)!, /refs\/notes\/review is protected in this bottle \(protect: "refs\/notes\/review"\)/);
+  assert.match(pushPolicyProblem('app', true, ['refs/for/release/*'], create('refs/for/release/1'), ['refs/for/*'])!, /refs\/for\/release\/1 is protected in this bottle \(protect: "refs\/for\/release\/\*"\)/);
+  // Gerrit's review refs stay pushable with the opt-in even where main is protected.
+  assert.is(pushPolicyProblem('app', true, ['main'], create('refs/for/main'), ['refs/for/*']), null);
+});
+
+Namespaces('refs/replace/ and refs/namespaces/ are refused whatever the opt-ins, in any spelling', () => {
+  const main = 'c'.repeat(40);
+  for (const ref of [`refs/replace/${main}`, `refs/REPLACE/${main}`, `refs/replace./${main}`, `refs/re\u200dplace/${main}`, 'refs/namespaces/x/refs/heads/main', 'refs/Namespaces/x/refs/tags/v1']) {
+    for (const refs of [[], ['refs/replace/*', 'refs/namespaces/*', 'refs/REPLACE/*', 'refs/re\u200dplace/*', 'refs/replace./*', 'refs/Namespaces/*']]) {
+      const msg = pushPolicyProblem('app', true, [], create(ref), refs);
+      assert.match(msg ?? '', /is refused in this bottle: a ref under refs\/(replace|namespaces(\/<name>)?)\/ .*; no "refs" opt-in allows it; creating it is refused/, `${ref} ${JSON.stringify(refs)}`);
+    }
+  }
+  assert.match(pushPolicyProblem('app', true, [], [{ ref: `refs/replace/${main}`, old: A, new: Z }])!, /deleting it is refused/);
+});
+
+Namespaces('refs patterns: one literal namespace under refs/, never heads, tags, replace or namespaces', () => {
+  for (const p of ['refs/notes/*', 'refs/notes/commits', 'refs/for/*', 'refs/pull/*/merge', 'refs/changes/*']) assert.is(refsPatternProblem(p), null, p);
+  const bad: [string, RegExp][] = [
+    ['refs/*', /starts with refs\/<namespace>\//],
+    ['refs/no*tes/x', /no "\*" in the namespace/],
+    ['notes/*', /starts with refs\/<namespace>\//],
+    ['refs/notes', /starts with refs\/<namespace>\//],
+    ['refs/notes/', /starts with refs\/<namespace>\//],
+    ['refs/notes/a b', /no spaces/],
+    ['refs/notes/a\nb', /control characters/],
+    ['refs/notes/../heads/*', /"\.\."/],
+    ['refs/heads/*', /refs\/heads\/ and refs\/tags\/ are always pushed/],
+    ['refs/Tags/*', /always pushed/],
+    ['refs/replace/*', /refs\/replace\/ can never be opted in: a ref under refs\/replace\/ makes git show another commit in place of the one it names/],
+    ['refs/Replace./x', /refs\/replace\/ can never be opted in/],
+    ['refs/namespaces/x/*', /refs\/namespaces\/ can never be opted in/],
+  ];
+  for (const [p, why] of bad) assert.match(refsPatternProblem(p) ?? '', why, p);
+});
+
 Shadow.run();
 Names.run();
+Namespaces.run();

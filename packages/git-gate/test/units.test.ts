@@ -6,7 +6,7 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseAuditEntry } from '@bot-bottle/core';
-import { auditLine, errPacket, explainUpstreamFailure, isSshUrl, lostRaces, parseGitGateConfig, protectingPattern, pushPolicyProblem, readRequest, resolveRepoPath, serviceProblem, sshCommand } from '@bot-bottle/git-gate';
+import { auditLine, CommandListReader, errPacket, explainUpstreamFailure, isSshUrl, lostRaces, parseGitGateConfig, parseHookInput, protectingPattern, pushPolicyProblem, readRequest, resolveRepoPath, serviceProblem, sshCommand, type CommandListResult } from '@bot-bottle/git-gate';
 import { cleanup, tmpDir } from './helpers.js';
 
 const Protocol = suite('request lines');
@@ -37,6 +37,90 @@ Protocol('only upload-pack and receive-pack are served', () => {
   assert.is(serviceProblem('receive-pack'), null);
   assert.match(serviceProblem('upload-archive')!, /not served/);
   assert.match(serviceProblem('shell')!, /"git-shell" is not served/);
+});
+
+const Commands = suite('receive-pack command lists and the hook input');
+
+const O = 'a'.repeat(40);
+const N = 'b'.repeat(40);
+const Z40 = '0'.repeat(40);
+const pktOf = (payload: string | Buffer) => {
+  const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+  return Buffer.concat([Buffer.from((body.length + 4).toString(16).padStart(4, '0')), body]);
+};
+const list = (...lines: (string | Buffer)[]) => Buffer.concat([...lines.map(pktOf), Buffer.from('0000')]);
+const readAll = (bytes: Buffer, step = bytes.length) => {
+  const reader = new CommandListReader();
+  let r: CommandListResult = { kind: 'need-more' };
+  let fed = 0;
+  for (; fed < bytes.length && r.kind === 'need-more'; fed += step) r = reader.feed(bytes.subarray(fed, fed + step));
+  return { r, reader, fed: bytes.subarray(0, fed) };
+};
+
+Commands('a command list as git sends it is read whole, in any chunks, and passed on byte for byte', () => {
+  const bytes = Buffer.concat([list(`${O} ${N} refs/heads/a\0 report-status-v2 side-band-64k quiet object-format=sha1 agent=git/2.39`, `${Z40} ${N} refs/tags/v1`, `shallow ${O}\n`, `${O} ${Z40} refs/heads/gone\n`), Buffer.from('PACK...')]);
+  for (const step of [1, 3, 7, bytes.length]) {
+    const { r, reader, fed } = readAll(bytes, step);
+    assert.is(r.kind, 'commands', String(step));
+    if (r.kind !== 'commands') return;
+    assert.equal(r.updates.map((u) => u.ref), ['refs/heads/a', 'refs/tags/v1', 'refs/heads/gone']);
+    assert.ok(r.sideband);
+    // What follows the list in the last chunk read (the pack's start) is kept too; the rest is piped.
+    assert.ok(reader.bytes().equals(fed), 'every byte fed is kept for the daemon');
+    assert.ok(fed.length >= bytes.length - 'PACK...'.length, String(step));
+  }
+  assert.equal(readAll(Buffer.from('0000')).r, { kind: 'commands', updates: [], sideband: false });
+  assert.is(readAll(list(`${O} ${N} refs/heads/a`).subarray(0, 20)).r.kind, 'need-more');
+});
+
+Commands('anything the hook would not read back as git applies it refuses the whole push', () => {
+  const bad: [Buffer, RegExp][] = [
+    [list(`${O} ${N} refs/heads/a\n${Z40} ${N} refs/heads/b\0report-status`), /"refs\/heads\/a\\n0{40} b{40} refs\/heads\/b" is not a ref name git accepts \(it contains a line break, which git would hand the push hook as two updates\)/],
+    [list(`${O} ${N} refs/heads/a\n\0report-status`), /it contains a line break/],
+    [list(`${O} ${N} refs/heads/a`, `${O} ${N} refs/heads/b\n\n`), /"refs\/heads\/b\\n" .*line break/],
+    [list(`${O} ${N} refs/heads/a\rb`), /a control character/],
+    [list(`${O} ${N} refs/heads/a\u0085b`), /a control character/],
+    [list(Buffer.from(`${O} ${N} refs/heads/\xff`, 'latin1')), /names a ref that is not UTF-8/],
+    [list(`${O}  refs/heads/a`), /is not "<old id> <new id> <ref>"/],
+    [list(`${O.toUpperCase()} ${N} refs/heads/a`), /is not "<old id> <new id> <ref>"/],
+    [list(`${O} ${'b'.repeat(64)} refs/heads/a`), /object ids of two lengths/],
+    [list(`shallow ${O}x`), /is not "<old id> <new id> <ref>"/],
+    [list('push-cert\0report-status side-band-64k', 'certificate version 0.1\n'), /signed pushes \(git push --signed\) are not served/],
+    [list(''), /a packet of length 4/],
+    [Buffer.from(`0001${pktOf(`${O} ${N} refs/heads/a`).toString()}0000`), /a packet of length 1/],
+    [Buffer.from('ERR x'), /not in git's pkt-line format/],
+    [Buffer.from('fff1'), /a packet of length 65521/],
+  ];
+  for (const [bytes, why] of bad) {
+    const { r } = readAll(bytes);
+    assert.is(r.kind, 'bad', bytes.toString('latin1'));
+    if (r.kind !== 'bad') continue;
+    assert.match(r.reason, why, bytes.toString('latin1'));
+    assert.match(r.reason, /^git-gate: .*the whole push was refused and nothing was sent to the upstream/);
+    assert.not.ok(/[\n\r]/.test(r.reason), 'one line');
+  }
+  const { r } = readAll(list(`${O} ${N} refs/heads/a\0report-status side-band-64k`, `${O} ${N} refs/heads/b\nc`));
+  assert.equal(r.kind === 'bad' && [r.sideband, r.updates.map((u) => u.ref)], [true, ['refs/heads/a', 'refs/heads/b\nc']], 'the refusal knows the client\'s side band and every ref read');
+  const huge = Buffer.concat(Array.from({ length: 8 * 1024 * 1024 / 90 + 10 }, (_, i) => pktOf(`${O} ${N} refs/tags/t-${i}`)));
+  const big = readAll(huge, 65536).r;
+  assert.match(big.kind === 'bad' ? big.reason : '', /more ref updates than the gate reads in one push/);
+});
+
+Commands('the hook reads exactly "<old> <new> <ref>" lines, or refuses', () => {
+  assert.equal(parseHookInput(Buffer.from(`${O} ${N} refs/heads/a\n${Z40} ${N} refs/heads/caf\u00e9\n`)), { updates: [{ ref: 'refs/heads/a', old: O, new: N }, { ref: 'refs/heads/caf\u00e9', old: Z40, new: N }], problem: null });
+  const bad: [Buffer, RegExp][] = [
+    [Buffer.from(`${O} ${N} refs/heads/a\n\n`), /was given the line "", which is not "<old id> <new id> <ref>"/],
+    [Buffer.from(`${O} ${N} refs/heads/a\n${O}\n`), /was given the line "a{40}"/],
+    [Buffer.from(`${O} ${N} refs/heads/a`), /does not end in a line break/],
+    [Buffer.from(`${O} ${N} refs/heads/\xff\n`, 'latin1'), /not UTF-8/],
+    [Buffer.from(`${O} ${'b'.repeat(64)} refs/heads/a\n`), /which is not "<old id> <new id> <ref>"/],
+    [Buffer.alloc(0), /was given no ref update/],
+  ];
+  for (const [input, why] of bad) {
+    const { problem } = parseHookInput(input);
+    assert.match(problem ?? '', why, input.toString('latin1'));
+    assert.match(problem ?? '', /the whole push was refused and nothing was sent to the upstream$/);
+  }
 });
 
 const Paths = suite('request paths');
@@ -130,6 +214,8 @@ Config('defaults: port 9418 on every address, no audit log, 600 s upstream timeo
   assert.is(c.upstreamTimeoutMs, 600_000);
   assert.is(c.entries[0]!.ssh, false);
   assert.equal(parseGitGateConfig({ dataDir: '/d', listen: { socket: '/run/git.sock' }, upstreams: [] }).listen, { socket: '/run/git.sock' });
+  assert.equal(c.entries[0]!.refs, [], 'no refs opt-in: branches and tags only');
+  assert.equal(parseGitGateConfig({ dataDir: '/d', upstreams: [entry({ refs: ['refs/notes/*'] })] }).entries[0]!.refs, ['refs/notes/*']);
 });
 
 Config('bad configs are refused with the JSON path of each problem', () => {
@@ -141,6 +227,9 @@ Config('bad configs are refused with the JSON path of each problem', () => {
     [{ dataDir: '/d', upstreams: [entry({ upstream: 'ext::sh -c id' })] }, /upstreams\[0\]\.upstream/],
     [{ dataDir: '/d', upstreams: [entry(), entry()] }, /two upstreams share a name/],
     [{ dataDir: '/d', upstreams: [entry({ protect: ['ma in'] })] }, /protect/],
+    [{ dataDir: '/d', upstreams: [entry({ refs: ['refs/replace/*'] })] }, /upstreams\[0\]\.refs\[0\]: refs\/replace\/ can never be opted in/],
+    [{ dataDir: '/d', upstreams: [entry({ refs: ['refs/notes/*', 'refs/*'] })] }, /upstreams\[0\]\.refs\[1\]: a refs pattern names refs in one namespace/],
+    [{ dataDir: '/d', upstreams: [entry({ refs: 'refs/notes/*' })] }, /upstreams\[0\]\.refs/],
     [{ dataDir: '/d', upstreams: [entry({ extra: 1 })] }, /extra/],
     [{ dataDir: '/d', upstreams: [entry({ upstream: 'ssh://git@h/r.git' })] }, /upstreams\[0\]\.knownHosts: "app" is an ssh upstream and no known_hosts is given/],
   ];
@@ -188,6 +277,7 @@ Audit("a line is core's git-gate entry, read back by `bottle logs` as written", 
 });
 
 Protocol.run();
+Commands.run();
 Paths.run();
 Policy.run();
 Ssh.run();

@@ -100,6 +100,27 @@ function objectOnly<T extends v.GenericSchema>(schema: T): T {
 
 const NonEmpty = (what: string) => v.pipe(v.string(), v.trim(), v.nonEmpty(`${what} must not be empty`));
 
+/**
+ * Why a git entry's `refs` pattern cannot open a namespace for pushes, or null. refs/replace/ and
+ * refs/namespaces/ never can: a ref there changes what other names show (a replace ref makes every
+ * mirror read another commit's content under a protected branch's unchanged id), so `protect`
+ * could not guard them. git-gate checks the same (packages/git-gate/src/policy.ts), and refuses
+ * such a push whatever its config says.
+ */
+function gitRefsPatternProblem(pattern: string): string | null {
+  const shape = 'a refs pattern names refs in one namespace outside refs/heads/ and refs/tags/, such as "refs/notes/*" or "refs/for/*"';
+  if (pattern === '') return 'a refs pattern must not be empty';
+  if (!/^refs\/[^/*]+\/./.test(pattern)) return `${shape}; "${pattern}" does not start with refs/<namespace>/ (no "*" in the namespace)`;
+  if (/[\s\u0000-\u001f\u007f-\u009f\\?[\]^~:]/.test(pattern) || pattern.includes('..')) return `${shape}, with no spaces, control characters, "..", "?", "[", "^", "~", ":" or "\\\\"`;
+  // Folded as a case-insensitive file system (macOS, Windows) compares it, as git-gate's foldRefName
+  // does: there refs/Replace./ is the folder refs/replace/.
+  const ns = pattern.split('/')[1]!.normalize('NFKC').replace(/\p{Default_Ignorable_Code_Point}/gu, '').toUpperCase().toLowerCase().normalize('NFKC').replace(/\.+$/, '');
+  if (ns === 'heads' || ns === 'tags') return `refs/heads/ and refs/tags/ are always pushable (guard them with protect); ${shape}`;
+  if (ns === 'replace') return 'refs/replace/ can never be opted in: a replace ref makes git show another commit in place of the one it names, so every mirror would read the pushed content under a branch\'s unchanged id, a protected one too';
+  if (ns === 'namespaces') return 'refs/namespaces/ can never be opted in: a server run with GIT_NAMESPACE=<name> serves refs/namespaces/<name>/ as its own refs, so they could stand in for a protected branch';
+  return null;
+}
+
 export const GitEntryEntries = {
   Name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'Name must be 1-100 characters of A-Z, a-z, 0-9, ".", "_" or "-", starting with a letter or digit (it becomes <Name>.git on the gate)'), v.check((s) => !s.toLowerCase().endsWith('.git') && !s.includes('..'), 'Name must not end in ".git" or contain ".."')),
   Upstream: v.pipe(v.string(), v.check((s) => gitUrlProblem(s) === null, (issue) => gitUrlProblem(issue.input as string) ?? 'Upstream is not a git URL')),
@@ -107,6 +128,8 @@ export const GitEntryEntries = {
   KnownHosts: v.optional(NonEmpty('KnownHosts')),
   push: v.optional(v.boolean()),
   protect: v.optional(v.array(NonEmpty('a protect pattern'))),
+  /** Namespaces the bottle may push beyond refs/heads/ and refs/tags/, e.g. ["refs/notes/*"]. */
+  refs: v.optional(v.array(v.pipe(v.string(), v.trim(), v.check((p) => gitRefsPatternProblem(p) === null, (issue) => gitRefsPatternProblem(issue.input as string) ?? 'not a refs pattern')))),
 };
 const GitEntrySchema = objectOnly(v.strictObject(GitEntryEntries));
 
