@@ -59,10 +59,10 @@ export interface GitGateUpstream {
   knownHosts: string | null;
   push: boolean;
   protect: string[];
-}
-
   /** Namespaces the bottle may push beyond refs/heads/ and refs/tags/ (the entry's `refs`). */
   refs: string[];
+}
+
 export interface GitGatePlan {
   upstreams: GitGateUpstream[];
   port: number;
@@ -253,6 +253,7 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
         knownHosts: g.KnownHosts ? resolveManifestPath(g.KnownHosts, baseDir, home) : null,
         push: g.push ?? true,
         protect: g.protect ?? [],
+        refs: g.refs ?? [],
       })),
       port: BUNDLE_SERVICES.git.port,
     },
@@ -283,7 +284,6 @@ export function agentEnv(plan: BottlePlan, endpoints: AgentEndpoints): Record<st
     // Only the bottle's own loopback bypasses the gateway: the bundle's services (the supervise MCP
     // server at 127.0.0.1:9100) and whatever the agent runs itself. The bottle has no network, so
     // loopback leads nowhere else; every other name still goes to the gateway.
-        refs: g.refs ?? [],
     NO_PROXY: GUEST_NO_PROXY,
     no_proxy: GUEST_NO_PROXY,
   };

@@ -548,6 +548,7 @@ good('every key, with values normalised', async ({ base, home }) => {
   assert.equal(m.agents.demo!.provisioners![2], { name: 'prompt', options: { nested: { deep: [1, 2] } } });
   assert.equal(m.agents['ops-1'], { bottle: 'prod_2', provisioners: [] });
   assert.is(m.bottles.dev!.git!.length, 3);
+  assert.equal(m.bottles.dev!.git![0]!.refs, ['refs/notes/*', 'refs/for/*']);
 });
 
 for (const upstream of GOOD_UPSTREAMS) {
@@ -556,7 +557,6 @@ for (const upstream of GOOD_UPSTREAMS) {
     await validateManifest(gitWith({ Name: 'app', Upstream: upstream }), 'bottle.json', base, home);
   });
 }
-  assert.equal(m.bottles.dev!.git![0]!.refs, ['refs/notes/*', 'refs/for/*']);
 
 good('route hosts that are names pass, including numeric labels before the last', async ({ base, home }) => {
   const loaded = await validateManifest(routeWith({ host: '1.example.com' }, { host: 'xn--bcher-kva.example' }, { host: 'a-b.c-d.io' }, { host: 'localhost' }), 'bottle.json', base, home);
