@@ -72,6 +72,11 @@ export interface DockerLaunchOptions {
 
 export type { StateRecord };
 
+const FIX = {
+  client: 'Install Docker: https://docs.docker.com/engine/install/ (Debian/Ubuntu: sudo apt-get install -y docker.io)',
+  engine: 'Start the Docker engine: sudo systemctl start docker (Docker Desktop: open it; as root without systemd: dockerd &), and check that DOCKER_HOST, if set, points at it',
+} as const;
+
 const BOTTLE_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'];
 
 export class DockerBackend implements Backend {
@@ -88,14 +93,14 @@ export class DockerBackend implements Backend {
     const v = await docker(['version', '--format', '{{.Client.Version}}|{{.Server.Version}}'], { timeoutMs: 15_000 }).catch((e: unknown) => e as Error);
     if (v instanceof Error) {
       const missing = v instanceof BottleError && /not installed/.test(v.message);
-      checks.push({ name: 'docker client', ok: !missing, detail: missing ? 'not installed' : 'installed', ...(missing ? { fix: 'apt-get install docker.io (Debian) or install Docker Desktop' } : {}) });
-      checks.push({ name: 'docker engine', ok: false, detail: v.message, fix: 'sudo systemctl start docker (or start Docker Desktop)' });
+      checks.push({ name: 'docker client', ok: !missing, detail: missing ? 'not installed (docker is not on PATH)' : 'installed', ...(missing ? { fix: FIX.client } : {}) });
+      checks.push({ name: 'docker engine', ok: false, detail: missing ? 'not checked (no working docker client)' : v.message.replace(/^the docker engine is /, ''), fix: FIX.engine });
       return checks;
     }
     const [client, server] = v.stdout.trim().split('|');
     checks.push({ name: 'docker client', ok: true, detail: client || 'installed' });
     if (v.exitCode !== 0 || !server) {
-      checks.push({ name: 'docker engine', ok: false, detail: `not reachable: ${v.stderr.trim().split('\n')[0] ?? ''}`, fix: 'sudo systemctl start docker (or start Docker Desktop; as root without systemd: dockerd &)' });
+      checks.push({ name: 'docker engine', ok: false, detail: `not reachable: ${v.stderr.trim().split('\n')[0] ?? ''}`, fix: FIX.engine });
     } else {
       checks.push({ name: 'docker engine', ok: true, detail: `reachable, version ${server}` });
       const engine = await engineInfo();

@@ -40,6 +40,9 @@ export type BottleErrorCode =
   | 'PROVISIONER_API_VERSION'
   | 'PROVISIONER_FAILED'
   | 'BACKEND_UNAVAILABLE'
+  | 'BACKEND_HOOK_FAILED'
+  | 'BACKEND_DUPLICATE'
+  | 'BACKEND_UNKNOWN'
   | 'BACKEND_FAILED'
   | 'IMAGE_BUILD_FAILED'
   /** A file or folder on this machine could not be read or written (the message names it and the errno). */

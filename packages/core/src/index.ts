@@ -17,3 +17,4 @@ export * from './service-error.js';
 export * from './config-file.js';
 export * from './json-body.js';
 export * from './labels.js';
+export * from './backends.js';

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
-import { backendFor } from '../backend.js';
+import { backendOf } from '../backends.js';
 
 export default class Exec extends BaseCommand {
   static override summary = 'Run a command in a running bottle (default: a shell), as the agent user.';
@@ -13,7 +13,7 @@ export default class Exec extends BaseCommand {
     const { args, argv } = await this.parse(Exec);
     const command = (argv as string[]).slice(1);
     const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
-    const code = await backendFor().exec(args.slug, command.length ? command : ['bash'], { tty });
+    const code = await (await backendOf(this.config, args.slug)).exec(args.slug, command.length ? command : ['bash'], { tty });
     if (code !== 0) this.exit(code);
   }
 }

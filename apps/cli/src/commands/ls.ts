@@ -1,6 +1,6 @@
 import type { BottleStatus } from '@bot-bottle/core';
 import { BaseCommand } from '../base-command.js';
-import { backendFor } from '../backend.js';
+import { listAll } from '../backends.js';
 
 function age(iso: string): string {
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
@@ -17,7 +17,7 @@ export default class Ls extends BaseCommand {
 
   async run(): Promise<BottleStatus[]> {
     await this.parse(Ls);
-    const bottles = await backendFor().list();
+    const bottles = await listAll(this.config, (m) => this.note(`warning: ${m}`));
     if (bottles.length === 0) {
       this.note('no bottles');
       return bottles;

@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core';
-import { formatPath, makePlan, resolveSteps, type BottlePlan } from '@bot-bottle/core';
+import { backendDefinition, chooseBackend, formatPath, makePlan, resolveSteps, type BottlePlan } from '@bot-bottle/core';
 import { statedImageChoice } from '@bot-bottle/images';
 import { BaseCommand } from '../base-command.js';
+import { backendFlag, loadBackends } from '../backends.js';
 import { manifestFlag, readManifest } from '../manifest.js';
 import { loadRegistry } from '../provisioners.js';
 
@@ -13,6 +14,7 @@ export default class Plan extends BaseCommand {
   static override args = { agent: Args.string({ description: 'Agent name from the manifest', required: true }) };
   static override flags = {
     manifest: manifestFlag,
+    backend: backendFlag,
     'copy-cwd': Flags.boolean({ summary: "Copy the current directory's .git into the bottle's workspace.", default: false }),
     seed: Flags.string({ summary: 'Make the slug deterministic (same seed, same slug).' }),
   };
@@ -20,10 +22,14 @@ export default class Plan extends BaseCommand {
   async run(): Promise<BottlePlan> {
     const { args, flags } = await this.parse(Plan);
     const { loaded } = await readManifest(flags.manifest);
+    const agent = loaded.manifest.agents[args.agent];
+    const choice = chooseBackend({ flag: flags.backend, env: process.env, manifest: agent ? loaded.manifest.bottles[agent.bottle]?.backend : undefined });
     const plan = makePlan(
       { manifest: loaded, agentName: args.agent, copyCwd: flags['copy-cwd'], userCwd: process.cwd() },
-      flags.seed === undefined ? {} : { seed: flags.seed },
+      { ...(flags.seed === undefined ? {} : { seed: flags.seed }), backend: choice.name, backendSource: choice.source },
     );
+    // An unknown backend is an error here as at launch, with the installed ones listed.
+    backendDefinition(await loadBackends(this.config), choice.name, choice.source);
     const registry = await loadRegistry(this.config);
     const steps = resolveSteps(plan.provisioners, registry, formatPath(['agents', args.agent, 'provisioners']));
     if (this.jsonEnabled()) return plan;
@@ -32,6 +38,7 @@ export default class Plan extends BaseCommand {
     this.out(`plan for agent ${plan.agentName} (bottle ${plan.bottleName})`);
     this.out(`  manifest     ${plan.manifestPath}`);
     this.out(`  slug         ${plan.slug}`);
+    this.out(`  backend      ${plan.backend.name} (${plan.backend.source === 'flag' ? '--backend' : plan.backend.source === 'manifest' ? 'the bottle\'s "backend" key' : plan.backend.source})`);
     this.out(`  state dir    ${plan.stateDir}`);
     this.out(`  copy cwd     ${yesNo(plan.copyCwd)}${plan.copyCwd ? ` (${plan.userCwd})` : ''}`);
     this.out(`  supervise    ${plan.supervise ? 'on' : 'off'}`);

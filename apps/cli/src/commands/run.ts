@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { BottleError, EXIT_INTERRUPTED, formatPath, makePlan, resolveSteps, runSession } from '@bot-bottle/core';
 import { BaseCommand } from '../base-command.js';
-import { backendFor, interruptSignal, progressPrinter } from '../backend.js';
+import { backendFlag, chosenBackend } from '../backends.js';
+import { interruptSignal, progressPrinter } from '../progress.js';
 import { manifestFlag, readManifest } from '../manifest.js';
 import { loadRegistry } from '../provisioners.js';
 
@@ -18,6 +19,7 @@ export default class Run extends BaseCommand {
   static override args = { agent: Args.string({ description: 'Agent name from the manifest', required: true }) };
   static override flags = {
     manifest: manifestFlag,
+    backend: backendFlag,
     'copy-cwd': Flags.boolean({ summary: "Copy the current directory (files git does not ignore, and .git) into the bottle's workspace.", default: false }),
     keep: Flags.boolean({ summary: 'Leave the bottle running after the command ends (remove it with `bottle stop`).', default: false }),
     quiet: Flags.boolean({ char: 'q', summary: 'No progress lines on stderr.', default: false }),
@@ -28,14 +30,16 @@ export default class Run extends BaseCommand {
     const { args, flags, argv } = await this.parse(Run);
     const command = (argv as string[]).slice(1);
     const { loaded } = await readManifest(flags.manifest);
-    const plan = makePlan({ manifest: loaded, agentName: args.agent, copyCwd: flags['copy-cwd'], userCwd: process.cwd() }, { backend: 'docker' });
+    const agent = loaded.manifest.agents[args.agent];
+    const chosen = await chosenBackend(this.config, { flag: flags.backend, manifest: agent ? loaded.manifest.bottles[agent.bottle]?.backend : undefined });
+    const plan = makePlan({ manifest: loaded, agentName: args.agent, copyCwd: flags['copy-cwd'], userCwd: process.cwd() }, { backend: chosen.name, backendSource: chosen.source });
     const steps = resolveSteps(plan.provisioners, await loadRegistry(this.config), formatPath(['agents', args.agent, 'provisioners']));
     const progress = progressPrinter(flags.quiet);
     const interrupt = interruptSignal(() => process.stderr.write('bottle: interrupted; removing the bottle\n'));
     try {
       const code = await runSession({
         plan,
-        backend: backendFor(),
+        backend: chosen.backend,
         steps,
         argv: command,
         tty: process.stdin.isTTY === true && process.stdout.isTTY === true,

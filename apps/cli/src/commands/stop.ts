@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BottleError, EXIT_USAGE } from '@bot-bottle/core';
 import { BaseCommand } from '../base-command.js';
-import { backendFor } from '../backend.js';
+import { backendOf, listAll } from '../backends.js';
 
 export default class Stop extends BaseCommand {
   static override summary = 'Stop and remove a bottle (its bundle, volume and state go with it).';
@@ -13,10 +13,9 @@ export default class Stop extends BaseCommand {
     const { args, flags } = await this.parse(Stop);
     if (!args.slug && !flags.all) throw new BottleError('USAGE', 'name a bottle to stop, or pass --all', { suggestions: ['List bottles with `bottle ls`.'], exit: EXIT_USAGE });
     if (args.slug && flags.all) throw new BottleError('USAGE', 'give a slug or --all, not both', { exit: EXIT_USAGE });
-    const backend = backendFor();
-    const slugs = flags.all ? (await backend.list()).map((b) => b.slug) : [args.slug!];
+    const slugs = flags.all ? (await listAll(this.config, (m) => this.note(`warning: ${m}`))).map((b) => b.slug) : [args.slug!];
     for (const slug of slugs) {
-      await backend.stop(slug);
+      await (await backendOf(this.config, slug)).stop(slug);
       this.out(`stopped ${slug}`);
     }
     if (slugs.length === 0) this.note('no bottles');

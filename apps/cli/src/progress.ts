@@ -1,10 +1,5 @@
-/** Which backend a command drives. Docker is the one that ships; smolmachines joins it later. */
-import { DockerBackend } from '@bot-bottle/backend-docker';
+/** Progress lines and interrupts for the commands that launch bottles. */
 import { EXIT_INTERRUPTED, type LaunchProgress } from '@bot-bottle/core';
-
-export function backendFor(env: NodeJS.ProcessEnv = process.env): DockerBackend {
-  return new DockerBackend(env);
-}
 
 /** Progress as plain lines on stderr (never stdout: that is the command's data). */
 export function progressPrinter(quiet: boolean): LaunchProgress {
