@@ -6,7 +6,21 @@
  */
 import type { Config } from '@oclif/core';
 import type { Hooks } from '@oclif/core/interfaces';
-import { PROVISIONER_HOOK, PROVISIONER_KEYWORD, buildRegistry, type HookFailure, type HookSuccess, type ProvisionerHookResult, type ProvisionerRegistry } from '@bot-bottle/core';
+import {
+  BottleError,
+  DEFAULT_PROVISIONERS,
+  EXIT_USAGE,
+  PROVISIONER_HOOK,
+  PROVISIONER_KEYWORD,
+  buildRegistry,
+  checkSteps,
+  formatPath,
+  type HookFailure,
+  type HookSuccess,
+  type LoadedManifest,
+  type ProvisionerHookResult,
+  type ProvisionerRegistry,
+} from '@bot-bottle/core';
 
 // The hook name and keyword are the plugin contract's (@bot-bottle/core/provisioner), not the CLI's own.
 export { PROVISIONER_HOOK, PROVISIONER_KEYWORD };
@@ -34,3 +48,32 @@ export async function loadRegistry(config: Config): Promise<ProvisionerRegistry>
   const failed: HookFailure[] = failures.map((f) => ({ plugin: { name: f.plugin.name, version: f.plugin.version }, error: f.error }));
   return buildRegistry(ok, failed, corePluginNames(config));
 }
+
+/** A provisioner problem as one line that starts with its JSON path (options problems are one line each already). */
+function problemLines(e: BottleError): readonly string[] {
+  if (e.code === 'PROVISIONER_OPTIONS' && e.details.length) return e.details;
+  return [[e.message, ...e.details].join('; ')];
+}
+
+/**
+ * What `bottle plan` checks about every agent's provisioners, against the provisioners installed
+ * here (built-ins and plugins): known names, `after` order, options valid for their schema. All
+ * problems of all agents are reported at once, one line each, like the manifest's own problems.
+ */
+export function checkProvisioners(loaded: LoadedManifest, registry: ProvisionerRegistry): void {
+  const problems: BottleError[] = [];
+  for (const [agentName, agent] of Object.entries(loaded.manifest.agents)) {
+    const steps = (agent.provisioners ?? [...DEFAULT_PROVISIONERS]).map((ref) =>
+      typeof ref === 'string' ? { name: ref, options: {} } : { name: ref.name, options: ref.options ?? {} },
+    );
+    problems.push(...checkSteps(steps, registry, formatPath(['agents', agentName, 'provisioners'])).problems);
+  }
+  if (!problems.length) return;
+  const codes = new Set(problems.map((p) => p.code));
+  throw new BottleError(codes.size === 1 ? problems[0]!.code : 'MANIFEST_INVALID', `${loaded.source} is not valid with the provisioners installed here`, {
+    details: problems.flatMap(problemLines),
+    suggestions: [...new Set(problems.flatMap((p) => p.suggestions))],
+    exit: EXIT_USAGE,
+  });
+}
+
