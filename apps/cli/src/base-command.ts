@@ -4,6 +4,7 @@
  */
 import { Command, Errors, type Interfaces } from '@oclif/core';
 import { BottleError, EXIT_FAILURE, EXIT_USAGE, bottleErrorFrom, isBottleError, isServiceError } from '@bot-bottle/core';
+import { jsonText, visible } from './display/visible.js';
 
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
 export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
@@ -61,11 +62,15 @@ export function toBottleError(e: unknown, commandId: string | undefined, bin: st
   });
 }
 
-/** The human form: `Error: message`, indented details, then one `Fix:` line per suggestion. */
+/**
+ * The human form: `Error: message`, indented details, then one `Fix:` line per suggestion. A
+ * message can carry text from elsewhere (a request file's host, a docker error): each line is
+ * shown with its invisible characters escaped.
+ */
 export function formatError(e: BottleError): string {
-  const lines = [`Error: ${e.message}`];
-  for (const d of e.details) lines.push(...d.split('\n').map((l) => `  ${l}`));
-  for (const s of e.suggestions) lines.push(`Fix: ${s}`);
+  const lines = [...e.message.split('\n').map((l, i) => (i === 0 ? `Error: ${visible(l)}` : `  ${visible(l)}`))];
+  for (const d of e.details) lines.push(...d.split('\n').map((l) => `  ${visible(l)}`));
+  for (const s of e.suggestions) lines.push(`Fix: ${visible(s)}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -90,9 +95,12 @@ export abstract class BaseCommand extends Command {
     process.stderr.write(`${text}\n`);
   }
 
-  /** Plain JSON: one document, no colour codes, so `bottle x --json | jq` always parses. */
+  /**
+   * Plain JSON: one document, no colour codes, so `bottle x --json | jq` always parses; characters
+   * JSON.stringify leaves raw though they are not visible (U+2028, bidi marks...) as \u escapes.
+   */
   override logJson(json: unknown): void {
-    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    process.stdout.write(`${jsonText(json, 2)}\n`);
   }
 
   protected override async catch(err: Error & { exitCode?: number }): Promise<never> {

@@ -48,6 +48,8 @@ test('manifests bottle validate accepts are valid against it', () => {
   full.bottles.dev.egress.routes.push({ host: '*.example.com', methods: ['GET'], paths: ['/v1/'] });
   full.agents.demo.provisioners = ['ca', { name: 'example', options: { motd: 'hi' } }];
   assert.is(errors(full), '');
+  full.bottles.dev.supervise = { credentials: ['GITHUB_TOKEN'] };
+  assert.is(errors(full), '', 'supervise with the credentials a request may ask for');
 });
 
 test('manifests with the wrong shape are not', () => {
@@ -56,6 +58,8 @@ test('manifests with the wrong shape are not', () => {
     ['an unknown bottle key', (m) => void (m.bottles.dev.colour = 'red')],
     ['a bottle name with upper case', (m) => void (m.bottles.Dev = m.bottles.dev)],
     ['supervise not a boolean', (m) => void (m.bottles.dev.supervise = 'yes')],
+    ['supervise credentials not a list', (m) => void (m.bottles.dev.supervise = { credentials: 'GITHUB_TOKEN' })],
+    ['supervise with an unknown key', (m) => void (m.bottles.dev.supervise = { credential: ['GITHUB_TOKEN'] })],
     ['a git entry without Upstream', (m) => void delete m.bottles.dev.git[0].Upstream],
     ['no agents', (m) => void delete m.agents],
     ['a git_user email that is not one', (m) => void (m.bottles.dev.git_user.email = 'not an address')],

@@ -8,6 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execa } from 'execa';
 import { BIN, bottle, cleanupTempDirs, hasStack, isolatedXdg, run } from './helpers.js';
+import { ALL_HIDDEN, ALL_HIDDEN_SHOWN, HIDDEN_SAMPLES, RAW_HIDDEN } from './hidden-samples.js';
 
 const test = suite('logs');
 test.after(cleanupTempDirs);
@@ -105,11 +106,56 @@ test('text the bottle chose never reaches the terminal as control characters: es
   const lines = r.stdout.trimEnd().split('\n');
   assert.is(lines.length, 2, 'a newline in a field does not forge a line');
   assert.not.match(r.stdout.trimEnd(), /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/, 'no control character but the line ends');
-  assert.is(lines[0], '2026-01-01T12:00:06.000Z  DENY   FETCH    git:/x\\x1b]0;owned\\x07\\x1b[2J\\x0d.git refs/heads/a\\u202eb    -  no such repo \\x9b31m');
-  assert.is(lines[1], '2026-01-01T12:00:01.000Z  DENY   GET      evil.example.invalid/\\x1b[1Aup  403  refused\\x0aDENY forged');
+  assert.is(lines[0], '2026-01-01T12:00:06.000Z  DENY   FETCH    git:/x\\u{001B}]0;owned\\u{0007}\\u{001B}[2J\\u{000D}.git refs/heads/a\\u{202E}b    -  no such repo \\u{009B}31m');
+  assert.is(lines[1], '2026-01-01T12:00:01.000Z  DENY   GET      evil.example.invalid/\\u{001B}[1Aup  403  refused\\u{000A}DENY forged');
   // Control: the log holds those bytes as the services wrote them, and --json keeps them (JSON escapes them itself).
   const json = await bottle(['logs', 'demo-abc12', '--json'], { env: xdg });
   assert.equal(JSON.parse(json.stdout), [hostile, egress]);
+});
+
+test('every class of invisible character, in every kind of line, is escaped on the terminal and \\u-escaped in --json and --follow --json', async () => {
+  const xdg = await isolatedXdg();
+  const egress = { ...DENY_HOST, host: `h${ALL_HIDDEN}.example`, path: `/p${ALL_HIDDEN}`, reason: `r${ALL_HIDDEN}` };
+  const git = { ...GIT_PUSH_DENIED, repo: `app${ALL_HIDDEN}`, refs: [{ ref: `refs/heads/${ALL_HIDDEN}`, old: ZERO, new: ZERO }], reason: `why${ALL_HIDDEN}` };
+  const ask = { time: '2026-01-01T12:00:07.000Z', source: 'supervise', event: 'request', id: 'req-0123456789', host: 'x.example.com', paths: [`/${ALL_HIDDEN}`], decision: 'pending', reason: `because${ALL_HIDDEN}` };
+  await fakeBottle(xdg, 'demo-abc12', jsonl(egress, git, ask));
+  const r = await bottle(['logs', 'demo-abc12'], { env: xdg });
+  assert.is(r.exitCode, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n');
+  assert.is(lines.length, 3, 'no line is split or forged');
+  for (const line of lines) assert.not.match(line, RAW_HIDDEN, 'no hidden character reaches the terminal');
+  assert.is(lines[0], `2026-01-01T12:00:01.000Z  DENY   GET      h${ALL_HIDDEN_SHOWN}.example/p${ALL_HIDDEN_SHOWN}  403  r${ALL_HIDDEN_SHOWN}`);
+  assert.ok(lines[1]!.includes(`git:app${ALL_HIDDEN_SHOWN} refs/heads/${ALL_HIDDEN_SHOWN}`), lines[1]);
+  assert.ok(lines[2]!.includes(`supervise:req-0123456789 x.example.com /${ALL_HIDDEN_SHOWN}`) && lines[2]!.endsWith(`because${ALL_HIDDEN_SHOWN}`), lines[2]);
+  for (const [name, , shown] of HIDDEN_SAMPLES) assert.ok(lines[0]!.includes(`<${shown}>`), name);
+  // --json: real JSON, the same values, not one hidden character raw (JSON.stringify alone leaves U+2028, bidi marks... raw).
+  const json = await bottle(['logs', 'demo-abc12', '--json'], { env: xdg });
+  assert.is(json.exitCode, 0, json.stderr);
+  assert.not.match(json.stdout.replace(/\n/g, ''), RAW_HIDDEN);
+  assert.equal(JSON.parse(json.stdout), [egress, git, ask]);
+  assert.match(json.stdout, /\\u2028/);
+  // --follow --json: one line per entry, escaped the same way.
+  const child = execa(process.execPath, [BIN, 'logs', 'demo-abc12', '--follow', '--json'], { env: { ...xdg, NO_COLOR: '1' }, reject: false });
+  try {
+    const got = await linesFrom(child.stdout!, 3);
+    for (const l of got) assert.not.match(l, RAW_HIDDEN);
+    assert.equal(got.map((l) => JSON.parse(l)), [egress, git, ask]);
+  } finally {
+    child.kill('SIGINT');
+    await child;
+  }
+});
+
+test('control: a plain ASCII log is printed unchanged, and --json is what JSON.stringify writes', async () => {
+  const xdg = await isolatedXdg();
+  await fakeBottle(xdg, 'demo-abc12', jsonl(ALLOW, GIT_PUSH_DENIED));
+  const r = await bottle(['logs', 'demo-abc12'], { env: xdg });
+  assert.equal(r.stdout.trimEnd().split('\n'), [
+    '2026-01-01T12:00:00.000Z  ALLOW  POST     api.anthropic.com/v1/messages?beta=true  200  routes[0] api.anthropic.com',
+    '2026-01-01T12:00:05.000Z  DENY   PUSH     git:app refs/heads/main refs/tags/v1    -  refs/heads/main is protected (protect: main)',
+  ]);
+  const json = await bottle(['logs', 'demo-abc12', '--json'], { env: xdg });
+  assert.is(json.stdout, JSON.stringify([ALLOW, GIT_PUSH_DENIED], null, 2), 'execa drops the last newline');
 });
 
 test('a line the gateway wrote before it named its source is still an egress entry', async () => {

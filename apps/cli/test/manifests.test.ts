@@ -27,7 +27,8 @@ const cases: Case[] = [
   // Types, one level at a time.
   { name: 'bottles is an array', make: (m) => void (m.bottles = []), lines: ['bottles: expected an object but got an array'] },
   { name: 'agents is a string', make: (m) => void (m.agents = 'demo'), lines: ['agents: expected an object but got the string "demo"'] },
-  { name: 'supervise as a quoted string', make: (m) => void (m.bottles.dev.supervise = 'true'), lines: ['bottles.dev.supervise: expected true or false but got the string "true"; write it without quotes'] },
+  { name: 'supervise as a quoted string', make: (m) => void (m.bottles.dev.supervise = 'true'), lines: ['bottles.dev.supervise: supervise is true, false, or {"credentials": ["NAME", ...]} (the host env vars a request may ask for), not the string "true"; write it without quotes'] },
+  { name: 'supervise credential that is not a variable name', make: (m) => void (m.bottles.dev.supervise = { credentials: ['ghp_0123 value'] }), lines: ['bottles.dev.supervise.credentials[0]: the string "ghp_0123 value" is not an environment variable name'] },
   { name: 'git is an object', make: (m) => void (m.bottles.dev.git = { Name: 'app' }), lines: ['bottles.dev.git: expected an array but got an object'] },
   { name: 'routes entry is a string', make: (m) => void (m.bottles.dev.egress.routes = ['api.anthropic.com']), lines: ['bottles.dev.egress.routes[0]: expected an object'] },
   { name: 'skills is a string', make: (m) => void (m.agents.demo.skills = 'init-prd'), lines: ['agents.demo.skills: expected an array'] },

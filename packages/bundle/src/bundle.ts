@@ -159,6 +159,7 @@ export async function startBundle(config: BundleConfig, env: NodeJS.ProcessEnv =
         decisionsDir: path.join(config.supervise.dir, SUPERVISE_DECISIONS),
         routes: config.egress.routes,
         repos: (config.gitGate?.upstreams ?? []).map((u) => ({ name: u.name, push: u.push, protect: u.protect })),
+        credentials: config.supervise.credentials ?? [],
         auditFd: AUDIT_FD,
       };
       services.push(startService({ name: 'supervise server', script: script('supervise-service'), input: superviseInput, env: serviceEnv(env, superviseUser, secretNames), user: superviseUser, auditFd }));

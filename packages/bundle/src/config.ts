@@ -1,7 +1,7 @@
 /** The bundle's configuration, written by the launcher to /etc/bot-bottle/bundle.json (read-only mount). */
 import path from 'node:path';
 import * as v from 'valibot';
-import { EGRESS_ADMIN_SOCKET, readConfigFile, type ConfigFileSpec } from '@bot-bottle/core/service';
+import { EGRESS_ADMIN_SOCKET, RouteAuthEntries, readConfigFile, type ConfigFileSpec } from '@bot-bottle/core/service';
 // The config module alone: the supervisor never loads the gateway's certificate code.
 import { GatewayConfigSchema } from '@bot-bottle/egress-gateway/config';
 import { GitGateConfigSchema } from '@bot-bottle/git-gate';
@@ -24,7 +24,15 @@ export const BundleConfigSchema = v.strictObject({
    * The supervise MCP server's folder, or null/absent when the bottle has none: `queue` in it is a
    * host folder the server writes requests to; `decisions` one the host writes and it only reads.
    */
-  supervise: v.optional(v.nullable(v.strictObject({ dir: AbsolutePath }))),
+  supervise: v.optional(
+    v.nullable(
+      v.strictObject({
+        dir: AbsolutePath,
+        /** The host env vars a request may ask the gateway to inject (the manifest's `supervise.credentials`); absent: none. */
+        credentials: v.optional(v.array(RouteAuthEntries.env)),
+      }),
+    ),
+  ),
   /** Overrides GIT_GATE_DATA_DIR (tests running the bundle outside a container). */
   gitGateDataDir: v.optional(AbsolutePath),
 });
@@ -32,7 +40,7 @@ export type BundleConfig = v.InferOutput<typeof BundleConfigSchema>;
 
 const CONFIG_FILE: ConfigFileSpec = {
   service: 'bundle',
-  formatHint: 'bottle writes bundle.json at launch: {"slug", "socketDir", "logDir", "controlDir", "egress": {...}, "gitGate": {...} | null, "supervise"?: {"dir"} | null}; launch the bottle again with the same version of bottle as the bundle image (bottle image build).',
+  formatHint: 'bottle writes bundle.json at launch: {"slug", "socketDir", "logDir", "controlDir", "egress": {...}, "gitGate": {...} | null, "supervise"?: {"dir", "credentials"?} | null}; launch the bottle again with the same version of bottle as the bundle image (bottle image build).',
   envVar: 'BOT_BOTTLE_BUNDLE_CONFIG',
 };
 

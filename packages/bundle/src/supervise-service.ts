@@ -11,7 +11,7 @@ import { createWriteStream } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as v from 'valibot';
-import { EgressRouteSchema, ServiceError, issueLines } from '@bot-bottle/core/service';
+import { EgressRouteSchema, RouteAuthEntries, ServiceError, issueLines } from '@bot-bottle/core/service';
 import { startSuperviseServer, type GitRepoRule } from '@bot-bottle/supervise/server';
 import { onStop, readInput, reportFailure, reportReady } from './service-io.js';
 
@@ -23,6 +23,8 @@ export interface SuperviseServiceInput {
   /** The routes at launch (names of credentials only; the values are the gateway's), checked here. */
   routes: unknown[];
   repos: GitRepoRule[];
+  /** The host env vars a request may ask for (the manifest's `supervise.credentials`); checked here. */
+  credentials: string[];
   /** The audit log, open for appending. */
   auditFd: number;
 }
@@ -44,6 +46,8 @@ try {
   const input = await readInput<SuperviseServiceInput>();
   const routes = v.safeParse(v.array(EgressRouteSchema), input.routes);
   if (!routes.success) throw new ServiceError('the supervise server got routes that are not valid', { kind: 'config', details: issueLines(routes.issues, ['egress', 'routes']) });
+  const credentials = v.safeParse(v.array(RouteAuthEntries.env), input.credentials ?? []);
+  if (!credentials.success) throw new ServiceError('the supervise server got credential names that are not env var names', { kind: 'config', details: issueLines(credentials.issues, ['supervise', 'credentials']) });
   await checkWritable(input.queueDir);
   const audit = createWriteStream('', { fd: input.auditFd });
   audit.on('error', (e) => process.stderr.write(`supervise: audit log: ${e.message}\n`));
@@ -58,6 +62,7 @@ try {
       decisionsDir: input.decisionsDir,
       routes: routes.output,
       repos: input.repos,
+      credentials: credentials.output,
       onAudit: (entry) => audit.write(JSON.stringify(entry) + '\n'),
     });
   } finally {

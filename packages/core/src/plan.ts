@@ -77,6 +77,12 @@ export interface SupervisePlan {
   queueDir: string;
   decisionsDir: string;
   port: number;
+  /**
+   * The host env vars a request may ask the gateway to inject (`"supervise": {"credentials": [...]}`;
+   * none for `"supervise": true`). The bundle's server refuses a request for any other, and the host
+   * checks again at approval from this plan, not from anything the bundle wrote.
+   */
+  credentials: string[];
 }
 
 export interface SkillPlan {
@@ -258,7 +264,12 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
       port: BUNDLE_SERVICES.git.port,
     },
     supervise: bottle.supervise
-      ? { queueDir: path.join(stateDir, 'supervise', 'queue'), decisionsDir: path.join(stateDir, 'supervise', 'decisions'), port: BUNDLE_SERVICES.supervise.port }
+      ? {
+          queueDir: path.join(stateDir, 'supervise', 'queue'),
+          decisionsDir: path.join(stateDir, 'supervise', 'decisions'),
+          port: BUNDLE_SERVICES.supervise.port,
+          credentials: bottle.supervise === true ? [] : [...new Set(bottle.supervise.credentials ?? [])],
+        }
       : null,
     limits: resolveLimits(bottle.limits ?? {}, options.host ?? hostResources()),
     labels: {

@@ -91,8 +91,16 @@ const BAD: BadCase[] = [
     value: routeWith({ host: 'api.example.com', methods: ['GET', 'FETCH'], paths: ['/v1', 'v2'] }),
     details: ['bottles.dev.egress.routes[0].methods[1]: methods may contain GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS', 'bottles.dev.egress.routes[0].paths[1]: each path prefix must start with "/"'],
   },
-  { name: 'supervise is a string', value: bottleWith({ supervise: 'yes' }), details: ['bottles.dev.supervise: expected true or false but got the string "yes"'] },
-  { name: 'supervise is a quoted boolean', value: bottleWith({ supervise: 'true' }), details: ['bottles.dev.supervise: expected true or false but got the string "true"; write it without quotes'] },
+  { name: 'supervise is a string', value: bottleWith({ supervise: 'yes' }), details: ['bottles.dev.supervise: supervise is true, false, or {"credentials": ["NAME", ...]} (the host env vars a request may ask for), not the string "yes"'] },
+  { name: 'supervise is a quoted boolean', value: bottleWith({ supervise: 'true' }), details: ['bottles.dev.supervise: supervise is true, false, or {"credentials": ["NAME", ...]} (the host env vars a request may ask for), not the string "true"; write it without quotes'] },
+  { name: 'supervise is a list', value: bottleWith({ supervise: ['GITHUB_TOKEN'] }), details: ['bottles.dev.supervise: supervise is true, false, or {"credentials": ["NAME", ...]} (the host env vars a request may ask for), not an array'] },
+  { name: 'supervise credentials is not a list', value: bottleWith({ supervise: { credentials: 'GITHUB_TOKEN' } }), details: ['bottles.dev.supervise.credentials: credentials must be a list of host environment variable names, such as ["GITHUB_TOKEN"]'] },
+  {
+    name: 'a supervise credential that is a value, not a name',
+    value: bottleWith({ supervise: { credentials: ['ghp_0123456789abcdef value'] } }),
+    details: ['bottles.dev.supervise.credentials[0]: the string "ghp_0123456789abcdef value" is not an environment variable name; name the host variable a request may ask for'],
+  },
+  { name: 'supervise with a misspelt key', value: bottleWith({ supervise: { credential: ['GITHUB_TOKEN'] } }), details: ['bottles.dev.supervise.credential: unknown key "credential"; did you mean "credentials"?'] },
   { name: 'an agent is null', value: agentWith(null), details: ['agents.demo: expected an object but got null'] },
   { name: 'an agent without bottle', value: agentWith({ prompt: 'hi' }), details: ['agents.demo.bottle: missing; it is required'] },
   {
@@ -188,7 +196,7 @@ const BAD: BadCase[] = [
   {
     name: 'a missing bottle reference is reported beside schema problems',
     value: { bottles: { dev: { supervise: 'no' } }, agents: { demo: { bottle: 'prd' }, ok: { bottle: 'dev' } } },
-    details: ['bottles.dev.supervise: expected true or false', 'agents.demo.bottle: bottle "prd" is not defined in "bottles" (the bottles are: dev)'],
+    details: ['bottles.dev.supervise: supervise is true, false, or {"credentials"', 'agents.demo.bottle: bottle "prd" is not defined in "bottles" (the bottles are: dev)'],
   },
   {
     name: 'several problems in one manifest',
@@ -557,6 +565,13 @@ for (const upstream of GOOD_UPSTREAMS) {
     await validateManifest(gitWith({ Name: 'app', Upstream: upstream }), 'bottle.json', base, home);
   });
 }
+
+good('supervise: true, false, or the credentials a request may ask for', async ({ base, home }) => {
+  for (const supervise of [true, false, {}, { credentials: [] }, { credentials: ['GITHUB_TOKEN', 'npm_token'] }]) {
+    const loaded = await validateManifest({ bottles: { dev: { supervise } }, agents: { demo: { bottle: 'dev' } } }, 'bottle.json', base, home);
+    assert.equal(loaded.manifest.bottles.dev!.supervise, supervise);
+  }
+});
 
 good('route hosts that are names pass, including numeric labels before the last', async ({ base, home }) => {
   const loaded = await validateManifest(routeWith({ host: '1.example.com' }, { host: 'xn--bcher-kva.example' }, { host: 'a-b.c-d.io' }, { host: 'localhost' }), 'bottle.json', base, home);

@@ -48,11 +48,15 @@ const MANIFEST = {
     },
     plain: {},
     nameless: { git_user: {} },
+    asks: { supervise: { credentials: ['GITHUB_TOKEN', 'NPM_TOKEN', 'GITHUB_TOKEN'] } },
+    off: { supervise: false },
   },
   agents: {
     demo: { bottle: 'dev', skills: ['beside', 'in-home', 'both', 'nowhere'], prompt: 'You are a careful engineer.' },
     custom: { bottle: 'plain', provisioners: ['ca', { name: 'prompt', options: { mode: 'append', lines: [1, 2] } }, { name: 'git' }] },
     bare: { bottle: 'nameless', provisioners: [] },
+    asker: { bottle: 'asks' },
+    quiet: { bottle: 'off' },
   },
 };
 
@@ -206,10 +210,17 @@ test('git-gate upstreams: ~ and relative paths resolved, defaults filled', (w) =
   assert.equal(plan(w, 'custom').gitGate.upstreams, []);
 });
 
-test('supervise plan only when the bottle enables it', (w) => {
+test('supervise plan only when the bottle enables it; `true` allows asking for no credential', (w) => {
   const p = plan(w, 'demo');
-  assert.equal(p.supervise, { queueDir: path.join(p.stateDir, 'supervise', 'queue'), decisionsDir: path.join(p.stateDir, 'supervise', 'decisions'), port: 9100 });
+  assert.equal(p.supervise, { queueDir: path.join(p.stateDir, 'supervise', 'queue'), decisionsDir: path.join(p.stateDir, 'supervise', 'decisions'), port: 9100, credentials: [] });
   assert.is(plan(w, 'custom').supervise, null);
+  assert.is(plan(w, 'quiet').supervise, null, '"supervise": false');
+});
+
+test('supervise {"credentials": [...]}: the names a request may ask for, each once, carried by the plan', (w) => {
+  const p = plan(w, 'asker');
+  assert.equal(p.supervise?.credentials, ['GITHUB_TOKEN', 'NPM_TOKEN']);
+  assert.equal(p.supervise?.queueDir, path.join(p.stateDir, 'supervise', 'queue'));
 });
 
 test('skills: skills/<name> beside the manifest first, then ~/.claude/skills/<name>', (w) => {
@@ -246,8 +257,8 @@ test('unknown agent: AGENT_NOT_FOUND listing the agents', async (w) => {
     assert.is(err.code, 'AGENT_NOT_FOUND');
     assert.is(err.exit, EXIT_USAGE);
     assert.is(err.message, `agent "${name}" is not defined in ${path.join(w.base, 'bottle.json')}`);
-    assert.equal(err.details, ['the agents are: demo, custom, bare']);
-    assert.equal(err.suggestions, ['Use one of: demo, custom, bare']);
+    assert.equal(err.details, ['the agents are: demo, custom, bare, asker, quiet']);
+    assert.equal(err.suggestions, ['Use one of: demo, custom, bare, asker, quiet']);
   }
   const empty: LoadedManifest = { manifest: { bottles: {}, agents: {} }, source: '<inline>', baseDir: w.base };
   const err = await rejects(() => makePlan({ manifest: empty, agentName: 'demo', copyCwd: false, userCwd: '/' }, { env: {}, home: w.home }));

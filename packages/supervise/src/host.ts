@@ -10,11 +10,12 @@
 import { constants } from 'node:fs';
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { BottleError, CONTROL_DIR_NAME, EGRESS_ADMIN_SOCKET, EXIT_USAGE, type EgressRoute, type SuperviseAuditEntry } from '@bot-bottle/core/service';
+import * as v from 'valibot';
+import { BottleError, CONTROL_DIR_NAME, EGRESS_ADMIN_SOCKET, EXIT_USAGE, EgressRouteSchema, RouteAuthEntries, type EgressRoute, type SuperviseAuditEntry } from '@bot-bottle/core/service';
 import { getRoutes, putRoutes } from './admin-client.js';
 import { prepareManifestEdit, writeManifestEdit, type ManifestEdit } from './persist.js';
-import { listQueue, readDecision, readRequest, writeDecision, writeRoutesFile, type QueuedRequest } from './queue.js';
-import { REQUEST_ID_PATTERN, routeFor, type DecisionRecord, type RequestRecord } from './requests.js';
+import { listQueue, readDecision, readRequest, readRoutesFile, writeDecision, writeRoutesFile, type QueuedRequest } from './queue.js';
+import { REQUEST_ID_PATTERN, credentialProblem, hostCovers, routeFor, type DecisionRecord, type RequestRecord } from './requests.js';
 
 /** Where one bottle's queue and controls are, from the plan its launch wrote to its state dir. */
 export interface BottleQueue {
@@ -26,17 +27,35 @@ export interface BottleQueue {
   auditLog: string;
   manifestPath: string | null;
   bottleName: string | null;
+  /**
+   * The host env vars a request of this bottle may ask for (the plan's `supervise.credentials`,
+   * from its manifest); empty for `"supervise": true`, and for a plan that names none or is unclear.
+   */
+  credentials: string[];
+  /** The routes the bottle was launched with (the plan's), for when no approval has written routes.json yet. */
+  launchRoutes: EgressRoute[];
 }
 
 interface PlanFile {
   slug?: unknown;
   manifestPath?: unknown;
   bottleName?: unknown;
-  egress?: { auditLogPath?: unknown };
-  supervise?: { queueDir?: unknown; decisionsDir?: unknown } | null;
+  egress?: { auditLogPath?: unknown; routes?: unknown };
+  supervise?: { queueDir?: unknown; decisionsDir?: unknown; credentials?: unknown } | null;
 }
 
 const str = (x: unknown): string | null => (typeof x === 'string' && x !== '' ? x : null);
+
+/** The plan's credential names; anything but a list of env var names allows none. */
+function planCredentials(x: unknown): string[] {
+  const r = v.safeParse(v.array(RouteAuthEntries.env), x);
+  return r.success ? [...new Set(r.output)] : [];
+}
+
+function planRoutes(x: unknown): EgressRoute[] {
+  const r = v.safeParse(v.array(EgressRouteSchema), x);
+  return r.success ? r.output : [];
+}
 
 /** The bottle's queue, or null when it has none (no `"supervise": true`, or no plan). */
 export async function bottleQueue(stateDir: string): Promise<BottleQueue | null> {
@@ -61,11 +80,60 @@ export async function bottleQueue(stateDir: string): Promise<BottleQueue | null>
     auditLog: str(plan.egress?.auditLogPath) ?? path.join(stateDir, 'log', 'audit.jsonl'),
     manifestPath: str(plan.manifestPath),
     bottleName: str(plan.bottleName),
+    credentials: planCredentials(plan.supervise?.credentials),
+    launchRoutes: planRoutes(plan.egress?.routes),
+  };
+}
+
+/**
+ * The routes in force as the host knows them without asking the gateway: routes.json of the last
+ * approval (written by the host, read-only in the bundle), else the launch's.
+ */
+export async function knownRoutes(bottle: BottleQueue): Promise<EgressRoute[]> {
+  return (await readRoutesFile(bottle.decisionsDir)) ?? bottle.launchRoutes;
+}
+
+/** What a request's credential would do, for the person deciding: said before, and at, approval. */
+export interface CredentialAssessment {
+  env: string;
+  header: string;
+  format: string | null;
+  /** The manifest lets this bottle ask for it (`supervise.credentials`); approval refuses it otherwise. */
+  allowed: boolean;
+  /** The names the manifest lets this bottle ask for. */
+  allowedNames: string[];
+  /** Why approval will refuse it (not allowed), or null. */
+  problem: string | null;
+  /** The hosts of the routes in force that send this variable today. */
+  sentTo: string[];
+  /** No route in force sends this variable to this host today: approving sends it somewhere new. */
+  newDestination: boolean;
+  /** No route in force names the variable: its value would be read from the approving shell. */
+  fromShell: boolean;
+}
+
+/** The credential `request` asks for, weighed against the manifest's allowlist and the routes in force. */
+export function assessCredential(request: Pick<RequestRecord, 'host' | 'auth'>, allowed: readonly string[], routes: readonly EgressRoute[]): CredentialAssessment | null {
+  if (!request.auth) return null;
+  const { env, header } = request.auth;
+  const sending = routes.filter((r) => r.auth?.env === env);
+  const problem = credentialProblem(env, allowed);
+  return {
+    env,
+    header,
+    format: request.auth.format ?? null,
+    allowed: problem === null,
+    allowedNames: [...allowed],
+    problem,
+    sentTo: [...new Set(sending.map((r) => r.host))],
+    newDestination: !sending.some((r) => hostCovers(r.host, request.host)),
+    fromShell: sending.length === 0,
   };
 }
 
 export interface PendingRequest {
   slug: string;
+  bottle: BottleQueue;
   request: RequestRecord;
 }
 
@@ -82,7 +150,7 @@ export async function pendingRequests(bottles: readonly BottleQueue[]): Promise<
   for (const b of bottles) {
     const listing = await listQueue(b.queueDir, b.decisionsDir);
     skipped.push(...listing.skipped.map((s) => `${b.slug}: ${s}`));
-    for (const q of listing.requests) if (q.status === 'pending') pending.push({ slug: b.slug, request: q.request });
+    for (const q of listing.requests) if (q.status === 'pending') pending.push({ slug: b.slug, bottle: b, request: q.request });
   }
   pending.sort((a, b) => a.request.time.localeCompare(b.request.time));
   return { pending, skipped };
@@ -170,6 +238,16 @@ export interface ApproveOptions {
   /** The host env the credential's value is read from, at this moment. */
   env: NodeJS.ProcessEnv;
   persist: boolean;
+  /**
+   * The request as it was shown to the person: the queue is the bundle's to rewrite, so an approval
+   * of a request that changed since (another host, format, path) is refused rather than granted.
+   */
+  expect?: RequestRecord;
+}
+
+/** A request's content in a fixed order, for telling whether two reads of it are the same. */
+function requestKey(r: RequestRecord): string {
+  return JSON.stringify([r.id, r.time, r.host, r.reason, r.methods ?? null, r.paths ?? null, r.auth ? [r.auth.header, r.auth.env, r.auth.format ?? null] : null]);
 }
 
 export interface ApproveResult {
@@ -180,6 +258,26 @@ export interface ApproveResult {
   /** With --persist: true when added to the manifest, false when it was there already; null without. */
   persisted: boolean | null;
   routes: EgressRoute[];
+  /** The credential the route injects, weighed against the routes in force before the approval. */
+  credential: CredentialAssessment | null;
+}
+
+/**
+ * The host's own check of a request's credential, from the bottle's plan: the bundle's server
+ * refuses such a request already, but the queue is the bundle's to write, so the host trusts it no
+ * further than the manifest allows.
+ */
+function refuseCredential(bottle: BottleQueue, request: RequestRecord): void {
+  const problem = request.auth ? credentialProblem(request.auth.env, bottle.credentials) : null;
+  if (!problem) return;
+  throw new BottleError('USAGE', `request ${request.id} of ${bottle.slug} asks for $${request.auth!.env}, which this bottle may not ask for; nothing was changed`, {
+    details: [problem, `the manifest's "supervise" of this bottle allows ${bottle.credentials.length ? bottle.credentials.join(', ') : 'no credential'}`],
+    suggestions: [
+      `Deny it: bottle supervise deny ${request.id}.`,
+      `To let this bottle ask for it, add "${request.auth!.env}" to "supervise": {"credentials": [...]} of bottle "${bottle.bottleName ?? '?'}" in the manifest and launch it again.`,
+    ],
+    exit: EXIT_USAGE,
+  });
 }
 
 /**
@@ -192,6 +290,13 @@ export async function approveRequest(o: ApproveOptions): Promise<ApproveResult> 
     const { queued } = await findRequest(id, [bottle]);
     if (queued.decision) throw alreadyDecided(id, queued.decision);
     const request = queued.request;
+    if (o.expect && requestKey(o.expect) !== requestKey(request)) {
+      throw new BottleError('USAGE', `request ${id} of ${bottle.slug} changed since it was shown to you; nothing was changed`, {
+        suggestions: ['Look at it again before deciding; a request that changes under you is a reason to deny it.'],
+        exit: EXIT_USAGE,
+      });
+    }
+    refuseCredential(bottle, request);
     const route = routeFor(request);
     if (o.persist && (!bottle.manifestPath || !bottle.bottleName || bottle.manifestPath.startsWith('<'))) {
       throw new BottleError('USAGE', `${bottle.slug} was not launched from a manifest file, so --persist has nowhere to write`, { suggestions: ['Approve without --persist.'], exit: EXIT_USAGE });
@@ -233,7 +338,7 @@ export async function approveRequest(o: ApproveOptions): Promise<ApproveResult> 
       decidedBy: o.decidedBy,
       ...(persisted !== null ? { persisted: true } : {}),
     });
-    return { request, route, alreadyAllowed, persisted, routes };
+    return { request, route, alreadyAllowed, persisted, routes, credential: assessCredential(request, bottle.credentials, current) };
   });
 }
 

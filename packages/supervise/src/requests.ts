@@ -143,6 +143,30 @@ export function routeFor(request: Pick<RequestRecord, 'host' | 'methods' | 'path
   return v.parse(EgressRouteSchema, route);
 }
 
+/**
+ * Why a request may not ask the gateway to inject `$env`, or null: a bottle asks only for the host
+ * variables its manifest names in `"supervise": {"credentials": [...]}` (`"supervise": true` names
+ * none). Checked by the server before a request is queued and by the host again at approval.
+ */
+export function credentialProblem(env: string, allowed: readonly string[]): string | null {
+  if (allowed.includes(env)) return null;
+  if (allowed.length === 0) {
+    return `this bottle may not ask for any credential (its manifest's "supervise" names none), so not for $${env}; ask without auth, or ask the person running the bottle to add ${env} to "supervise": {"credentials": [...]} and launch it again`;
+  }
+  return `$${env} is not a credential this bottle may ask for; its manifest's "supervise": {"credentials": [...]} allows only ${allowed.join(', ')}`;
+}
+
+/**
+ * The hosts `pattern` (a route's host) takes in `host` (a route's host too): an exact name, or
+ * `*.suffix` over any name below the suffix, also a narrower wildcard (the gateway's matching).
+ */
+export function hostCovers(pattern: string, host: string): boolean {
+  if (!pattern.startsWith('*.')) return pattern === host;
+  const suffix = pattern.slice(1);
+  if (host.startsWith('*.')) return host.slice(1).endsWith(suffix);
+  return host.length > suffix.length && host.endsWith(suffix);
+}
+
 /** Two requests ask for the same thing (the duplicate check of request_egress). */
 export function sameAsk(a: Pick<RequestRecord, 'host' | 'methods' | 'paths' | 'auth'>, b: Pick<RequestRecord, 'host' | 'methods' | 'paths' | 'auth'>): boolean {
   const key = (r: typeof a) => JSON.stringify([r.host, r.methods ? [...r.methods].sort() : null, r.paths ? [...r.paths].sort() : null, r.auth ? [r.auth.header.toLowerCase(), r.auth.env, r.auth.format ?? null] : null]);

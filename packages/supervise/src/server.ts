@@ -6,7 +6,8 @@
  * Three tools, their inputs checked with valibot (a bad input is a tool error saying what to fix):
  * - get_rules: the egress routes in force (credentials by env var name, never a value), the git
  *   repos with push/protect, and the bottle's pending requests;
- * - request_egress {host, reason, methods?, paths?, auth?} -> {id, status: "pending"};
+ * - request_egress {host, reason, methods?, paths?, auth?} -> {id, status: "pending"}; auth may name
+ *   only a host env var of the manifest's `"supervise": {"credentials": [...]}`;
  * - get_request {id} -> {id, host, status, decidedBy?, reason?}.
  *
  * It can only ask: it writes requests into the queue folder and reads decisions and the routes in
@@ -22,7 +23,7 @@ import { toJsonSchema } from '@valibot/to-json-schema';
 import * as v from 'valibot';
 import { SUPERVISE_MCP_PATH, readJsonBody, type EgressRoute, type SuperviseAuditEntry } from '@bot-bottle/core/service';
 import { listQueue, readDecision, readRequest, readRoutesFile, writeRequest } from './queue.js';
-import { GetRequestInput, GetRulesInput, MAX_PENDING, RequestEgressInput, inputProblems, newRequestId, sameAsk, type RequestRecord } from './requests.js';
+import { GetRequestInput, GetRulesInput, MAX_PENDING, RequestEgressInput, credentialProblem, inputProblems, newRequestId, sameAsk, type RequestRecord } from './requests.js';
 
 export interface GitRepoRule {
   name: string;
@@ -40,6 +41,11 @@ export interface SuperviseServerOptions {
   /** The routes at launch; the host's routes.json replaces them once it exists. */
   routes: readonly EgressRoute[];
   repos: readonly GitRepoRule[];
+  /**
+   * The host env vars a request may ask the gateway to inject (the manifest's
+   * `"supervise": {"credentials": [...]}`); empty: none. A request naming another is refused here.
+   */
+  credentials: readonly string[];
   onAudit?: (entry: SuperviseAuditEntry) => void;
   /** Defaults to MAX_PENDING. */
   maxPending?: number;
@@ -62,30 +68,40 @@ function jsonSchemaOf(schema: v.GenericSchema): { type: 'object'; [k: string]: u
   return { ...rest, type: 'object' };
 }
 
-const TOOLS = [
-  {
-    name: 'get_rules',
-    description:
-      "This bottle's rules as they are now: the egress routes (host, methods, paths, and whether the gateway injects a credential and from which host env var; never its value), the git repos with whether pushes are allowed and which refs are protected, and the requests still waiting for a person.",
-    inputSchema: jsonSchemaOf(GetRulesInput),
-  },
-  {
-    name: 'request_egress',
-    description: [
-      'Ask a person to let this bottle reach a host it may not reach now (a request through the proxy gets 403 for it). Returns {id, status: "pending"}; a person approves or denies it on the host, and an approval takes effect at once, without a restart. Poll get_request with the id.',
-      'host: an exact DNS name (api.example.com) or the names under one domain (*.example.com); no IP addresses, no "*", no wildcard over a public suffix.',
-      'reason: why you need it (at most 1000 characters); the person reads it. methods and paths (prefixes such as "/v1/") narrow what you ask for, and a narrow ask is more likely to be approved.',
-      'auth {header, env, format?}: ask the gateway to set a header from an environment variable on the host, named only (the value never enters the bottle).',
-      `At most ${MAX_PENDING} requests wait at once; asking again for the same thing returns the pending request's id.`,
-    ].join('\n'),
-    inputSchema: jsonSchemaOf(RequestEgressInput),
-  },
-  {
-    name: 'get_request',
-    description: 'The state of a request made with request_egress: {id, host, status: "pending" | "approved" | "denied", decidedBy?, reason?}. On a denial, reason is what the person said.',
-    inputSchema: jsonSchemaOf(GetRequestInput),
-  },
-] as const;
+const TOOL_NAMES = ['get_rules', 'request_egress', 'get_request'] as const;
+
+/** The credentials this bottle may ask for, said in the tools' descriptions. */
+function askable(credentials: readonly string[]): string {
+  return credentials.length ? `only these host env vars may be named: ${credentials.join(', ')}` : 'this bottle may ask for no credential (its manifest names none), so leave auth out';
+}
+
+/** The tools as the agent lists them; their descriptions say which credentials may be asked for. */
+function toolsFor(credentials: readonly string[]) {
+  return [
+    {
+      name: 'get_rules',
+      description:
+        "This bottle's rules as they are now: the egress routes (host, methods, paths, and whether the gateway injects a credential and from which host env var; never its value), the git repos with whether pushes are allowed and which refs are protected, the host env vars request_egress may name in auth (askableCredentials), and the requests still waiting for a person.",
+      inputSchema: jsonSchemaOf(GetRulesInput),
+    },
+    {
+      name: 'request_egress',
+      description: [
+        'Ask a person to let this bottle reach a host it may not reach now (a request through the proxy gets 403 for it). Returns {id, status: "pending"}; a person approves or denies it on the host, and an approval takes effect at once, without a restart. Poll get_request with the id.',
+        'host: an exact DNS name (api.example.com) or the names under one domain (*.example.com); no IP addresses, no "*", no wildcard over a public suffix.',
+        'reason: why you need it (at most 1000 characters); the person reads it. methods and paths (prefixes such as "/v1/") narrow what you ask for, and a narrow ask is more likely to be approved.',
+        `auth {header, env, format?}: ask the gateway to set a header from an environment variable on the host, named only (the value never enters the bottle); ${askable(credentials)}.`,
+        `At most ${MAX_PENDING} requests wait at once; asking again for the same thing returns the pending request's id.`,
+      ].join('\n'),
+      inputSchema: jsonSchemaOf(RequestEgressInput),
+    },
+    {
+      name: 'get_request',
+      description: 'The state of a request made with request_egress: {id, host, status: "pending" | "approved" | "denied", decidedBy?, reason?}. On a denial, reason is what the person said.',
+      inputSchema: jsonSchemaOf(GetRequestInput),
+    },
+  ];
+}
 
 function toolResult(value: Record<string, unknown>): CallToolResult {
   return { content: [{ type: 'text', text: JSON.stringify(value, null, 2) }], structuredContent: value };
@@ -109,7 +125,12 @@ export class SuperviseTools {
   /** request_egress calls, one at a time: the pending count and the duplicate check hold. */
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly options: Omit<SuperviseServerOptions, 'listen'>) {}
+  /** The tools as tools/list gives them. */
+  readonly list: ReturnType<typeof toolsFor>;
+
+  constructor(private readonly options: Omit<SuperviseServerOptions, 'listen'>) {
+    this.list = toolsFor(options.credentials);
+  }
 
   private audit(entry: Omit<SuperviseAuditEntry, 'time' | 'source' | 'event'>): void {
     this.options.onAudit?.({ time: new Date().toISOString(), source: 'supervise', event: 'request', ...entry });
@@ -128,12 +149,18 @@ export class SuperviseTools {
         credential: r.auth ? { header: r.auth.header, env: r.auth.env } : null,
       })),
       git: this.options.repos.map((g) => ({ name: g.name, push: g.push, protect: g.protect })),
+      askableCredentials: [...this.options.credentials],
       pending: requests.filter((q) => q.status === 'pending').map((q) => ({ id: q.request.id, ...askOf(q.request), reason: q.request.reason, time: q.request.time })),
     };
   }
 
   requestEgress(input: RequestEgressInput): Promise<Record<string, unknown>> {
     const run = this.chain.then(async () => {
+      const refused = input.auth ? credentialProblem(input.auth.env, this.options.credentials) : null;
+      if (refused) {
+        this.audit({ id: null, ...askOf(input), decision: 'deny', reason: `not queued: auth.env: ${refused}` });
+        throw new Refusal(`request_egress: not queued: auth.env: ${refused}`);
+      }
       const { requests } = await listQueue(this.options.queueDir, this.options.decisionsDir);
       const pending = requests.filter((q) => q.status === 'pending');
       const same = pending.find((q) => sameAsk(q.request, input));
@@ -168,8 +195,7 @@ export class SuperviseTools {
 
   /** One tools/call: the input checked, then the tool; every failure is a tool error, never a stack. */
   async call(name: string, args: unknown): Promise<CallToolResult> {
-    const tool = TOOLS.find((t) => t.name === name);
-    if (!tool) return toolError(`there is no tool "${name}"; the tools are ${TOOLS.map((t) => t.name).join(', ')}`);
+    if (!(TOOL_NAMES as readonly string[]).includes(name)) return toolError(`there is no tool "${name}"; the tools are ${TOOL_NAMES.join(', ')}`);
     const schema = name === 'get_rules' ? GetRulesInput : name === 'request_egress' ? RequestEgressInput : GetRequestInput;
     const parsed = v.safeParse(schema, args ?? {});
     if (!parsed.success) {
@@ -194,7 +220,7 @@ export class SuperviseTools {
 
 function mcpServer(tools: SuperviseTools): Server {
   const server = new Server({ name: 'supervise', version: '0.1.0' }, { capabilities: { tools: {} }, instructions: 'Read this bottle\'s rules with get_rules; ask a person for egress to a new host with request_egress, then poll get_request.' });
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: TOOLS.map((t) => ({ ...t })) }));
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: tools.list }));
   server.setRequestHandler(CallToolRequestSchema, (req) => tools.call(req.params.name, req.params.arguments));
   return server;
 }

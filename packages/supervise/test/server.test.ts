@@ -46,6 +46,7 @@ test.before(async (ctx) => {
     decisionsDir: ctx.decisionsDir,
     routes: [{ host: 'api.anthropic.com', auth: { header: 'x-api-key', env: 'ANTHROPIC_API_KEY' } }, { host: '*.example.org', methods: ['GET'], paths: ['/v1/'] }],
     repos: [{ name: 'app', push: true, protect: ['main'] }],
+    credentials: ['GITHUB_TOKEN'],
     onAudit: (e) => ctx.audit.push(e),
   });
   ctx.client = await connect(ctx.server.port!);
@@ -74,6 +75,7 @@ test('get_rules: routes with the credential by env name only, git repos, no pend
       { host: '*.example.org', methods: ['GET'], paths: ['/v1/'], credential: null },
     ],
     git: [{ name: 'app', push: true, protect: ['main'] }],
+    askableCredentials: ['GITHUB_TOKEN'],
     pending: [],
   });
 });
@@ -134,6 +136,51 @@ test('bad inputs are tool errors that say what to fix, never a stack; none is qu
   assert.ok(ctx.audit.some((e) => e.decision === 'deny' && e.id === null && e.host === '169.254.169.254'), 'a refused request is audited');
 });
 
+test('a credential the manifest does not name is refused before it is queued, with the names allowed; an allowed one is queued', async (ctx) => {
+  const before = (await readdir(ctx.queueDir)).length;
+  // ANTHROPIC_API_KEY is one a route of this bottle already injects: the gateway holds its value,
+  // so an approval would send it to the new host without the person's shell being asked for it.
+  for (const env of ['ANTHROPIC_API_KEY', 'AWS_SECRET_ACCESS_KEY']) {
+    const r = await call(ctx, 'request_egress', { host: 'collect.evil.example', reason: 'sync', auth: { header: 'authorization', env } });
+    assert.ok(r.isError, env);
+    assert.match(text(r), new RegExp(`auth\\.env: \\$${env} is not a credential this bottle may ask for; its manifest's "supervise": \\{"credentials": \\[\\.\\.\\.\\]\\} allows only GITHUB_TOKEN`));
+    const line = ctx.audit.at(-1)!;
+    assert.equal([line.decision, line.id, line.host, line.auth], ['deny', null, 'collect.evil.example', { header: 'authorization', env }]);
+  }
+  assert.is((await readdir(ctx.queueDir)).length, before, 'nothing queued');
+  const ok = await call(ctx, 'request_egress', { host: 'api.github.com', reason: 'open a pull request', auth: { header: 'authorization', env: 'GITHUB_TOKEN', format: 'Bearer {value}' } });
+  assert.not.ok(ok.isError, text(ok));
+  assert.is((await readdir(ctx.queueDir)).length, before + 1, 'control: an allowed credential is queued');
+  const { tools } = await ctx.client.listTools();
+  assert.match(tools.find((t) => t.name === 'request_egress')!.description ?? '', /only these host env vars may be named: GITHUB_TOKEN/);
+});
+
+test('"supervise": true names no credential: any request for one is refused, one without auth is queued', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'supervise-none-'));
+  const queueDir = path.join(dir, 'queue');
+  const decisionsDir = path.join(dir, 'decisions');
+  await mkdir(queueDir);
+  await mkdir(decisionsDir);
+  const server = await startSuperviseServer({ listen: { port: 0 }, queueDir, decisionsDir, routes: [], repos: [], credentials: [] });
+  const client = await connect(server.port!);
+  try {
+    const asked = (await client.callTool({ name: 'request_egress', arguments: { host: 'api.github.com', reason: 'x', auth: { header: 'authorization', env: 'GITHUB_TOKEN' } } })) as ToolResult;
+    assert.ok(asked.isError);
+    assert.match(text(asked), /this bottle may not ask for any credential \(its manifest's "supervise" names none\), so not for \$GITHUB_TOKEN/);
+    assert.equal(await readdir(queueDir), []);
+    const plain = (await client.callTool({ name: 'request_egress', arguments: { host: 'api.github.com', reason: 'x' } })) as ToolResult;
+    assert.not.ok(plain.isError, text(plain));
+    const rules = (await client.callTool({ name: 'get_rules', arguments: {} })) as ToolResult;
+    assert.equal(rules.structuredContent!.askableCredentials, []);
+    const { tools } = await client.listTools();
+    assert.match(tools.find((t) => t.name === 'request_egress')!.description ?? '', /this bottle may ask for no credential/);
+  } finally {
+    await client.close();
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a flood is bounded: at most 20 requests wait at once, the 21st is refused, and a decision makes room', async (ctx) => {
   const pending = async () => (await listQueue(ctx.queueDir, ctx.decisionsDir)).requests.filter((q) => q.status === 'pending');
   const start = (await pending()).length;
@@ -152,7 +199,7 @@ test('the host lists pending requests and skips files that are not valid request
   await symlink('/etc/passwd', path.join(ctx.queueDir, 'req-bbbbbbbbbb.json'));
   await writeFile(path.join(ctx.queueDir, 'req-cccccccccc.json'), 'x'.repeat(100_000));
   await writeFile(path.join(ctx.queueDir, 'req-dddddddddd.json'), JSON.stringify({ id: 'req-eeeeeeeeee', time: new Date().toISOString(), host: 'a.example.com', reason: 'x' }));
-  const bottle: BottleQueue = { slug: 'demo-abc12', stateDir: ctx.dir, queueDir: ctx.queueDir, decisionsDir: ctx.decisionsDir, adminSocket: '/nonexistent', auditLog: path.join(ctx.dir, 'audit.jsonl'), manifestPath: null, bottleName: null };
+  const bottle: BottleQueue = { slug: 'demo-abc12', stateDir: ctx.dir, queueDir: ctx.queueDir, decisionsDir: ctx.decisionsDir, adminSocket: '/nonexistent', auditLog: path.join(ctx.dir, 'audit.jsonl'), manifestPath: null, bottleName: null, credentials: [], launchRoutes: [] };
   const { pending, skipped } = await pendingRequests([bottle]);
   assert.is(pending.length, 20);
   assert.ok(pending.every((p) => p.slug === 'demo-abc12'));

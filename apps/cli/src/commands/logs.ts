@@ -3,23 +3,13 @@ import path from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { AUDIT_LOG_NAME, BottleError, EXIT_USAGE, SLUG_PATTERN, bottleStateDir, parseAuditEntry, type AuditEntry, type EgressAuditEntry, type GitAuditEntry, type SuperviseAuditEntry } from '@bot-bottle/core';
 import { BaseCommand } from '../base-command.js';
+// Text the bottle chose (a path asked of git-gate, a ref name, a host) reaches the terminal here.
+import { jsonText, visible } from '../display/visible.js';
 
 /** The git operation a git-gate line shows where an egress line shows its method. */
 const GIT_OPERATIONS: Readonly<Record<string, string>> = { 'upload-pack': 'FETCH', 'receive-pack': 'PUSH', 'upload-archive': 'ARCHIVE' };
 
 type Columns = [what: string, where: string, status: string, why: string];
-
-/**
- * Text the bottle chose (a path asked of git-gate, a ref name, a host) goes to the user's terminal
- * here: control characters (C0, DEL, C1) and bidirectional overrides are shown as escapes, so a
- * line cannot move the cursor, retitle the window or hide what follows.
- */
-export function visible(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
-    const code = c.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
-}
 
 function egressColumns(e: EgressAuditEntry): Columns {
   // A refused tunnel's path is already `host:port`; others are a path on the host.
@@ -111,7 +101,7 @@ export default class Logs extends BaseCommand {
         return;
       }
       if (!flags.follow) entries.push(e);
-      else if (json) process.stdout.write(`${JSON.stringify(e)}\n`);
+      else if (json) process.stdout.write(`${jsonText(e)}\n`);
       else process.stdout.write(`${formatAuditLine(e)}\n`);
     };
 

@@ -14,6 +14,7 @@ import {
   ProvisionerRefEntries,
   RouteAuthEntries,
   RouteEntries,
+  SuperviseEntries,
   isPlainObject,
 } from './schema.js';
 
@@ -29,6 +30,7 @@ function knownKeysAt(segs: readonly (string | number)[]): string[] {
     if (n === 3 && c === 'git_user') return Object.keys(GitUserEntries);
     if (n === 3 && c === 'egress') return Object.keys(EgressEntries);
     if (n === 3 && c === 'limits') return Object.keys(LimitsEntries);
+    if (n === 3 && c === 'supervise') return Object.keys(SuperviseEntries);
     if (n === 5 && c === 'egress' && d === 'routes') return Object.keys(RouteEntries);
     if (n === 6 && c === 'egress' && d === 'routes' && f === 'auth') return Object.keys(RouteAuthEntries);
   }
@@ -73,6 +75,9 @@ function describeExpected(expected: string | null): string {
   return expected;
 }
 
+/** The branches of a union that take a plain value: their issue says nothing about an object given. */
+const PRIMITIVE_TYPES = new Set(['string', 'boolean', 'number']);
+
 export function issueLines(issues: readonly v.BaseIssue<unknown>[], prefix: readonly (string | number)[] = []): string[] {
   const lines: string[] = [];
   for (const issue of issues) {
@@ -86,13 +91,15 @@ export function issueLines(issues: readonly v.BaseIssue<unknown>[], prefix: read
       // valibot returns a typed branch's issues directly, so here no branch took the value: for
       // an object, the object branch's issues say what is wrong; for anything else, the rule does.
       if (isPlainObject(issue.input)) {
-        const objectBranch = issue.issues.filter((i) => (i.path?.length ?? 0) > 0 || i.type !== 'string');
+        const objectBranch = issue.issues.filter((i) => (i.path?.length ?? 0) > 0 || !PRIMITIVE_TYPES.has(i.type));
         if (objectBranch.length) {
           lines.push(...issueLines(objectBranch, segs));
           continue;
         }
       }
-      message = `${PROVISIONER_REF_RULE}, not ${describeValue(issue.input)}`;
+      // The union's own message is its rule (a provisioner reference, the supervise key).
+      message = `${generic ? PROVISIONER_REF_RULE : issue.message}, not ${describeValue(issue.input)}`;
+      if ((issue.input === 'true' || issue.input === 'false') && issue.issues.some((i) => i.expected === 'boolean')) message += '; write it without quotes';
     } else if (issue.kind === 'schema' && issue.type === 'strict_object' && issue.expected === 'never') {
       message = unknownKeyMessage(String(segs[segs.length - 1]), knownKeysAt(segs.slice(0, -1)));
     } else if (issue.kind === 'schema' && issue.input === undefined && generic) {

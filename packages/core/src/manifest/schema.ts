@@ -229,11 +229,30 @@ export const LimitsEntries = {
 };
 const LimitsSchema = objectOnly(v.strictObject(LimitsEntries));
 
+export const SuperviseEntries = {
+  credentials: v.optional(
+    v.array(
+      v.pipe(
+        v.string('each credential must be the name of a host environment variable, such as "GITHUB_TOKEN"'),
+        v.regex(ENV_NAME_PATTERN, (issue) => `${describeValue(issue.input)} is not an environment variable name; name the host variable a request may ask for, such as GITHUB_TOKEN (letters, digits and "_", not starting with a digit), never its value`),
+      ),
+      'credentials must be a list of host environment variable names, such as ["GITHUB_TOKEN"]',
+    ),
+  ),
+};
+export const SUPERVISE_RULE = 'supervise is true, false, or {"credentials": ["NAME", ...]} (the host env vars a request may ask for)';
+const SuperviseSchema = v.union([v.boolean(), objectOnly(v.strictObject(SuperviseEntries))], SUPERVISE_RULE);
+
 export const BottleEntries = {
   git: v.optional(v.array(GitEntrySchema)),
   git_user: v.optional(GitUserSchema),
   egress: v.optional(EgressSchema),
-  supervise: v.optional(v.boolean()),
+  /**
+   * The supervise MCP server: `true` lets the agent ask for changes but for no credential;
+   * `{"credentials": [...]}` also names the host env vars a request may ask the gateway to inject
+   * (the only ones `bottle supervise approve` will hand it). `false` or absent: no server.
+   */
+  supervise: v.optional(SuperviseSchema),
   /** The bottle's memory, CPU and process limits; absent keys get the defaults (`limits.ts`). */
   limits: v.optional(LimitsSchema),
 };

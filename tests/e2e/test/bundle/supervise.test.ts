@@ -1,5 +1,5 @@
 /**
- * supervise, for real: a bottle with `"supervise": true` and its bundle; the MCP SDK's own client,
+ * supervise, for real: a bottle with `"supervise": {"credentials": [...]}` and its bundle; the MCP SDK's own client,
  * run by node inside the bottle, calls the tools at 127.0.0.1:9100 (the bottle's forwarder, the
  * bundle's supervise socket); a person answers with the real CLI (`apps/cli/bin/run.js`, the same
  * XDG_STATE_HOME); the next request through the running gateway shows the change. Test-made
@@ -32,7 +32,7 @@ const manifestText = (upstreamUrl: string) => `{
   "agents":  { "demo": { "bottle": "dev", "provisioners": [] } },
   "bottles": {
     "dev": {
-      "supervise": true,
+      "supervise": { "credentials": ["SUPERVISE_LATE_KEY"] },
       "egress": {
         "routes": [
           { "host": "api.example.test", "to": "${upstreamUrl}", "auth": { "header": "x-api-key", "env": "SUPERVISE_TEST_KEY" } }
@@ -196,6 +196,7 @@ test('get_rules: the routes with the credential named by its env var, never its 
   assert.equal(rules!.structuredContent, {
     routes: [{ host: 'api.example.test', methods: 'any', paths: 'any', credential: { header: 'x-api-key', env: 'SUPERVISE_TEST_KEY' } }],
     git: [],
+    askableCredentials: ['SUPERVISE_LATE_KEY'],
     pending: [],
   });
   assert.not.ok(JSON.stringify(rules).includes(KEY));
@@ -261,6 +262,7 @@ test('a credential route names only the env var: approval needs it in the host s
   assert.equal(listed?.auth, { header: 'x-cred', env: 'SUPERVISE_LATE_KEY' });
   const human = await cli(['supervise', 'list']);
   assert.match(human.stdout, /credential: the gateway will set header x-cred from \$SUPERVISE_LATE_KEY of the host's environment on every request to cred\.supervise\.test/);
+  assert.match(human.stdout, 'NEW: SUPERVISE_LATE_KEY would be sent to cred.supervise.test, which no current route sends it to (no route uses it today: its value would be read from your shell)');
   const unset = await cli(['supervise', 'approve', id]);
   assert.is(unset.code, 2);
   assert.match(unset.stderr, /asks the gateway to inject \$SUPERVISE_LATE_KEY, which is not set in this shell/);
@@ -292,6 +294,8 @@ test('bad inputs are tool errors that say what to fix; nothing is queued', async
     [{ host: 'x.example.com', reason: 'r'.repeat(1001) }, /keep it under 1000/],
     [{ host: 'x.example.com' }, /reason is required/],
     [{ host: 'x.example.com', reason: 'x', to: 'https://elsewhere.example' }, /there is no argument "to"/],
+    // The gateway holds SUPERVISE_TEST_KEY for api.example.test; the manifest lets the bottle ask only for SUPERVISE_LATE_KEY.
+    [{ host: 'x.example.com', reason: 'x', auth: { header: 'x-api-key', env: 'SUPERVISE_TEST_KEY' } }, /auth\.env: \$SUPERVISE_TEST_KEY is not a credential this bottle may ask for; .* allows only SUPERVISE_LATE_KEY/],
   ];
   const results = await mcp(a, cases.map(([args]) => ({ name: 'request_egress', arguments: args })));
   results.forEach((r, i) => {

@@ -1,7 +1,7 @@
-import { approveRequest, denyRequest, findRequest, pendingRequests, type PendingRequest } from '@bot-bottle/supervise';
+import { approveRequest, denyRequest, findRequest, knownRoutes, pendingRequests, type PendingRequest } from '@bot-bottle/supervise';
 import { BaseCommand } from '../../base-command.js';
-import { age, credential, decider, describeRequest, runningQueues, scope } from '../../supervise.js';
-import { visible } from '../logs.js';
+import { hostText, visible } from '../../display/visible.js';
+import { age, assessRequest, credential, decider, describeRequest, requestWarnings, routeLines, runningQueues, scope, showPending, type PendingJson } from '../../supervise.js';
 
 const QUIT = '(quit)';
 const REFRESH = '(refresh)';
@@ -15,18 +15,19 @@ export default class Supervise extends BaseCommand {
   ].join('\n');
   static override examples = ['<%= config.bin %> supervise', '<%= config.bin %> supervise approve req-0123456789', '<%= config.bin %> supervise deny req-0123456789 --reason "..."'];
 
-  async run(): Promise<{ id: string; slug: string; host: string }[] | undefined> {
+  async run(): Promise<PendingJson[] | undefined> {
     await this.parse(Supervise);
     if (process.stdin.isTTY && process.stdout.isTTY && !this.jsonEnabled()) {
       await this.interactive();
       return undefined;
     }
-    const { pending } = await pendingRequests(await runningQueues());
+    const { pending, skipped } = await pendingRequests(await runningQueues(this.config));
+    for (const s of skipped) this.note(`bottle: ignored a file in the queue of ${visible(s)}`);
     if (pending.length === 0) this.note('no pending requests');
-    const now = Date.now();
-    for (const p of pending) for (const line of describeRequest(p.slug, p.request, now)) this.out(line);
+    const shown = await showPending(pending);
+    for (const s of shown) for (const line of s.lines) this.out(line);
     if (pending.length) this.note('decide with `bottle supervise approve ID [--persist]` or `bottle supervise deny ID [--reason TEXT]`');
-    return pending.map((p) => ({ id: p.request.id, slug: p.slug, host: p.request.host }));
+    return shown.map((s) => s.json);
   }
 
   /** The queue on a terminal, until there is nothing left or the person leaves (q, Ctrl-C). */
@@ -35,19 +36,20 @@ export default class Supervise extends BaseCommand {
     const { select, input } = await import('@inquirer/prompts');
     try {
       for (;;) {
-        const { pending } = await pendingRequests(await runningQueues());
+        const { pending } = await pendingRequests(await runningQueues(this.config));
         if (pending.length === 0) {
           this.out('no pending requests');
           return;
         }
         const now = Date.now();
+        const shown = await showPending(pending, now);
         const id = await select<string>({
           message: `${pending.length} pending request${pending.length === 1 ? '' : 's'} (arrow keys, enter)`,
           choices: [
-            ...pending.map((p: PendingRequest) => ({
+            ...pending.map((p: PendingRequest, i) => ({
               value: p.request.id,
-              name: `${p.request.id}  ${p.slug}  ${visible(p.request.host)}  ${scope(p.request)}  ${age(p.request.time, now)}`,
-              description: [`reason: ${visible(p.request.reason)}`, ...(p.request.auth ? [`credential: ${credential({ host: p.request.host, auth: p.request.auth })}`] : [])].join('\n'),
+              name: `${p.request.id}  ${p.slug}  ${hostText(p.request.host)}  ${scope(p.request)}  ${age(p.request.time, now)}`,
+              description: shown[i]!.lines.slice(1).map((l) => l.trim()).join('\n'),
             })),
             { value: REFRESH, name: 'refresh' },
             { value: QUIT, name: 'quit' },
@@ -57,10 +59,12 @@ export default class Supervise extends BaseCommand {
         });
         if (id === QUIT) return;
         if (id === REFRESH) continue;
-        const { bottle, queued } = await findRequest(id, await runningQueues());
+        const { bottle, queued } = await findRequest(id, await runningQueues(this.config));
         const r = queued.request;
+        // Every field of the route, and what its credential would do, before the person decides.
+        for (const line of describeRequest(bottle.slug, r, assessRequest(bottle, r, await knownRoutes(bottle)), now)) this.out(line);
         const action = await select<'approve' | 'persist' | 'deny' | 'back'>({
-          message: `${r.id}: ${bottle.slug} asks for ${visible(r.host)} (${scope(r)})${r.auth ? `; ${credential({ host: r.host, auth: r.auth })}` : ''}`,
+          message: `${r.id}: ${bottle.slug} asks for ${hostText(r.host)} (${scope(r)})${r.auth ? `; ${credential({ host: r.host, auth: r.auth })}` : ''}`,
           choices: [
             { value: 'approve', name: 'approve (in force now, until the bottle stops)' },
             ...(bottle.manifestPath && !bottle.manifestPath.startsWith('<') ? [{ value: 'persist' as const, name: `approve and add to ${bottle.manifestPath}` }] : []),
@@ -75,13 +79,17 @@ export default class Supervise extends BaseCommand {
             await denyRequest({ bottle, id, decidedBy: decider(), ...(reason.trim() ? { reason } : {}) });
             this.out(`denied ${id}`);
           } else {
-            const done = await approveRequest({ bottle, id, decidedBy: decider(), env: process.env, persist: action === 'persist' });
-            this.out(`approved ${id}: ${bottle.slug} may now reach ${visible(done.route.host)} (${scope(done.route)})${done.persisted ? `; added to ${bottle.manifestPath}` : ''}`);
+            // Exactly what was shown above is approved, or nothing: the bundle may rewrite its queue.
+            const done = await approveRequest({ bottle, id, decidedBy: decider(), env: process.env, persist: action === 'persist', expect: r });
+            this.out(`approved ${id}: ${bottle.slug} may now reach ${hostText(done.route.host)} (${scope(done.route)})${done.persisted ? `; added to ${bottle.manifestPath}` : ''}`);
+            for (const line of routeLines(done.route, '    ')) this.out(line);
+            for (const w of requestWarnings(done.route, done.credential, 'now')) this.out(`  ${w}`);
           }
         } catch (e) {
           // One decision failing (an env var not set, a bottle gone) leaves the queue open.
-          this.note(`could not ${action === 'deny' ? 'deny' : 'approve'} ${id}: ${(e as Error).message}`);
-          for (const s of (e as { suggestions?: readonly string[] }).suggestions ?? []) this.note(`  fix: ${s}`);
+          this.note(`could not ${action === 'deny' ? 'deny' : 'approve'} ${id}: ${visible((e as Error).message)}`);
+          for (const d of (e as { details?: readonly string[] }).details ?? []) this.note(`  ${visible(d)}`);
+          for (const s of (e as { suggestions?: readonly string[] }).suggestions ?? []) this.note(`  fix: ${visible(s)}`);
         }
       }
     } catch (e) {
@@ -90,3 +98,4 @@ export default class Supervise extends BaseCommand {
     }
   }
 }
+
