@@ -82,7 +82,7 @@ test('plan: a readable summary with the provisioners in order; no side effects',
 test('plan --json: the full plan, deterministic with --seed, --copy-cwd recorded', async () => {
   const dir = await tempDir();
   const file = await writeJson(path.join(dir, 'bottle.json'), validManifest());
-  const env = { ...(await isolatedXdg()), ANTHROPIC_API_KEY: 'sk-test' };
+  const env = { ...(await isolatedXdg()), ANTHROPIC_API_KEY: 'sk-test-placeholder' };
   const a = await run(['plan', 'demo', '--manifest', file, '--seed', 'same', '--json', '--copy-cwd'], { env, cwd: dir });
   const b = await run(['plan', 'demo', '--manifest', file, '--seed', 'same', '--json'], { env });
   assert.is(a.exitCode, 0, a.stderr);
@@ -240,15 +240,19 @@ test('image build with a CA file that is missing or not PEM: CA_CERT_INVALID, ex
   }
 });
 
-test('doctor: real probes on this machine; --json parses; exit 0 only when nothing required is missing', async () => {
+test('doctor: real probes on this machine, Node then each backend\'s own checks then the base; --json parses; exit 0 only when nothing required is missing', async () => {
   const r = await run(['doctor', '--json']);
-  const doc = JSON.parse(r.stdout) as { ok: boolean; checks: { name: string; ok: boolean; required: boolean; detail: string; fix?: string }[] };
-  assert.equal(doc.checks.map((c) => c.name), ['node', 'docker client', 'docker engine', 'smolvm', 'base image']);
+  const doc = JSON.parse(r.stdout) as { ok: boolean; checks: { name: string; ok: boolean; required: boolean; backend?: string; detail: string; fix?: string }[] };
+  const names = doc.checks.map((c) => c.name);
+  assert.is(names[0], 'node');
+  assert.is(names.at(-1), 'base image');
+  for (const n of ['docker client', 'docker engine']) assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
   assert.is(doc.checks.find((c) => c.name === 'base image')!.required, false, 'no base chosen yet is not a failure: the first build chooses');
   assert.is(doc.checks[0]!.ok, true);
   assert.is(r.exitCode, doc.ok ? 0 : 1);
   for (const c of doc.checks) if (!c.ok) assert.ok(c.fix, `${c.name} has a fix`);
-  assert.is(doc.checks.find((c) => c.name === 'smolvm')!.required, false);
+  // The default backend's checks are required; every other backend's only inform.
+  for (const c of doc.checks.filter((x) => x.backend)) assert.is(c.required, c.backend === 'docker', `${c.name} (${c.backend})`);
 });
 
 test('doctor with docker missing from PATH: "not installed", the install command, exit 1', async () => {
@@ -257,8 +261,6 @@ test('doctor with docker missing from PATH: "not installed", the install command
   assert.is(r.exitCode, 1);
   assert.match(r.stdout, /MISSING\s+docker client\s+not installed/);
   assert.match(r.stdout, 'fix: Install Docker: https://docs.docker.com/engine/install/');
-  assert.match(r.stdout, /absent\s+smolvm\s+not installed/);
-  assert.match(r.stdout, 'curl -sSL https://smolmachines.com/install.sh | bash');
   assert.match(r.stderr, 'required check(s) failed');
   const j = await bottle(['doctor', '--json'], { env: { PATH: emptyBin } });
   assert.is(j.exitCode, 1);
@@ -274,6 +276,26 @@ test('doctor with an engine that does not answer: the docker client is found, th
   assert.match(r.stdout, /ok\s+docker client/);
   assert.match(r.stdout, /MISSING\s+docker engine\s+not reachable/);
   assert.match(r.stdout, 'fix: Start the Docker engine');
+});
+
+test('backends by name: an unknown --backend or BOT_BOTTLE_BACKEND is one error listing the installed backends, exit 2; plan shows the choice', async () => {
+  const dir = await tempDir();
+  const file = path.join(dir, 'bottle.json');
+  await writeFile(file, JSON.stringify({ bottles: { dev: {} }, agents: { demo: { bottle: 'dev' } } }));
+  for (const [args, env, from] of [[['--backend', 'nope'], {}, '--backend'], [[], { BOT_BOTTLE_BACKEND: 'nope' }, 'BOT_BOTTLE_BACKEND'], [[], { CLAUDE_BOTTLE_BACKEND: 'nope' }, 'CLAUDE_BOTTLE_BACKEND']] as const) {
+    const r = await bottle(['plan', 'demo', '--manifest', file, ...args], { env });
+    assert.is(r.exitCode, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`^Error: no backend named "nope" \\(from ${from}\\); installed: .*docker`));
+    assert.not.match(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+  const ok = await bottle(['plan', 'demo', '--manifest', file, '--json']);
+  assert.equal(JSON.parse(ok.stdout).backend, { name: 'docker', source: 'default' });
+  await writeFile(file, JSON.stringify({ bottles: { dev: { backend: 'docker' } }, agents: { demo: { bottle: 'dev' } } }));
+  assert.equal(JSON.parse((await bottle(['plan', 'demo', '--manifest', file, '--json'])).stdout).backend, { name: 'docker', source: 'manifest' });
+  await writeFile(file, JSON.stringify({ bottles: { dev: { backend: 'nope' } }, agents: { demo: { bottle: 'dev' } } }));
+  const m = await bottle(['plan', 'demo', '--manifest', file]);
+  assert.is(m.exitCode, 2);
+  assert.match(m.stderr, /no backend named "nope" \(from the bottle's "backend" key\)/);
 });
 
 test('an unknown command: the same format, the nearest command, exit 2', async () => {

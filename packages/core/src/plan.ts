@@ -2,6 +2,8 @@
  * The plan: everything about a launch resolved before anything starts. One shape serves every
  * backend; a backend may add its own part under `backendPlan`. Making a plan has no side effects.
  */
+import { DEFAULT_BACKEND } from './backends.js';
+import { LABEL, LABEL_AGENT, LABEL_BACKEND, LABEL_CREATED, LABEL_SLUG } from './labels.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -125,6 +127,8 @@ export interface BottlePlan {
   labels: Record<string, string>;
   /** Launch problems found while planning (e.g. a route's env var is unset): `run` refuses, `plan` reports. */
   launchProblems: string[];
+  /** The backend that runs the bottle, and what chose it (--backend, BOT_BOTTLE_BACKEND, the bottle's "backend" key, the default). */
+  backend: { name: string; source: string };
   backendPlan?: Record<string, unknown>;
 }
 
@@ -135,7 +139,10 @@ export interface PlanOptions {
   seed?: string;
   /** Creation time recorded in labels; defaults to now. */
   now?: Date;
+  /** The backend chosen for the launch (the CLI's chooseBackend); default: the bottle's "backend" key, else docker. */
   backend?: string;
+  /** What chose `backend` ("flag", "BOT_BOTTLE_BACKEND", ...), for `bottle plan`. */
+  backendSource?: string;
   /** The machine the bottle's default limits are computed from; defaults to this host. */
   host?: HostResources;
 }
@@ -215,8 +222,25 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
       `${formatPath(['bottles', agent.bottle, 'egress', 'routes', i, 'auth', 'env'])}: env var ${name} is not set; export it before \`bottle run\` (the gateway injects it for ${route.host}; the bottle never sees it)`,
     );
   }
+  const unusable = new Set<string>();
+  for (const [i, route] of (bottle.egress?.routes ?? []).entries()) {
+    const name = route.auth?.env;
+    const value = name === undefined ? undefined : env[name];
+    if (name === undefined || !value || unusable.has(name)) continue;
+    // The gateway refuses such a value at start: a short one cannot be told apart in what comes
+    // back (DLP and the redactor would not look for it), a line break would end the header early.
+    const why = value.length < 8 ? 'is shorter than 8 characters (too short to be kept out of what comes back)' : /[^\t\x20-\x7e\x80-\xff]/.test(value) ? 'holds a line break or a control character' : null;
+    if (!why) continue;
+    unusable.add(name);
+    launchProblems.push(`${formatPath(['bottles', agent.bottle, 'egress', 'routes', i, 'auth', 'env'])}: the value of ${name} ${why}; set it to the credential itself, on one line`);
+  }
 
   const createdAt = (options.now ?? new Date()).toISOString();
+  const backend = options.backend
+    ? { name: options.backend, source: options.backendSource ?? 'flag' }
+    : bottle.backend
+      ? { name: bottle.backend, source: 'manifest' }
+      : { name: DEFAULT_BACKEND, source: 'default' };
   return {
     planVersion: 1,
     slug,
@@ -273,13 +297,14 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
       : null,
     limits: resolveLimits(bottle.limits ?? {}, options.host ?? hostResources()),
     labels: {
-      'bot-bottle': '1',
-      'bot-bottle.slug': slug,
-      'bot-bottle.agent': spec.agentName,
-      'bot-bottle.created': createdAt,
-      ...(options.backend ? { 'bot-bottle.backend': options.backend } : {}),
+      [LABEL]: '1',
+      [LABEL_SLUG]: slug,
+      [LABEL_AGENT]: spec.agentName,
+      [LABEL_CREATED]: createdAt,
+      [LABEL_BACKEND]: backend.name,
     },
     launchProblems,
+    backend,
   };
 }
 

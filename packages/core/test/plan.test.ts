@@ -82,6 +82,13 @@ const NOW = new Date('2026-01-02T03:04:05.000Z');
 function plan(w: World, agentName: string, env: NodeJS.ProcessEnv = {}, seed = 'seed-1'): BottlePlan {
   return makePlan({ manifest: w.loaded, agentName, copyCwd: true, userCwd: '/work/project' }, { env, home: w.home, seed, now: NOW, backend: 'docker' });
 }
+test('a route value too short to be redacted, or with a line break, is a launch problem', (w) => {
+  const short = plan(w, 'demo', { ANTHROPIC_API_KEY: SECRET, LLM_TOKEN: 'x' });
+  assert.equal(short.launchProblems, ['bottles.dev.egress.routes[1].auth.env: the value of LLM_TOKEN is shorter than 8 characters (too short to be kept out of what comes back); set it to the credential itself, on one line']);
+  const broken = plan(w, 'demo', { ANTHROPIC_API_KEY: `${SECRET}\r\nx-extra: 1`, LLM_TOKEN: 'llm-token-value' });
+  assert.equal(broken.launchProblems, ['bottles.dev.egress.routes[0].auth.env: the value of ANTHROPIC_API_KEY holds a line break or a control character; set it to the credential itself, on one line']);
+  assert.equal(plan(w, 'demo', { ANTHROPIC_API_KEY: SECRET, LLM_TOKEN: 'llm-token-value' }).launchProblems, [], 'control: good values are no problem');
+});
 
 test('same seed, same plan; different seed, different slug', (w) => {
   const env = { ANTHROPIC_API_KEY: SECRET, LLM_TOKEN: 'tok' };
@@ -188,7 +195,7 @@ test('guest env basics', (w) => {
 });
 
 test('a missing route env var is a launch problem, not a throw', (w) => {
-  const p = plan(w, 'demo', { LLM_TOKEN: 'x' });
+  const p = plan(w, 'demo', { LLM_TOKEN: 'llm-token-value' });
   assert.equal(p.launchProblems, [
     'bottles.dev.egress.routes[0].auth.env: env var ANTHROPIC_API_KEY is not set; export it before `bottle run` (the gateway injects it for api.anthropic.com; the bottle never sees it)',
   ]);

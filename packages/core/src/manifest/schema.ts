@@ -255,6 +255,8 @@ export const BottleEntries = {
   supervise: v.optional(SuperviseSchema),
   /** The bottle's memory, CPU and process limits; absent keys get the defaults (`limits.ts`). */
   limits: v.optional(LimitsSchema),
+  /** The backend that runs this bottle ("docker", "smolmachines", a plugin's); --backend and BOT_BOTTLE_BACKEND override it. */
+  backend: v.optional(v.pipe(v.string(), v.regex(/^[a-z][a-z0-9-]{0,39}$/, (issue) => `${describeValue(issue.input)} is not a backend name; use one of the installed backends (\`bottle doctor\` lists them), e.g. "docker" or "smolmachines"`))),
 };
 const BottleSchema = objectOnly(v.strictObject(BottleEntries));
 
