@@ -60,6 +60,17 @@ for (const [name, token] of Object.entries(TOKENS)) {
   });
 }
 
+test('a token base64d or hexed is refused too, and the reason names its encoding', async (ctx) => {
+  const token = TOKENS['GitHub token']!;
+  const kind = (encoding: string) => new RegExp(`dlp: GitHub token \\(${encoding}\\)`);
+  ctx.received.length = 0;
+  await expectRefused(ctx, 'https://api.example.test/v1/x', { method: 'POST', body: JSON.stringify({ content: Buffer.from(` ${token}`).toString('base64') }) }, kind('base64'), 'body');
+  assert.is(Buffer.concat(ctx.received).length, 0, 'the upstream got none of the body');
+  const basic = `Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`;
+  await expectRefused(ctx, 'https://api.example.test/v1/x', { headers: { authorization: basic } }, kind('base64'), 'header authorization');
+  await expectRefused(ctx, `https://api.example.test/v1/x?h=${Buffer.from(token).toString('hex')}`, {}, kind('hex'), 'url');
+});
+
 test('a private key block in a body is refused', async (ctx) => {
   await expectRefused(ctx, 'https://api.example.test/v1/upload', { method: 'PUT', body: JSON.stringify({ key: PRIVATE_KEY }) }, /dlp: private key block/, 'body');
 });
