@@ -1,5 +1,11 @@
+export { SmolmachinesBackend, BACKEND_NAME, FORWARDER_PATH, attachArgs, machineName, type SmolmachinesBackendOptions, type SmolmachinesLaunchOptions } from './smolmachines-backend.js';
+export { GUEST_HOMES, SMOLVM_TIMEOUT_EXIT, SmolvmTarget, type SmolvmTargetOptions } from './target.js';
+export { HARDWARE_FIX, guestSupport, probeHost, type GuestSupport, type GuestVerdict, type HostProbe, type ProbeOptions } from './host-probe.js';
+export { archiveName, ensureImageArchive, imageArchiveDir } from './image-archive.js';
+export { SOCKET_PATH_MAX, SOCKET_RUN_ROOT, listSocketFolders, mountedSockets, newSocketFolder, socketFolderPlace, type SocketFolderPlace } from './socket-folder.js';
 export {
   SMOLVM,
+  SMOLVM_CLI,
   SMOLVM_VERSION,
   DEFAULT_TIMEOUT_MS,
   copyInArgs,
@@ -11,6 +17,7 @@ export {
   parseMachineList,
   parseSmolvmError,
   smolvm,
+  smolvmCli,
   smolvmOk,
   startArgs,
   statusArgs,

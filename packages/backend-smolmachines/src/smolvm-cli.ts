@@ -1,6 +1,7 @@
 /**
  * The smolvm CLI as argv arrays — one builder per `smolvm machine` verb this backend uses, from
- * typed options — and the one place that runs smolvm (through execa, a timeout on every call).
+ * typed options — and smolvm's CliSpec for the shared layer's one CLI runner (a timeout on every
+ * call, smolvm's own failures made into fixes).
  *
  * Checked against smolvm 1.32.2, the engine inside the PyPI wheel `smolmachines` 1.32.2 that
  * scripts/smolvm.sh installs: every flag below is in that binary's `smolvm machine <verb> --help`,
@@ -17,9 +18,9 @@
  * with a stable code) and `--state-dir DIR` (all of smolvm's state under DIR instead of ~).
  */
 import path from 'node:path';
-import { execa, type Options } from 'execa';
 import * as v from 'valibot';
-import { BottleError, EXIT_INTERRUPTED } from '@bot-bottle/core';
+import { BottleError } from '@bot-bottle/core';
+import { runCli, runCliOk, type CliCallOptions, type CliResult, type CliSpec } from '@bot-bottle/backend-kit';
 
 /** The smolvm release these builders were checked against. */
 export const SMOLVM_VERSION = '1.32.2';
@@ -258,6 +259,8 @@ export interface TargetExecOptions {
   cwd?: string;
   /** Whether the command gets stdin (the Target feeds ExecOptions.stdin through it). */
   stdin?: boolean;
+  /** A terminal for the command (attach to a TTY). */
+  tty?: boolean;
   timeoutMs?: number;
 }
 
@@ -283,6 +286,7 @@ export function targetExecArgs(machine: MachineRef, argv: readonly string[], o: 
     env,
     ...(o.cwd !== undefined ? { workdir: o.cwd } : {}),
     ...(o.stdin ? { interactive: true } : {}),
+    ...(o.tty ? { tty: true } : {}),
     ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
   });
 }
@@ -361,24 +365,15 @@ export function parseSmolvmError(stderr: string): { code: string; message: strin
 }
 
 // ---------------------------------------------------------------------------------------------
-// Running smolvm.
+// Running smolvm: through the shared layer's one CLI runner, with smolvm's own failures.
 // ---------------------------------------------------------------------------------------------
 
-export interface SmolvmResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
+export type SmolvmResult = CliResult;
+export type SmolvmCallOptions = CliCallOptions;
 
-export interface SmolvmCallOptions {
-  timeoutMs?: number;
-  input?: string | Uint8Array;
-  signal?: AbortSignal;
-  env?: Record<string, string>;
-}
-
-function notInstalled(): BottleError {
-  return new BottleError('BACKEND_UNAVAILABLE', 'smolvm is not installed (no `smolvm` on PATH)', {
+function notInstalled(bin: string): BottleError {
+  const named = bin === 'smolvm' ? 'no `smolvm` on PATH' : `no ${bin}, which BOT_BOTTLE_SMOLVM names`;
+  return new BottleError('BACKEND_UNAVAILABLE', `smolvm is not installed (${named})`, {
     suggestions: [
       `From a bot-bottle checkout: \`bash scripts/smolvm.sh\` installs smolvm ${SMOLVM_VERSION} (the PyPI wheel smolmachines) and a \`smolvm\` wrapper; \`source scripts/env.sh\` puts it on PATH.`,
       'Then run `bottle doctor`.',
@@ -400,38 +395,32 @@ export function kvmUnavailable(detail: string): BottleError {
   });
 }
 
-/** Runs smolvm; never throws for a non-zero exit (callers decide), only when smolvm cannot run at all. */
-export async function smolvm(args: readonly string[], options: SmolvmCallOptions = {}): Promise<SmolvmResult> {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const execaOptions: Options = {
-    reject: false,
-    timeout: timeoutMs,
-    ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input as string }),
-    ...(options.signal ? { cancelSignal: options.signal } : {}),
-    env: options.env,
-    extendEnv: true,
-    stripFinalNewline: false,
+/**
+ * The smolvm CLI for the shared runner: `bin` is BOT_BOTTLE_SMOLVM (another client: the test
+ * double, a wrapper) or `smolvm` on PATH. A failure that means smolvm cannot run VMs at all (no
+ * KVM, KVM denied) is one BottleError with the fix; any other failure is the caller's to read.
+ */
+export function smolvmCli(bin: string = process.env.BOT_BOTTLE_SMOLVM || 'smolvm'): CliSpec {
+  return {
+    bin,
+    name: 'smolvm',
+    defaultTimeoutMs: DEFAULT_TIMEOUT_MS,
+    verbWords: 2,
+    notInstalled: () => notInstalled(bin),
+    unavailable: (stderr) => (KVM_DENIED.test(stderr) || KVM_MISSING.test(stderr) ? kvmUnavailable(stderr) : null),
+    timeoutHint: 'Re-run with BOTTLE_DEBUG=1; `smolvm machine ls` shows the machines.',
   };
-  const r = await execa(SMOLVM, args, execaOptions);
-  if ((r as { code?: string }).code === 'ENOENT') throw notInstalled();
-  const stdout = String(r.stdout ?? '');
-  const stderr = String(r.stderr ?? '');
-  const what = `smolvm ${args.slice(0, 2).join(' ')}`;
-  if (r.timedOut) throw new BottleError('BACKEND_FAILED', `${what} timed out after ${timeoutMs / 1000}s`, { suggestions: ['Re-run with BOTTLE_DEBUG=1; `smolvm machine ls` shows the machines.'] });
-  if (r.isCanceled) throw new BottleError('INTERRUPTED', `${what} was interrupted`, { exit: EXIT_INTERRUPTED });
-  if (r.exitCode !== 0 && (KVM_DENIED.test(stderr) || KVM_MISSING.test(stderr))) throw kvmUnavailable(stderr);
-  return { exitCode: r.exitCode ?? 1, stdout, stderr };
 }
 
-/** Runs smolvm and throws a BottleError with smolvm's own message when it fails. */
-export async function smolvmOk(args: readonly string[], what: string, options: SmolvmCallOptions = {}): Promise<string> {
-  const r = await smolvm(args, options);
-  if (r.exitCode !== 0) {
-    const err = parseSmolvmError(r.stderr);
-    const message = err ? err.message : r.stderr.trim().split('\n').slice(-3).join(' ') || `smolvm exited ${r.exitCode}`;
-    throw new BottleError('BACKEND_FAILED', `${what} failed: ${message}`, {
-      suggestions: ['Re-run with BOTTLE_DEBUG=1 for details; `bottle gc` reclaims anything left behind.'],
-    });
-  }
-  return r.stdout;
+/** The smolvm client this process runs by default (BOT_BOTTLE_SMOLVM, else `smolvm` on PATH). */
+export const SMOLVM_CLI: CliSpec = smolvmCli(SMOLVM);
+
+/** Runs smolvm; never throws for a non-zero exit (callers decide), only when smolvm cannot run at all. */
+export function smolvm(args: readonly string[], options: SmolvmCallOptions = {}, cli: CliSpec = SMOLVM_CLI): Promise<SmolvmResult> {
+  return runCli(cli, args, options);
+}
+
+/** Runs smolvm and throws a BottleError with smolvm's own message (its JSON error line) when it fails. */
+export function smolvmOk(args: readonly string[], what: string, options: SmolvmCallOptions = {}, cli: CliSpec = SMOLVM_CLI): Promise<string> {
+  return runCliOk(cli, args, what, options, (stderr) => parseSmolvmError(stderr)?.message ?? null);
 }
