@@ -1,4 +1,4 @@
-export { SmolmachinesBackend, BACKEND_NAME, FORWARDER_PATH, attachArgs, machineName, type SmolmachinesBackendOptions, type SmolmachinesLaunchOptions } from './smolmachines-backend.js';
+export { SmolmachinesBackend, BACKEND_NAME, FORWARDER_PATH, attachArgs, machineName, machineOptions, type SmolmachinesBackendOptions, type SmolmachinesLaunchOptions } from './smolmachines-backend.js';
 export { GUEST_HOMES, SMOLVM_TIMEOUT_EXIT, SmolvmTarget, type SmolvmTargetOptions } from './target.js';
 export { HARDWARE_FIX, guestSupport, probeHost, type GuestSupport, type GuestVerdict, type HostProbe, type ProbeOptions } from './host-probe.js';
 export { archiveName, ensureImageArchive, imageArchiveDir } from './image-archive.js';

@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fstatSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   BottleError,
@@ -77,6 +77,7 @@ import {
   startArgs,
   statusArgs,
   targetExecArgs,
+  type CreateOptions,
   type MachineRecord,
   type MachineRef,
 } from './smolvm-cli.js';
@@ -107,6 +108,27 @@ export interface SmolmachinesLaunchOptions {
   images?: ImageSettings;
   /** Hook to add keys to the bundle's config before the bundle starts (a test's broken config). */
   prepareBundle?: (plan: BottlePlan, bundleDir: string) => Promise<Record<string, unknown>>;
+}
+
+/**
+ * The `machine create` options of a bottle: the agent image's archive, the plan's bottle limits as
+ * vCPUs and MiB, the labels (role bottle), the agent's env (placeholders only, never a routed
+ * secret), the workspace, each bundle socket at the guest path the forwarder reaches, and the
+ * forwarder with core's port-to-socket table as the workload. No network option at all: smolvm then
+ * adds no network device to the guest.
+ */
+export function machineOptions(plan: BottlePlan, o: { ref: MachineRef; image: string; labels: Readonly<Record<string, string>>; limits: LimitsPlan; socketFolder: string }): CreateOptions {
+  return {
+    ...o.ref,
+    image: o.image,
+    cpus: Math.min(255, Math.max(1, Math.round(o.limits.bottle.cpus))),
+    memMib: Math.max(256, Math.floor(o.limits.bottle.memoryBytes / MIB)),
+    labels: { ...o.labels, [LABEL_ROLE]: 'bottle' },
+    env: agentEnv(plan, AGENT_ENDPOINTS),
+    workdir: plan.guest.workspace,
+    mountSockets: mountedSockets(o.socketFolder),
+    command: ['node', FORWARDER_PATH, ...forwarderArgs()],
+  };
 }
 
 /** What the state dir records beyond the shared record: where this bottle's parts are. */
@@ -240,18 +262,7 @@ export class SmolmachinesBackend implements Backend {
       // start needs the bundle's sockets to exist yet: the machine and the bundle start together.
       const startingMachine = (async () => {
         await smolvmOk(
-          createArgs({
-            ...ref,
-            image: archive,
-            cpus: Math.min(255, Math.max(1, Math.round(limits.bottle.cpus))),
-            memMib: Math.max(256, Math.floor(limits.bottle.memoryBytes / MIB)),
-            labels: { ...labels, [LABEL_ROLE]: 'bottle' },
-            env: agentEnv(plan, AGENT_ENDPOINTS),
-            workdir: plan.guest.workspace,
-            mountSockets: mountedSockets(folder),
-            // No network option at all: smolvm then adds no network device to the guest.
-            command: ['node', FORWARDER_PATH, ...forwarderArgs()],
-          }),
+          createArgs(machineOptions(plan, { ref, image: archive, labels, limits, socketFolder: folder })),
           'creating the smolvm machine',
           { timeoutMs: 300_000, env: vmmEnv, ...(signal ? { signal } : {}) },
           this.cli,
@@ -377,6 +388,9 @@ export class SmolmachinesBackend implements Backend {
     const folders = new Set([...(rec?.socketFolder ? [rec.socketFolder] : []), ...resources.filter((r) => r.kind === 'folder').map((r) => r.name)]);
     for (const f of await listSocketFolders(this.socketPlace())) if (f.slug === slug) folders.add(f.folder);
     for (const f of folders) await removeSocketFolder(f, rec?.image);
+    // The state root's folder under /run (or XDG_RUNTIME_DIR) goes with its last bottle.
+    const parent = this.socketPlace().parent;
+    if (parent) await rmdir(parent).catch(() => undefined);
     await rm(stateDir, { recursive: true, force: true });
   }
 }
