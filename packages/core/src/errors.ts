@@ -39,6 +39,7 @@ export type BottleErrorCode =
   /** A plugin speaks another provisioner API version than this CLI. */
   | 'PROVISIONER_API_VERSION'
   | 'PROVISIONER_FAILED'
+  | 'SETUP_FAILED'
   | 'BACKEND_UNAVAILABLE'
   | 'BACKEND_HOOK_FAILED'
   | 'BACKEND_DUPLICATE'

@@ -18,3 +18,4 @@ export * from './config-file.js';
 export * from './json-body.js';
 export * from './labels.js';
 export * from './backends.js';
+export * from './presets.js';

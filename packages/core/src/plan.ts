@@ -3,6 +3,7 @@
  * backend; a backend may add its own part under `backendPlan`. Making a plan has no side effects.
  */
 import { DEFAULT_BACKEND } from './backends.js';
+import { expandPresets, type PresetUse } from './presets.js';
 import { LABEL, LABEL_AGENT, LABEL_BACKEND, LABEL_CREATED, LABEL_SLUG } from './labels.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
@@ -34,6 +35,8 @@ export const GUEST_USER = 'node';
 export const GUEST_HOME = '/home/node';
 export const GUEST_WORKSPACE = '/home/node/workspace';
 export const GUEST_PROMPT_PATH = '/home/node/.claude-bottle-prompt.txt';
+/** The bundle every TLS client in the bottle can read: the system store, the gateway's CA alone in it. */
+export const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 export const GUEST_CA_PATH = '/usr/local/share/ca-certificates/bot-bottle-egress-ca.crt';
 export const GUEST_SKILLS_DIR = '/home/node/.claude/skills';
 /** NO_PROXY in the bottle: its own loopback only (names and addresses clients compare literally). */
@@ -42,7 +45,10 @@ export const GUEST_NO_PROXY = 'localhost,127.0.0.1,::1';
 export const SECRET_PLACEHOLDER = 'bot-bottle-placeholder-the-gateway-injects-the-real-value';
 
 export interface EgressPlan {
+  /** The manifest's routes, then those its presets expand to (a manifest route for the same host is found first). */
   routes: EgressRoute[];
+  /** The presets the routes came from, as the manifest named them. */
+  presets: PresetUse[];
   /** Env vars on the host whose values the gateway injects; never passed to the bottle. */
   secretEnv: string[];
   /** Per-bottle CA, made at launch on the host (key mode 600, never copied into the bottle). */
@@ -127,6 +133,8 @@ export interface BottlePlan {
   labels: Record<string, string>;
   /** Launch problems found while planning (e.g. a route's env var is unset): `run` refuses, `plan` reports. */
   launchProblems: string[];
+  /** Shell commands run as the agent user in the workspace after provisioning, before the agent: the bottle's, then the agent's. */
+  setup: string[];
   /** The backend that runs the bottle, and what chose it (--backend, BOT_BOTTLE_BACKEND, the bottle's "backend" key, the default). */
   backend: { name: string; source: string };
   backendPlan?: Record<string, unknown>;
@@ -202,6 +210,11 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
     // Node's own fetch and http ignore HTTPS_PROXY unless told; without it they have no way out.
     NODE_USE_ENV_PROXY: '1',
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    // Package managers that carry their own CA list (pip's certifi, Python's requests) are pointed
+    // at the system bundle, which the ca provisioner fills with the gateway's CA alone; curl, git,
+    // cargo and go read that bundle already. With the proxy variables, no client needs configuring.
+    PIP_CERT: SYSTEM_CA_BUNDLE,
+    REQUESTS_CA_BUNDLE: SYSTEM_CA_BUNDLE,
   };
   for (const name of secretEnv) guestEnv[name] = SECRET_PLACEHOLDER;
 
@@ -235,6 +248,7 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
     launchProblems.push(`${formatPath(['bottles', agent.bottle, 'egress', 'routes', i, 'auth', 'env'])}: the value of ${name} ${why}; set it to the credential itself, on one line`);
   }
 
+  const presets: PresetUse[] = (bottle.egress?.presets ?? []).map((p) => (typeof p === 'string' ? { name: p } : { name: p.name, ...(p.to ? { to: p.to } : {}) }));
   const createdAt = (options.now ?? new Date()).toISOString();
   const backend = options.backend
     ? { name: options.backend, source: options.backendSource ?? 'flag' }
@@ -268,7 +282,8 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
     skills,
     gitUser: bottle.git_user && (bottle.git_user.name || bottle.git_user.email) ? bottle.git_user : null,
     egress: {
-      routes: bottle.egress?.routes ?? [],
+      routes: [...(bottle.egress?.routes ?? []), ...expandPresets(presets)],
+      presets,
       secretEnv,
       caCertPath: path.join(stateDir, 'egress', 'ca.crt'),
       caKeyPath: path.join(stateDir, 'egress', 'ca.key'),
@@ -304,6 +319,7 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
       [LABEL_BACKEND]: backend.name,
     },
     launchProblems,
+    setup: [...(bottle.setup ?? []), ...(agent.setup ?? [])],
     backend,
   };
 }

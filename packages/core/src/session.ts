@@ -4,8 +4,8 @@
  * asked to keep it. Any failure or interruption after launch still removes what was made.
  */
 import { BottleError, EXIT_INTERRUPTED, EXIT_USAGE } from './errors.js';
-import type { Backend, LaunchProgress } from './backend.js';
-import type { BottlePlan } from './plan.js';
+import type { Backend, LaunchProgress, Target } from './backend.js';
+import { agentEnv, type BottlePlan } from './plan.js';
 import { runProvisioners, type ResolvedStep } from './runner.js';
 import { copyWorkspace } from './workspace.js';
 
@@ -28,6 +28,38 @@ export interface SessionOptions {
 }
 
 export const AGENT_COMMAND = 'claude';
+
+/** How long one setup command may run (an `npm ci` of a large project is minutes, not hours). */
+export const SETUP_TIMEOUT_MS = 30 * 60_000;
+
+/** The last lines of a command's output, for the error that stops the launch. */
+function tail(text: string, lines = 30): string[] {
+  const all = text.replace(/\s+$/, '').split('\n');
+  return all.length > lines ? [`... (${all.length - lines} earlier lines)`, ...all.slice(-lines)] : all.filter((l, i) => l !== '' || i > 0);
+}
+
+/**
+ * The plan's setup commands, in order, each as the agent user in the workspace with the agent's
+ * env (so through the same proxy and egress policy as the agent), each a progress line. The first
+ * that fails stops the launch with its output; the session's clean-up removes the bottle.
+ */
+export async function runSetup(o: Pick<SessionOptions, 'plan' | 'progress' | 'signal'>, target: Target, env: Record<string, string>): Promise<void> {
+  const { setup } = o.plan;
+  for (const [i, command] of setup.entries()) {
+    if (o.signal.aborted) throw new BottleError('INTERRUPTED', 'interrupted', { exit: EXIT_INTERRUPTED });
+    o.progress('setup', `${i + 1}/${setup.length}: ${command}`);
+    const r = await target.exec(['sh', '-c', command], { user: o.plan.guest.user, cwd: o.plan.guest.workspace, env, timeoutMs: SETUP_TIMEOUT_MS, signal: o.signal });
+    if (r.exitCode !== 0) {
+      throw new BottleError('SETUP_FAILED', `setup command ${i + 1} of ${setup.length} failed (exit ${r.exitCode}): ${command}`, {
+        details: tail([r.stdout, r.stderr].filter(Boolean).join('\n')),
+        suggestions: [
+          'Fix the command (or what it installs) and run again; the bottle was removed.',
+          'A download refused by the gateway shows in `bottle logs`; a registry needs its preset ("egress": {"presets": [...]}, see `bottle presets`).',
+        ],
+      });
+    }
+  }
+}
 
 export async function runSession(o: SessionOptions): Promise<number> {
   if (o.plan.launchProblems.length) {
@@ -57,6 +89,7 @@ export async function runSession(o: SessionOptions): Promise<number> {
       log: (name, m) => o.log?.(`${name}: ${m}`),
     });
     if (o.signal.aborted) throw new BottleError('INTERRUPTED', 'interrupted', { exit: EXIT_INTERRUPTED });
+    await runSetup(o, bottle.target, { ...agentEnv(o.plan, bottle.endpoints), ...outcome.env });
     o.onReady?.(bottle.slug);
     const argv = o.argv.length ? o.argv : [AGENT_COMMAND, ...outcome.agentArgs];
     return await bottle.attach(argv, { tty: o.tty, env: outcome.env });

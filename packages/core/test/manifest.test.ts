@@ -83,7 +83,9 @@ const BAD: BadCase[] = [
   { name: 'git_user.email is not an address', value: bottleWith({ git_user: { name: 'Bot', email: 'bot at example' } }), details: ['bottles.dev.git_user.email: git_user.email "bot at example" is not an e-mail address'] },
   { name: 'git_user.name is empty', value: bottleWith({ git_user: { name: '' } }), details: ['bottles.dev.git_user.name: git_user.name must not be empty'] },
   { name: 'egress is an array', value: bottleWith({ egress: [] }), details: ['bottles.dev.egress: expected an object but got an array'] },
-  { name: 'egress without routes', value: bottleWith({ egress: {} }), details: ['bottles.dev.egress.routes: missing; it is required'] },
+  { name: 'egress routes that are not a list', value: bottleWith({ egress: { routes: { host: 'x.com' } } }), details: [/^bottles\.dev\.egress\.routes: expected an array/] },
+  { name: 'a setup command that is empty', value: bottleWith({ setup: ['npm ci', '  '] }), details: ['bottles.dev.setup[1]: a setup command must not be empty'] },
+  { name: 'a setup that is a string', value: agentWith({ bottle: 'dev', setup: 'npm ci' }), details: [/^agents\.demo\.setup: expected an array/] },
   { name: 'a route is a string', value: routeWith('api.example.com'), details: ['bottles.dev.egress.routes[0]: expected an object but got the string "api.example.com"'] },
   { name: 'a route without host', value: routeWith({ methods: ['GET'] }), details: ['bottles.dev.egress.routes[0].host: missing; it is required'] },
   {
@@ -120,7 +122,7 @@ const BAD: BadCase[] = [
   { name: 'unknown bottle key', value: bottleWith({ egres: { routes: [] } }), details: [/^bottles\.dev\.egres: unknown key "egres"; did you mean "egress"\?/] },
   { name: 'unknown git entry key (wrong case)', value: gitWith({ Name: 'app', upstream: 'ssh://host/app.git' }), details: [/^bottles\.dev\.git\[0\]\.upstream: unknown key "upstream"; did you mean "Upstream"\?/, 'bottles.dev.git[0].Upstream: missing; it is required'] },
   { name: 'unknown git_user key', value: bottleWith({ git_user: { mail: 'bot@example.com' } }), details: [/^bottles\.dev\.git_user\.mail: unknown key "mail"; did you mean "email"\?/] },
-  { name: 'unknown egress key', value: bottleWith({ egress: { routes: [], allow: ['x.com'] } }), details: [/^bottles\.dev\.egress\.allow: unknown key "allow"; remove it or fix its spelling \(allowed here: routes\)$/] },
+  { name: 'unknown egress key', value: bottleWith({ egress: { routes: [], allow: ['x.com'] } }), details: [/^bottles\.dev\.egress\.allow: unknown key "allow"; remove it or fix its spelling \(allowed here: routes, presets\)$/] },
   { name: 'unknown route key', value: routeWith({ host: 'api.example.com', port: 443 }), details: [/^bottles\.dev\.egress\.routes\[0\]\.port: unknown key "port"/] },
   { name: 'unknown auth key', value: routeWith({ host: 'api.example.com', auth: { header: 'x-api-key', env: 'KEY', value: 'sk-123' } }), details: [/^bottles\.dev\.egress\.routes\[0\]\.auth\.value: unknown key "value"/] },
   { name: 'unknown agent key', value: agentWith({ bottle: 'dev', skill: ['a'] }), details: [/^agents\.demo\.skill: unknown key "skill"; did you mean "skills"\?/] },
@@ -551,7 +553,7 @@ good('every key, with values normalised', async ({ base, home }) => {
   };
   const loaded = await validateManifest(all, 'bottle.json', base, home);
   const m = loaded.manifest;
-  assert.is(m.bottles.dev!.egress!.routes[0]!.host, 'api.anthropic.com', 'host is lower-cased');
+  assert.is(m.bottles.dev!.egress!.routes![0]!.host, 'api.anthropic.com', 'host is lower-cased');
   assert.is(m.bottles.dev!.git_user!.name, 'Bot', 'names are trimmed');
   assert.equal(m.agents.demo!.provisioners![2], { name: 'prompt', options: { nested: { deep: [1, 2] } } });
   assert.equal(m.agents['ops-1'], { bottle: 'prod_2', provisioners: [] });
@@ -575,7 +577,7 @@ good('supervise: true, false, or the credentials a request may ask for', async (
 
 good('route hosts that are names pass, including numeric labels before the last', async ({ base, home }) => {
   const loaded = await validateManifest(routeWith({ host: '1.example.com' }, { host: 'xn--bcher-kva.example' }, { host: 'a-b.c-d.io' }, { host: 'localhost' }), 'bottle.json', base, home);
-  assert.equal(loaded.manifest.bottles.dev!.egress!.routes.map((r) => r.host), ['1.example.com', 'xn--bcher-kva.example', 'a-b.c-d.io', 'localhost']);
+  assert.equal(loaded.manifest.bottles.dev!.egress!.routes!.map((r) => r.host), ['1.example.com', 'xn--bcher-kva.example', 'a-b.c-d.io', 'localhost']);
 });
 
 bad.run();

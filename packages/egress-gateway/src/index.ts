@@ -4,7 +4,7 @@ export { startGatewayPool } from './pool.js';
 export { startAdminServer, type AdminServer } from './admin.js';
 export { AuditLog, type AuditEntry } from './audit.js';
 export { DlpScanner, DlpError, BodyScanStream, MIN_SECRET_LENGTH, encodedForms, base64Forms, type DlpFinding, type ScanContext } from './dlp.js';
-export { RuleSet, parseRoutes, isIpLiteral, hostMatches, normalizeHost, refusalBody, destinationProblem, type RouteDecision, type EgressRoute, type RequestFacts } from './rules.js';
+export { RuleSet, parseRoutes, pathPrefixMatches, isIpLiteral, hostMatches, normalizeHost, refusalBody, destinationProblem, type RouteDecision, type EgressRoute, type RequestFacts } from './rules.js';
 export { decideRequest, destinationOf, type Allowed, type Destination, type Refusal, type Tunnel, type Upstream } from './decide.js';
 export { pathAmbiguity, targetProblem } from './paths.js';
 export { Redactor, RedactStream } from './redact.js';

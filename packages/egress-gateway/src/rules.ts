@@ -164,7 +164,7 @@ export class RuleSet {
           misses.push(`${name} limits paths, and ${ambiguity}`);
           continue;
         }
-        if (!route.paths.some((p) => path.startsWith(p))) {
+        if (!route.paths.some((p) => pathPrefixMatches(p, path))) {
           misses.push(`${name} allows paths ${route.paths.join(', ')} only`);
           continue;
         }
@@ -173,6 +173,24 @@ export class RuleSet {
     }
     return { allowed: false, reason: `no egress route allows ${m} ${facts.scheme}://${h}:${facts.port}${path}: ${misses.join('; ')}` };
   }
+}
+
+const segmentPatterns = new Map<string, RegExp>();
+
+/**
+ * Whether `path` starts with the route's path prefix. A segment that is just `*` stands for one
+ * whole non-empty segment (the github preset's clone route: owner, repo, then git-upload-pack);
+ * the path was already refused if it is ambiguous (dot segments, encoded slashes), so a segment is
+ * exactly what a server reads as one. A `*` inside a longer segment is a literal star.
+ */
+export function pathPrefixMatches(prefix: string, path: string): boolean {
+  if (!prefix.includes('*')) return path.startsWith(prefix);
+  let re = segmentPatterns.get(prefix);
+  if (!re) {
+    re = new RegExp('^' + prefix.split('/').map((seg) => (seg === '*' ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/'));
+    if (segmentPatterns.size < 1000) segmentPatterns.set(prefix, re);
+  }
+  return re.test(path);
 }
 
 /** The body of a 403: what was refused, why, and the two ways to allow it. */

@@ -3,7 +3,7 @@
  * the egress routes, git upstreams, skills, and what a launch would refuse. Pure: the command
  * gathers the plan, steps and base; this only lays them out.
  */
-import type { BottlePlan, ProvisionerRegistry, ResolvedStep } from '@bot-bottle/core';
+import type { BottlePlan, EgressRoute, ProvisionerRegistry, ResolvedStep } from '@bot-bottle/core';
 import type { ChoiceSource } from '@bot-bottle/images';
 
 export function planLines(plan: BottlePlan, steps: readonly ResolvedStep[], registry: ProvisionerRegistry, base: readonly [string, ChoiceSource] | undefined): string[] {
@@ -28,14 +28,8 @@ export function planLines(plan: BottlePlan, steps: readonly ResolvedStep[], regi
   });
   out.push('egress (everything else is refused):');
   if (plan.egress.routes.length === 0) out.push('  no routes');
-  for (const r of plan.egress.routes) {
-    const parts = [r.host];
-    if (r.to) parts.push(`-> ${r.to}`);
-    if (r.methods) parts.push(`methods ${r.methods.join(',')}`);
-    if (r.paths) parts.push(`paths ${r.paths.join(',')}`);
-    if (r.auth) parts.push(`${r.auth.header} from $${r.auth.env} (injected by the gateway)`);
-    out.push(`  ${parts.join('  ')}`);
-  }
+  if (plan.egress.presets.length) out.push(`  presets ${plan.egress.presets.map((p) => (p.to ? `${p.name} (-> ${p.to})` : p.name)).join(', ')}, expanded below`);
+  for (const r of plan.egress.routes) out.push(`  ${routeSummary(r)}`);
   out.push('git upstreams:');
   if (plan.gitGate.upstreams.length === 0) out.push('  none');
   for (const u of plan.gitGate.upstreams) out.push(`  ${u.name}  ${u.upstream}${u.identityFile ? `  key ${u.identityFile}` : ''}${u.push ? '' : '  (fetch only)'}`);
@@ -48,4 +42,14 @@ export function planLines(plan: BottlePlan, steps: readonly ResolvedStep[], regi
     for (const p of plan.launchProblems) out.push(`  ${p}`);
   }
   return out;
+}
+
+/** One route on one line: host, where it goes, methods, paths, and what it injects. */
+export function routeSummary(r: EgressRoute): string {
+  const parts = [r.host];
+  if (r.to) parts.push(`-> ${r.to}`);
+  if (r.methods) parts.push(`methods ${r.methods.join(',')}`);
+  if (r.paths) parts.push(`paths ${r.paths.join(',')}`);
+  if (r.auth) parts.push(`${r.auth.header} from $${r.auth.env} (injected by the gateway)`);
+  return parts.join('  ');
 }

@@ -216,8 +216,28 @@ const RouteSchema = objectOnly(
   ),
 );
 
+const PRESETS = ['npm', 'pypi', 'crates', 'go', 'github'] as const;
+const PRESET_RULE = `presets may name ${PRESETS.join(', ')} (\`bottle presets\` lists their hosts), or {"name": ..., "to": "https://mirror.internal"}`;
+export const PresetUseEntries = {
+  name: v.picklist(PRESETS, PRESET_RULE),
+  /** Where the gateway connects for every host of the preset (an internal mirror). */
+  to: v.optional(v.pipe(v.string(), v.check((s) => originProblem(s) === null, (issue) => originProblem(issue.input as string) ?? 'to is not valid'))),
+};
+const PresetUseSchema = v.union([v.picklist(PRESETS, PRESET_RULE), objectOnly(v.strictObject(PresetUseEntries))], PRESET_RULE);
+
+const SetupSchema = v.array(
+  v.pipe(
+    v.string('each setup command is a string, run with sh -c'),
+    v.trim(),
+    v.nonEmpty('a setup command must not be empty'),
+    v.maxLength(4096, 'a setup command is at most 4096 characters; put a longer one in a script in the project'),
+  ),
+);
+
 export const EgressEntries = {
-  routes: v.array(RouteSchema),
+  routes: v.optional(v.array(RouteSchema)),
+  /** Package registries, read-only (GET/HEAD): each expands to its hosts' routes (presets.ts). */
+  presets: v.optional(v.array(PresetUseSchema)),
 };
 const EgressSchema = objectOnly(v.strictObject(EgressEntries));
 
@@ -255,6 +275,8 @@ export const BottleEntries = {
   supervise: v.optional(SuperviseSchema),
   /** The bottle's memory, CPU and process limits; absent keys get the defaults (`limits.ts`). */
   limits: v.optional(LimitsSchema),
+  /** Shell commands run as the agent user in the workspace after provisioning, before any agent's own (`pip install -e .`, `npm ci`). */
+  setup: v.optional(SetupSchema),
   /** The backend that runs this bottle ("docker", "smolmachines", a plugin's); --backend and BOT_BOTTLE_BACKEND override it. */
   backend: v.optional(v.pipe(v.string(), v.regex(/^[a-z][a-z0-9-]{0,39}$/, (issue) => `${describeValue(issue.input)} is not a backend name; use one of the installed backends (\`bottle doctor\` lists them), e.g. "docker" or "smolmachines"`))),
 };
@@ -274,6 +296,8 @@ export const AgentEntries = {
   skills: v.optional(v.array(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'a skill name must be a directory name (A-Z, a-z, 0-9, ".", "_", "-"), starting with a letter or digit')))),
   prompt: v.optional(v.string()),
   provisioners: v.optional(v.array(ProvisionerRefSchema)),
+  /** Shell commands run as the agent user in the workspace, after the bottle's own, before the agent starts. */
+  setup: v.optional(SetupSchema),
 };
 const AgentSchema = objectOnly(v.strictObject(AgentEntries));
 
