@@ -1,7 +1,8 @@
 /**
- * Port of the smolmachines cases of the reference's test_smolmachines_provision: the real
- * provisioners run against a Target that turns each call into the smolvm argv this backend sends
- * (targetExecArgs, targetCopyFileArgs, targetCopyDirArgs), and the tests pin that argv. What
+ * Port of the smolmachines cases of the reference's test_smolmachines_provision (and its earlier
+ * version): the real provisioners run against the backend's real SmolvmTarget making one smolvm call
+ * per request (its argv from targetExecArgs, targetCopyFileArgs, targetCopyDirArgs), whose runner
+ * records the argv instead of running smolvm, and the tests pin that argv. What
  * differs from the reference, and why:
  * - HOME and USER for the agent user go as smolvm `--env` on every `runuser -u node --` command
  *   (the reference's supervise step put `env HOME=/home/node` in the argv instead; same effect).
@@ -9,7 +10,7 @@
  *   not a `machine cp`: smolvm's cp uploads one file.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -20,7 +21,7 @@ import git from '@bot-bottle/provisioner-git';
 import prompt from '@bot-bottle/provisioner-prompt';
 import skills from '@bot-bottle/provisioner-skills';
 import supervise from '@bot-bottle/provisioner-supervise';
-import { targetCopyDirArgs, targetCopyFileArgs, targetExecArgs, type MachineRef } from '../src/index.js';
+import { SmolvmTarget, smolvmCli, type MachineRef } from '../src/index.js';
 
 const NAME = 'bot-bottle-demo-abc12';
 const MACHINE: MachineRef = { name: NAME };
@@ -31,20 +32,31 @@ const AS_NODE = ['--env', 'HOME=/home/node', '--env', 'USER=node', '--', 'runuse
 const PROMPT = '/home/node/.claude-bottle-prompt.txt';
 const SKILLS = '/home/node/.claude/skills';
 
-/** Records the smolvm argv each Target call becomes (and, through RecordingTarget, the call itself). */
+/**
+ * The real SmolvmTarget, one smolvm call per request (no exec channel), with its runner recording
+ * the argv of each call instead of running smolvm; the guest's answer to an exec is `respond`'s.
+ */
 class SmolvmArgvTarget extends RecordingTarget {
   readonly sent: string[][] = [];
+  private readonly smolvm = new SmolvmTarget(MACHINE, {
+    cli: smolvmCli('smolvm'),
+    useChannel: false,
+    homes: HOMES,
+    run: async (args) => {
+      this.sent.push([...args]);
+      if (args[1] !== 'exec') return { exitCode: 0, stdout: '', stderr: '' };
+      const guestArgv = args.slice(args.indexOf('--') + 1);
+      const r = await this.respond(guestArgv, {});
+      return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+    },
+  });
 
   override async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
-    const { env, user, cwd, timeoutMs } = options;
-    this.sent.push(targetExecArgs(MACHINE, argv, { ...(env ? { env } : {}), ...(user ? { user } : {}), ...(cwd ? { cwd } : {}), ...(timeoutMs ? { timeoutMs } : {}), stdin: options.stdin !== undefined }, HOMES));
-    return super.exec(argv, options);
+    return this.smolvm.exec(argv, options);
   }
 
   override async copyIn(hostPath: string, guestPath: string): Promise<void> {
-    const dir = (await stat(hostPath)).isDirectory();
-    this.sent.push(dir ? targetCopyDirArgs(MACHINE, guestPath) : targetCopyFileArgs(MACHINE, hostPath, guestPath));
-    return super.copyIn(hostPath, guestPath);
+    return this.smolvm.copyIn(hostPath, guestPath);
   }
 }
 
@@ -168,6 +180,18 @@ for (const routes of [undefined, [{ host: 'api.anthropic.com' }]]) {
   });
 }
 
+caSuite('update-ca-certificates that does not say "1 added" fails the launch loudly (after its one exec)', async () => {
+  const w = await world();
+  const plan = await planFor(w, {});
+  await writeCa(plan);
+  const target = new SmolvmArgvTarget();
+  target.respond = () => ({ exitCode: 0, stdout: 'Updating certificates in /etc/ssl/certs...\n0 added, 0 removed; done.\n', stderr: '' });
+  const e = await rejects(() => provisionForTest(ca, {}, { world: w, target }));
+  assert.is(e.code, 'PROVISIONER_FAILED');
+  assert.match(e.message, /1 added/);
+  assert.is(target.sent.length, 2);
+});
+
 caSuite('the selected cert missing: an error, and no smolvm call', async () => {
   const target = new SmolvmArgvTarget();
   const e = await rejects(() => provisionForTest(ca, {}, { target }));
@@ -216,7 +240,8 @@ gitSuite('the insteadOf gitconfig: machine cp of the staged file to ~/.gitconfig
   const staged = cp[4]!;
   assert.is(path.dirname(staged), plan.stageDir);
   const content = await readFile(staged, 'utf8');
-  assert.match(content, /\[url "git:\/\/[^"]+\/claude-bottle\.git"\]\n\tinsteadOf = ssh:\/\/git@host\/repo\.git\n/);
+  // The gate as the guest reaches it: its own loopback, the table's git port (the forwarder's).
+  assert.ok(content.includes('[url "git://127.0.0.1:9418/claude-bottle.git"]\n\tinsteadOf = ssh://git@host/repo.git\n'), content);
   assert.equal(sent[1], [...EXEC, '--', 'chown', 'node:node', '/home/node/.gitconfig']);
 });
 
@@ -226,6 +251,11 @@ gitSuite('git_user: git config --global as node, HOME and USER by smolvm --env',
     [...EXEC, ...AS_NODE, 'git', 'config', '--global', 'user.name', 'Eric Bauerfeld'],
     [...EXEC, ...AS_NODE, 'git', 'config', '--global', 'user.email', 'eric@dideric.is'],
   ]);
+});
+
+gitSuite('git entries without git_user: no `git config` call at all', async () => {
+  const { sent } = await run(git, { git: [{ Name: 'app', Upstream: 'ssh://git@host/app.git', IdentityFile: '~/.ssh/id_ed25519' }] });
+  assert.not.ok(sent.some((a) => a.includes('config')), JSON.stringify(sent));
 });
 
 gitSuite('git_user: name only, email only', async () => {

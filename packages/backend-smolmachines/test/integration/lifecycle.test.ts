@@ -75,7 +75,7 @@ test('launch: a machine with no network from the agent image, labelled; the bund
 
 test('attach: the command runs as node in the workspace with HOME set; its exit code comes back; destroy leaves nothing', async () => {
   const { bottle, plan } = await launch(ctx.t!);
-  let folder = '';
+  let folder: string | undefined;
   try {
     const rec = JSON.parse(await (await import('node:fs/promises')).readFile(path.join(plan.stateDir, 'smolvm.json'), 'utf8')) as { socketFolder: string };
     folder = rec.socketFolder;
@@ -90,7 +90,7 @@ test('attach: the command runs as node in the workspace with HOME set; its exit 
   await bottle.destroy(); // twice is fine
   assert.equal(await leftovers(ctx.t!, plan.slug), []);
   assert.ok(await gone(plan.stateDir), 'state dir removed');
-  assert.ok(await gone(folder), 'socket folder removed');
+  assert.ok(folder && (await gone(folder)), 'socket folder removed');
 });
 
 test('--keep, ls, exec (stdin reaches the command; its exit code), gc keeps it, stop removes everything', async () => {

@@ -182,7 +182,7 @@ function resolveImage(image) {
   // smolvm hashes the archive's content; the double names it by path, size and time (same shape).
   const ref = `local:${createHash('sha256').update(`${file}\0${st.size}\0${st.mtimeMs}`).digest('hex')}`;
   const manifest = spawnSync('tar', ['-xOf', file, 'manifest.json'], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
-  let tag = null;
+  let tag;
   try {
     tag = JSON.parse(manifest.stdout)[0]?.RepoTags?.[0] ?? null;
   } catch {
