@@ -39,10 +39,11 @@ async function planIn(dir: string, bottle: object = {}, env: NodeJS.ProcessEnv =
   return makePlan({ manifest: loaded, agentName: 'demo', copyCwd: false, userCwd: dir }, { env: { XDG_STATE_HOME: path.join(dir, 'state'), ...env }, backend: 'smolmachines', seed: 'x' });
 }
 
-const machine = suite('smolmachines backend: the machine a plan becomes');
-machine.after(async () => {
+const cleanup = async () => {
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+};
+const machine = suite('smolmachines backend: the machine a plan becomes');
+machine.after(cleanup);
 
 machine('no network flag at all, each bundle socket mounted at the forwarder\'s path, the forwarder with core\'s table as the workload', async () => {
   const dir = await tmp();
@@ -134,6 +135,7 @@ sockets('a socket path longer than a unix socket may have is refused with a fix,
 });
 
 const misc = suite('smolmachines backend: registration, archives, a host where no guest boots');
+misc.after(cleanup);
 
 misc('bottle:backends hands the CLI {name, description, create(env)}', async () => {
   const d = await definition();

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +68,9 @@ export interface TestEnv {
 /** A private state home and smolvm state dir, so tests never see the user's bottles or machines (nor each other's). */
 export async function testEnv(extra: NodeJS.ProcessEnv = {}, hostProbe?: HostProbe): Promise<TestEnv> {
   const dir = await mkdtemp(path.join(tmpdir(), 'bbtest-smolvm-'));
+  // Run as root, smolvm drops each VM's process to a uid of its own, which must get through to the
+  // machine's data under the private --state-dir (traversal only; nothing here is listable to it).
+  if (ENGINE === 'real') await chmod(dir, 0o711);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     XDG_STATE_HOME: path.join(dir, 'state'),
