@@ -52,7 +52,54 @@ const slug = JSON.parse(sh(process.execPath, [cli, 'ls', '--json'])).find((b) =>
 await new Promise((r) => setTimeout(r, 3000));
 const mem = sh('docker', ['stats', '--no-stream', '--format', '{{.MemUsage}}', `bot-bottle-${slug}-bundle`]).trim().split('/')[0].trim();
 sh(process.execPath, [cli, 'stop', slug]);
+
+// The smolvm path, on hosts where a smolvm guest can boot (hardware KVM): `bottle run` with the
+// smolmachines backend against the floor of the same parts by hand (the bundle container, a
+// machine created from the agent image's archive and started, `machine exec` of `true` as node,
+// both removed). The backend's own probe decides whether to run it (src/host-probe.ts).
+const smolvmResult = benchSmolvm();
 rmSync(dir, { recursive: true, force: true });
+
+function benchSmolvm() {
+  const pkg = path.join(root, 'packages/backend-smolmachines');
+  const probe = spawnSync(process.execPath, ['--input-type=module', '-e', "import { guestSupport, probeHost } from '@bot-bottle/backend-smolmachines'; console.log(JSON.stringify(guestSupport(await probeHost())))"], { cwd: pkg, encoding: 'utf8' });
+  if (probe.status !== 0) return { skipped: `the smolmachines backend is not built (${probe.stderr.trim().split('\n').pop()})` };
+  const support = JSON.parse(probe.stdout);
+  if (!support.canBoot) return { skipped: `no smolvm guest can boot on this host (${support.detail}); run it on ${support.fix.split(';')[0]}` };
+  log('smolvm path: warming up (the agent image saved for smolvm, a first machine)');
+  const smolEnv = { ...env, BOT_BOTTLE_BACKEND: 'smolmachines' };
+  const run = () => { const r = spawnSync(process.execPath, [cli, 'run', 'bench', '--manifest', manifest, '--', 'true'], { env: smolEnv, encoding: 'utf8' }); if (r.status !== 0) throw new Error(`bottle run with BOT_BOTTLE_BACKEND=smolmachines: ${r.stderr}`); };
+  try {
+    run();
+  } catch (e) {
+    return { skipped: `bottle run on the smolmachines backend failed: ${e.message.trim().split('\n').slice(-2).join(' ')}` };
+  }
+  const smolBottle = [];
+  for (let i = 0; i < runs; i++) smolBottle.push(time(run));
+  log(`bottle run (smolmachines): ${smolBottle.map((x) => x.toFixed(0)).join(' ')} ms`);
+  const archive = path.join(dir, 'agent.tar');
+  sh('docker', ['save', '-o', archive, images.agent]);
+  const smolFloor = [];
+  for (let i = 0; i < runs; i++) {
+    const n = `bench-smolfloor-${process.pid}-${i}`;
+    const sockets = path.join(dir, n);
+    smolFloor.push(time(() => {
+      sh('mkdir', ['-p', sockets]);
+      sh('docker', ['run', '-d', '--init', '--name', `${n}-b`, '-v', `${sockets}:/run/bot-bottle`, '--entrypoint', 'sleep', images.bundle, 'infinity']);
+      sh('smolvm', ['machine', 'create', '--name', n, '--image', archive, '--mount-socket', `${sockets}/egress.sock:/run/bot-bottle/egress.sock`, '--', 'sleep', 'infinity']);
+      sh('smolvm', ['machine', 'start', '--name', n]);
+      sh('smolvm', ['machine', 'exec', '--name', n, '--', 'runuser', '-u', 'node', '--', 'true']);
+      sh('smolvm', ['machine', 'delete', '--name', n, '--force']);
+      sh('docker', ['rm', '-f', `${n}-b`]);
+    }));
+  }
+  log(`plain smolvm floor: ${smolFloor.map((x) => x.toFixed(0)).join(' ')} ms`);
+  return {
+    bottleRunMedianMs: Math.round(median(smolBottle)),
+    floorMedianMs: Math.round(median(smolFloor)),
+    overheadRatio: Number((median(smolBottle) / median(smolFloor)).toFixed(2)),
+  };
+}
 
 const result = {
   runs,
@@ -61,6 +108,7 @@ const result = {
   overheadRatio: Number((median(bottle) / median(floor)).toFixed(2)),
   overheadPercent: Math.round((median(bottle) / median(floor) - 1) * 100),
   bundleIdleMemory: mem,
+  smolvm: smolvmResult,
 };
 if (json) console.log(JSON.stringify(result));
 else {
@@ -68,4 +116,10 @@ else {
   console.log(`plain docker floor      median ${result.dockerFloorMedianMs} ms`);
   console.log(`ratio                   ${result.overheadRatio} (overhead ${result.overheadPercent}%)`);
   console.log(`bundle idle memory      ${mem}`);
+  if (smolvmResult.skipped) console.log(`smolvm path             skipped: ${smolvmResult.skipped}`);
+  else {
+    console.log(`smolvm: bottle run      median ${smolvmResult.bottleRunMedianMs} ms (${runs} runs)`);
+    console.log(`smolvm: plain floor     median ${smolvmResult.floorMedianMs} ms`);
+    console.log(`smolvm: ratio           ${smolvmResult.overheadRatio}`);
+  }
 }
