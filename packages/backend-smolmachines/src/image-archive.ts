@@ -49,6 +49,8 @@ export async function ensureImageArchive(image: string, dir: string, o: { signal
   const prefix = `${repository(image).replace(/[^A-Za-z0-9._-]/g, '_')}_`;
   for (const n of await readdir(dir).catch(() => [] as string[])) {
     if (n !== path.basename(file) && n.startsWith(prefix) && n.endsWith('.tar')) await rm(path.join(dir, n), { force: true });
+    // A save cut short by a killed launch (an hour is longer than any save takes).
+    if (n.endsWith('.partial') && Date.now() - ((await stat(path.join(dir, n)).catch(() => null))?.mtimeMs ?? Date.now()) > 3_600_000) await rm(path.join(dir, n), { force: true });
   }
   return file;
 }
