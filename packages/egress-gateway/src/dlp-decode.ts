@@ -16,7 +16,11 @@
 
 export type Encoding = 'base64' | 'hex';
 
-/** The shortest decoded text a caller's pattern needs (`openssh-key-v1` is 14): shorter runs are not decoded. */
+/**
+ * Decoded bytes a run must be able to hold to be decoded: a little under the shortest match of a
+ * token pattern (Slack's, 15). The unarmoured key prefixes are shorter, but the key body around
+ * them is long; injected values shorter than this are found by their encoded forms.
+ */
 export const MIN_DECODED_TOKEN = 14;
 /** The longest decoded match the streaming window promises to hold whole (a JWT's prefix is up to 79). */
 export const MAX_DECODED_TOKEN = 80;
@@ -41,7 +45,9 @@ const URL_SAFE_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 const B64_VALUE = new Int8Array(256).fill(-1);
 /** Characters of a run: both base64 alphabets, and what line breaks and `\/` are made of. */
 const RUN_CHAR = new Uint8Array(256);
+const RUN_REST = /[A-Za-z0-9+/_\-\r\n\\]*/y;
 const HEX_CHAR = new Uint8Array(256);
+const HEX_REST = /[0-9a-fA-F]*/y;
 {
   for (let v = 0; v < 64; v++) {
     B64_VALUE[STANDARD_ALPHABET.charCodeAt(v)] = v;
@@ -51,6 +57,40 @@ const HEX_CHAR = new Uint8Array(256);
   for (const c of '\r\n\\') RUN_CHAR[c.charCodeAt(0)] = 1;
   for (const c of '0123456789abcdefABCDEF') HEX_CHAR[c.charCodeAt(0)] = 1;
 }
+/**
+ * Per character code, for the check of short runs: bit p set when the character, at position p of
+ * a group of four, leaves the top bit of the byte it starts clear (bit 5, 3, 1 of its value: the
+ * top bits of a group's bytes 0, 1, 2).
+ */
+const CLEARS_TOP_BIT = new Uint8Array(256);
+for (let c = 0; c < 256; c++) {
+  const v = B64_VALUE[c]!;
+  if (v >= 0) CLEARS_TOP_BIT[c] = (v & 32 ? 0 : 1) | (v & 8 ? 0 : 2) | (v & 2 ? 0 : 4);
+}
+/** Whole groups of three bytes that MIN_DECODED_TOKEN bytes always contain, wherever they start. */
+const MIN_ASCII_GROUPS = Math.floor((MIN_DECODED_TOKEN - 2) / 3);
+/** Runs up to this long are checked before they are decoded; longer ones cost less decoded than checked. */
+const CHECK_UP_TO = 256;
+
+/**
+ * Whether `run` could decode to MIN_DECODED_TOKEN bytes of ASCII in a row at some alignment: that
+ * needs MIN_ASCII_GROUPS whole groups in a row whose bytes all have the top bit clear, and a run of
+ * random characters has such a stretch at one of its alignments rarely (1 in 8 per group). Every
+ * token format is ASCII (and so are the injected values it matters for: their unwrapped base64 is
+ * a needle anyway). Most short runs of ordinary text and ids fail it, and are not decoded.
+ */
+function mayHoldAscii(run: string): boolean {
+  for (let a = 0; a < 4; a++) {
+    let groups = 0;
+    for (let g = a; g + 4 <= run.length; g += 4) {
+      const ok = CLEARS_TOP_BIT[run.charCodeAt(g)]! & 1 && CLEARS_TOP_BIT[run.charCodeAt(g + 1)]! & 2 && CLEARS_TOP_BIT[run.charCodeAt(g + 2)]! & 4;
+      groups = ok ? groups + 1 : 0;
+      if (groups >= MIN_ASCII_GROUPS) return true;
+    }
+  }
+  return false;
+}
+
 /** What a run's raw text holds that is no base64 character: line breaks, their JSON escapes, the `\` of `\/`. */
 const SKIPPED = /[\r\n]|\\[nr]|\\(?=\/)/g;
 const HAS_SKIPPED = /[\r\n\\]/;
@@ -59,11 +99,12 @@ const STANDARD = /[+/]/;
 
 /**
  * Calls `visit(from, to)` for every maximal run of `table`'s characters in `text` that is at least
- * `min` long. A stretch of `min` characters is checked from its end, so a character outside the
- * class skips everything before it: plain text, with short words, is looked at a few characters in
- * every `min`. Each character is looked at no more than twice.
+ * `min` long (`rest`: the same class, sticky and starred). A stretch of `min` characters is checked
+ * from its end, so a character outside the class skips everything before it: plain text, with
+ * short words, is looked at a few characters in every `min`. Each character is looked at no more
+ * than twice; the rest of a long run is read by the regex (faster than a loop here).
  */
-function eachRun(text: string, table: Uint8Array, min: number, visit: (from: number, to: number) => void): void {
+function eachRun(text: string, table: Uint8Array, rest: RegExp, min: number, visit: (from: number, to: number) => void): void {
   const end = text.length;
   let i = 0;
   while (i + min <= end) {
@@ -77,8 +118,9 @@ function eachRun(text: string, table: Uint8Array, min: number, visit: (from: num
       i = j + 1;
       continue;
     }
-    let to = i + min;
-    while (to < end && table[text.charCodeAt(to)]) to++; // beyond 255: undefined, so false
+    rest.lastIndex = i + min;
+    rest.test(text); // matches, if only the empty string: lastIndex is where the run ends
+    const to = rest.lastIndex;
     visit(i, to);
     i = to + 1;
   }
@@ -129,41 +171,53 @@ function decode(encoded: string, encoding: 'base64' | 'base64url' | 'hex'): stri
  * shortest token are not decoded.
  */
 export function findInDecoded<T>(text: string, test: (decoded: string) => T | null): { found: T; encoding: Encoding } | null {
+  if (text.length < MIN_BASE64_RUN) return null;
   const runs: string[] = [];
+  const hexRuns: string[] = [];
   let urlSafe = false;
   let standard = false;
   const add = (piece: string) => {
     if (piece.length < MIN_BASE64_RUN) return;
+    let allHex = false;
+    if (piece.length >= MIN_HEX_RUN) {
+      eachRun(piece, HEX_CHAR, HEX_REST, MIN_HEX_RUN, (from, to) => {
+        hexRuns.push(from === 0 && to === piece.length ? piece : piece.slice(from, to));
+        allHex = from === 0 && to === piece.length;
+      });
+    }
+    // Hex digits are base64 characters too, but no token's base64 is made of them alone: 22 of the
+    // 64 values, at every one of a token's 20 or more characters. A run of hex is read as hex only.
+    if (allHex) return;
+    if (piece.length <= CHECK_UP_TO && !mayHoldAscii(piece)) return;
     runs.push(piece);
     urlSafe ||= URL_SAFE.test(piece);
     standard ||= STANDARD.test(piece);
   };
-  eachRun(text, RUN_CHAR, MIN_BASE64_RUN, (from, to) => {
+  eachRun(text, RUN_CHAR, RUN_REST, MIN_BASE64_RUN, (from, to) => {
     const raw = text.slice(from, to);
     if (!HAS_SKIPPED.test(raw)) return add(raw);
     // Other backslashes (JSON's \" \t \\ \u…) end a piece: what follows is read on its own.
     for (const piece of raw.replace(SKIPPED, '').split('\\')) add(piece);
   });
-  if (!runs.length) return null;
 
-  // One alphabet decodes natively fast; Node reads a mix of the two too, only more slowly.
-  const encoding = urlSafe && !standard ? 'base64url' : 'base64';
-  const alphabet = encoding === 'base64url' ? URL_SAFE_ALPHABET : STANDARD_ALPHABET;
-  const gap = alphabet[63]!.repeat(4);
-  for (let a = 0; a < 4; a++) {
-    const batch = runs.length === 1 ? groupsFrom(runs[0]!, a, alphabet) : runs.map((r) => groupsFrom(r, a, alphabet)).join(gap);
-    const found = test(decode(batch, encoding));
-    if (found !== null) return { found, encoding: 'base64' };
+  if (runs.length) {
+    // One alphabet decodes natively fast; Node reads a mix of the two too, only more slowly.
+    const encoding = urlSafe && !standard ? 'base64url' : 'base64';
+    const alphabet = encoding === 'base64url' ? URL_SAFE_ALPHABET : STANDARD_ALPHABET;
+    const gap = alphabet[63]!.repeat(4);
+    for (let a = 0; a < 4; a++) {
+      const batch = runs.length === 1 ? groupsFrom(runs[0]!, a, alphabet) : runs.map((r) => groupsFrom(r, a, alphabet)).join(gap);
+      const found = test(decode(batch, encoding));
+      if (found !== null) return { found, encoding: 'base64' };
+    }
   }
-
-  const hexRuns: string[] = [];
-  for (const run of runs) if (run.length >= MIN_HEX_RUN) eachRun(run, HEX_CHAR, MIN_HEX_RUN, (from, to) => hexRuns.push(run.slice(from, to)));
-  for (let h = 0; h < 2; h++) {
-    // A lone last digit holds no whole byte: dropped, so "ff" between runs stays a byte of its own.
-    const even = (r: string) => r.slice(h, r.length - ((r.length - h) & 1));
-    if (!hexRuns.length) break;
-    const found = test(decode(hexRuns.map(even).join('ff'), 'hex'));
-    if (found !== null) return { found, encoding: 'hex' };
+  if (hexRuns.length) {
+    for (let h = 0; h < 2; h++) {
+      // A lone last digit holds no whole byte: dropped, so "ff" between runs stays a byte of its own.
+      const even = (r: string) => r.slice(h, r.length - ((r.length - h) & 1));
+      const found = test(decode(hexRuns.length === 1 ? even(hexRuns[0]!) : hexRuns.map(even).join('ff'), 'hex'));
+      if (found !== null) return { found, encoding: 'hex' };
+    }
   }
   return null;
 }

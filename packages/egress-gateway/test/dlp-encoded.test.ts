@@ -23,6 +23,7 @@ const TOKENS: Record<string, string> = {
   'GitHub token ': 'github' + '_pat_' + '11ABCDEFG0123456789_abcdefghijklmnop',
   'GitLab token': 'gl' + 'pat-' + 'AbCdEfGhIjKlMnOpQrSt',
   'Slack token': 'xo' + 'xb-' + '123456789012-123456789012-AbCdEf',
+  'Slack token ': 'xo' + 'xp-' + '1234567890', // the shortest match of any pattern
   'AWS access key id': 'AK' + 'IA' + 'QWERTYUIOPASDFGH',
   'private key block': ['-----BEGIN', 'OPENSSH PRIVATE KEY-----'].join(' ') + '\nb3BlbnNzaC1rZXktdjEAAAAA\n',
   'private key (unarmoured)': 'PuTTY' + '-User-Key-File-3: ssh-ed25519\nEncryption: none\n',
@@ -140,6 +141,12 @@ test('an injected value is named as such only when it is all there; another toke
   for (let k = 0; k < 3; k++) assert.is(scan(base64At(injected, k))?.kind, 'the value of INJECTED');
   assert.is(scan(hex(injected))?.kind, 'the value of INJECTED');
   assert.is(scan(base64At(GITHUB, 0))?.kind, 'GitHub token (base64)');
+  // Forms that are no needle, found by decoding: still the injected value, and the encoding is named.
+  const wrapped = Buffer.from(injected).toString('base64').match(/.{1,10}/g)!.join('\n');
+  assert.is(scan(wrapped)?.kind, 'the value of INJECTED (base64)');
+  const mixed = [...hex(injected)].map((c, i) => (i % 4 === 1 ? c.toUpperCase() : c)).join('');
+  assert.ok(mixed !== hex(injected) && mixed !== hex(injected).toUpperCase());
+  assert.is(scan(mixed)?.kind, 'the value of INJECTED (hex)');
   // Most of the injected value (too little to be a whole token) is not reported as the injected value.
   const most = injected.slice(0, -6);
   for (let k = 0; k < 3; k++) assert.is(scan(base64At(most, k)), null, `the start of the injected value, base64d after ${k}`);
