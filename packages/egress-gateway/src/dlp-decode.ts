@@ -7,11 +7,12 @@
  * may start anywhere in it, so a base64 run is decoded from each of its first four characters (the
  * four ways its characters can fall into groups of four) and a hex run from each of its first two;
  * where the token lies within the decoded bytes is the pattern's business. Runs shorter than the
- * shortest token are skipped, mostly without a look at their characters, so plain text costs
- * little. The decoding is Node's own, native: all the runs of a text are decoded together, one
- * decode per alignment (a text of short runs, such as ids and paths in JSON, would otherwise pay a
- * handful of native calls for each), with bytes that no pattern matches (0xff) between them, so no
- * match spans two runs. Linear in the text, with no regex over the encoded text.
+ * shortest token are skipped, mostly without a look at their characters, and short runs that could
+ * not decode to that many ASCII bytes in a row are not decoded, so plain text costs little. The
+ * decoding is Node's own, native: all the runs of a text are decoded together, one decode per
+ * alignment (a text of short runs, such as ids and paths in JSON, would otherwise pay a handful of
+ * native calls for each), with bytes that no pattern matches (0xff) between them, so no match
+ * spans two runs. Linear in the text: the only regexes over the encoded text are character classes.
  */
 
 export type Encoding = 'base64' | 'hex';
