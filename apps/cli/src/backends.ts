@@ -21,6 +21,7 @@ import {
   type BackendDefinition,
   type BackendRegistry,
   type BottleStatus,
+  type GcReport,
   type HookFailure,
   type HookSuccess,
 } from '@bot-bottle/core';
@@ -80,6 +81,23 @@ export async function listAll(config: Config, warn: (message: string) => void, e
     }
   }
   return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+}
+
+/**
+ * What `bottle gc` reclaims: every installed backend reclaims its own; one whose engine is not
+ * here (not installed, not running) has nothing running to reclaim.
+ */
+export async function gcAll(config: Config, o: { dryRun: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<GcReport> {
+  const report: GcReport = { removed: [], kept: [] };
+  for (const b of await allBackends(config, env)) {
+    const r = await b.backend.gc({ dryRun: o.dryRun }).catch((e: unknown) => {
+      if ((e as { code?: string }).code !== 'BACKEND_UNAVAILABLE') throw e;
+      return { removed: [], kept: [] };
+    });
+    report.removed.push(...r.removed);
+    report.kept.push(...r.kept);
+  }
+  return report;
 }
 
 async function hasRecords(backend: string, env: NodeJS.ProcessEnv): Promise<boolean> {

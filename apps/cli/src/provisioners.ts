@@ -77,3 +77,28 @@ export function checkProvisioners(loaded: LoadedManifest, registry: ProvisionerR
   });
 }
 
+export interface ProvisionerInfo {
+  name: string;
+  package: string;
+  version: string;
+  builtIn: boolean;
+  description: string;
+  after: string[];
+  /** The host environment variables it reads (its definition's `hostEnv`): what it is handed, and all it is handed. */
+  hostEnv: string[];
+}
+
+/** The installed provisioners as `bottle provisioners` lists them: built-ins first, then by name. */
+export function provisionerInfos(registry: ProvisionerRegistry): ProvisionerInfo[] {
+  return [...registry.values()]
+    .map((r) => ({
+      name: r.definition.name,
+      package: r.packageName,
+      version: r.packageVersion,
+      builtIn: r.builtIn,
+      description: r.definition.description ?? '',
+      after: [...(r.definition.after ?? [])],
+      hostEnv: [...(r.definition.hostEnv ?? [])],
+    }))
+    .sort((a, b) => Number(b.builtIn) - Number(a.builtIn) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}

@@ -7,9 +7,10 @@
  */
 import { userInfo } from 'node:os';
 import { bottleStateDir, type EgressRoute } from '@bot-bottle/core';
-import { assessCredential, bottleQueue, knownRoutes, routeFor, type BottleQueue, type CredentialAssessment, type PendingRequest, type RequestRecord } from '@bot-bottle/supervise';
+import { assessCredential, bottleQueue, knownRoutes, pendingRequests, routeFor, type ApproveResult, type BottleQueue, type CredentialAssessment, type PendingRequest, type RequestRecord } from '@bot-bottle/supervise';
 import type { Config } from '@oclif/core';
 import { listAll } from './backends.js';
+import { age } from './display/age.js';
 import { hostText, hostUnicode, hostView, quoted, visible } from './display/visible.js';
 
 /** The queues of the bottles that run now (a stopped bottle's requests are gone with its state). */
@@ -30,15 +31,6 @@ export function decider(env: NodeJS.ProcessEnv = process.env): string {
   } catch {
     return env.USER || env.LOGNAME || 'unknown';
   }
-}
-
-export function age(iso: string, now = Date.now()): string {
-  const s = Math.max(0, (now - Date.parse(iso)) / 1000);
-  if (!Number.isFinite(s)) return '?';
-  if (s < 60) return `${Math.floor(s)}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86400)}d`;
 }
 
 /** `GET,POST /v1/ /v2/` or `any`: what the route would allow on the host. */
@@ -179,4 +171,26 @@ export async function showPending(pending: readonly PendingRequest[], now = Date
     });
   }
   return shown;
+}
+
+/**
+ * The pending requests of every running bottle, shown: `note` is told of each file in a queue that
+ * is not a request, and when there is nothing pending.
+ */
+export async function listPending(config: Config, note: (message: string) => void): Promise<ShownRequest[]> {
+  const { pending, skipped } = await pendingRequests(await runningQueues(config));
+  for (const s of skipped) note(`bottle: ignored a file in the queue of ${visible(s)}`);
+  if (pending.length === 0) note('no pending requests');
+  return showPending(pending);
+}
+
+/** What `bottle supervise approve` prints: the route added, every field of it, its credential, the warnings, and the manifest's change. */
+export function approvedLines(bottle: BottleQueue, r: ApproveResult, warnings: readonly string[]): string[] {
+  const lines = [`approved ${r.request.id}: ${bottle.slug} may now reach ${hostText(r.route.host)} (${scope(r.route)})${r.alreadyAllowed ? ' (it already could)' : ', in force now'}`, '  route:'];
+  lines.push(...routeLines(r.route, '    '));
+  if (r.route.auth) lines.push(`  ${credential(r.route)}`);
+  for (const w of warnings) lines.push(`  ${w}`);
+  if (r.persisted === true) lines.push(`  added to ${bottle.manifestPath} (bottles.${bottle.bottleName}.egress.routes)`);
+  if (r.persisted === false) lines.push(`  ${bottle.manifestPath} has this route already`);
+  return lines;
 }

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import type { GcReport } from '@bot-bottle/core';
 import { BaseCommand } from '../base-command.js';
-import { allBackends } from '../backends.js';
+import { gcAll } from '../backends.js';
 
 export default class Gc extends BaseCommand {
   static override summary = 'Reclaim everything bot-bottle created whose owner is gone (crashed or killed runs).';
@@ -11,16 +11,7 @@ export default class Gc extends BaseCommand {
 
   async run(): Promise<GcReport & { dryRun: boolean }> {
     const { flags } = await this.parse(Gc);
-    // Every installed backend reclaims its own; one whose engine is not here has nothing running to reclaim.
-    const report: GcReport = { removed: [], kept: [] };
-    for (const b of await allBackends(this.config)) {
-      const r = await b.backend.gc({ dryRun: flags['dry-run'] }).catch((e: unknown) => {
-        if ((e as { code?: string }).code !== 'BACKEND_UNAVAILABLE') throw e;
-        return { removed: [], kept: [] };
-      });
-      report.removed.push(...r.removed);
-      report.kept.push(...r.kept);
-    }
+    const report = await gcAll(this.config, { dryRun: flags['dry-run'] });
     const verb = flags['dry-run'] ? 'would remove' : 'removed';
     for (const r of report.removed) this.out(`${verb} ${r}`);
     for (const k of report.kept) this.note(`kept ${k}`);

@@ -1,15 +1,7 @@
 import type { BottleStatus } from '@bot-bottle/core';
 import { BaseCommand } from '../base-command.js';
 import { listAll } from '../backends.js';
-
-function age(iso: string): string {
-  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
-  if (!Number.isFinite(s)) return '?';
-  if (s < 60) return `${Math.floor(s)}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86400)}d`;
-}
+import { age } from '../display/age.js';
 
 export default class Ls extends BaseCommand {
   static override summary = 'List bottles: what the engine runs, checked against the state dir.';

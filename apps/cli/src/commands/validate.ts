@@ -1,6 +1,5 @@
-import { formatPath, missingLaunchEnv } from '@bot-bottle/core';
 import { BaseCommand } from '../base-command.js';
-import { manifestFlag, readManifest } from '../manifest.js';
+import { launchNotes, manifestFlag, readManifest } from '../manifest.js';
 import { checkProvisioners, loadRegistry } from '../provisioners.js';
 
 export interface ValidateResult {
@@ -27,17 +26,7 @@ export default class Validate extends BaseCommand {
     const { found, loaded } = await readManifest(flags.manifest);
     const { manifest } = loaded;
     checkProvisioners(loaded, await loadRegistry(this.config));
-    const notes: string[] = [];
-    const noted = new Set<string>();
-    for (const [bottleName, bottle] of Object.entries(manifest.bottles)) {
-      const missing = new Set(missingLaunchEnv(bottle, process.env));
-      for (const [i, route] of (bottle.egress?.routes ?? []).entries()) {
-        const name = route.auth?.env;
-        if (name === undefined || !missing.has(name) || noted.has(name)) continue;
-        noted.add(name);
-        notes.push(`${formatPath(['bottles', bottleName, 'egress', 'routes', i, 'auth', 'env'])}: ${name} is not set in this shell; checked at launch (export it before \`bottle run\`)`);
-      }
-    }
+    const notes = launchNotes(manifest);
     const result: ValidateResult = {
       manifest: loaded.source,
       via: found.via,

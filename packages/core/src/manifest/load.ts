@@ -33,7 +33,7 @@ export async function validateManifest(value: unknown, source: string, baseDir: 
   if (!result.success || reserved.length) {
     throw new BottleError('MANIFEST_INVALID', `${source} is not a valid manifest`, {
       details: [...new Set([...reserved, ...(result.success ? [] : issueLines(result.issues)), ...bottleReferenceProblems(value)])],
-      suggestions: ['Fix each key named above; see the manifest reference in the README.'],
+      suggestions: ['Fix each key named above; every key is described in docs/manifest.md of the bot-bottle repository.'],
       exit: EXIT_USAGE,
     });
   }

@@ -2,8 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import type { EgressRoute } from '@bot-bottle/core';
 import { approveRequest, findRequest, type CredentialAssessment } from '@bot-bottle/supervise';
 import { BaseCommand } from '../../base-command.js';
-import { hostText } from '../../display/visible.js';
-import { credential, decider, requestWarnings, routeLines, runningQueues, scope } from '../../supervise.js';
+import { approvedLines, decider, requestWarnings, runningQueues } from '../../supervise.js';
 
 export interface ApproveJson {
   id: string;
@@ -34,13 +33,7 @@ export default class SuperviseApprove extends BaseCommand {
     const { bottle } = await findRequest(args.id, await runningQueues(this.config));
     const r = await approveRequest({ bottle, id: args.id, decidedBy: decider(), env: process.env, persist: flags.persist });
     const warnings = requestWarnings(r.route, r.credential, 'now');
-    this.out(`approved ${r.request.id}: ${bottle.slug} may now reach ${hostText(r.route.host)} (${scope(r.route)})${r.alreadyAllowed ? ' (it already could)' : ', in force now'}`);
-    this.out('  route:');
-    for (const line of routeLines(r.route, '    ')) this.out(line);
-    if (r.route.auth) this.out(`  ${credential(r.route)}`);
-    for (const w of warnings) this.out(`  ${w}`);
-    if (r.persisted === true) this.out(`  added to ${bottle.manifestPath} (bottles.${bottle.bottleName}.egress.routes)`);
-    if (r.persisted === false) this.out(`  ${bottle.manifestPath} has this route already`);
+    for (const line of approvedLines(bottle, r, warnings)) this.out(line);
     return { id: r.request.id, slug: bottle.slug, route: r.route, persisted: r.persisted, alreadyAllowed: r.alreadyAllowed, credential: r.credential, warnings };
   }
 }

@@ -1,7 +1,5 @@
-import { pendingRequests } from '@bot-bottle/supervise';
 import { BaseCommand } from '../../base-command.js';
-import { visible } from '../../display/visible.js';
-import { runningQueues, showPending, type PendingJson } from '../../supervise.js';
+import { listPending, type PendingJson } from '../../supervise.js';
 
 export type { PendingJson } from '../../supervise.js';
 
@@ -16,10 +14,7 @@ export default class SuperviseList extends BaseCommand {
 
   async run(): Promise<PendingJson[]> {
     await this.parse(SuperviseList);
-    const { pending, skipped } = await pendingRequests(await runningQueues(this.config));
-    for (const s of skipped) this.note(`bottle: ignored a file in the queue of ${visible(s)}`);
-    if (pending.length === 0) this.note('no pending requests');
-    const shown = await showPending(pending);
+    const shown = await listPending(this.config, (m) => this.note(m));
     for (const s of shown) for (const line of s.lines) this.out(line);
     return shown.map((s) => s.json);
   }
