@@ -273,6 +273,12 @@ export class SmolmachinesBackend implements Backend {
 
       const stopWaiting = new AbortController();
       const ready = waitForBundle(slug, files.logDir, { signal: signal ? AbortSignal.any([signal, stopWaiting.signal]) : stopWaiting.signal });
+      // A mounted socket answers in the guest even while its host end is missing (the connection is
+      // then dropped), and the guest cannot see the bundle's ready marker, so the forwarder cannot
+      // hold early connections as it does over the docker volume. The launch returns once the
+      // bundle serves: every connection the bottle makes from then on reaches it. (The machine's
+      // boot takes longer than the bundle's start, so this rarely waits.)
+      await ready;
       return launchedBottle({
         slug,
         target: new SmolvmTarget(ref, { cli: this.cli }),
@@ -281,13 +287,7 @@ export class SmolmachinesBackend implements Backend {
         stopWaiting,
         keep: options.keep === true,
         progress,
-        // A mounted socket answers in the guest even while its host end is missing (the connection
-        // is then dropped), so the forwarder cannot hold early connections as it does over the
-        // docker volume: the agent's command starts once the bundle is ready.
-        run: async (argv, o) => {
-          await ready;
-          return attach(this.cli, ref, argv, { tty: o.tty, env: o.env, workdir: plan.guest.workspace });
-        },
+        run: (argv, o) => attach(this.cli, ref, argv, { tty: o.tty, env: o.env, workdir: plan.guest.workspace }),
         remove,
       });
     } catch (e) {

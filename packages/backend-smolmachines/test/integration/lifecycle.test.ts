@@ -3,6 +3,7 @@
  * under scripts/verify-smolvm.sh): launch, attach, exec and its stdin, ls, stop, gc, a launcher
  * killed with SIGKILL, a bundle that dies while starting. Each check reads what the engines hold
  * (smolvm's `machine ls --json`, docker's containers, the host folders), not the calls that made it.
+ * A launch returns once the bundle serves (see the backend), so a dying bundle fails the launch itself.
  */
 import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
@@ -10,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isBottleError, type BottlePlan, type LaunchedBottle } from '@bot-bottle/core';
+import { isBottleError, type BottlePlan } from '@bot-bottle/core';
 import { docker } from '@bot-bottle/backend-kit';
 import { listArgs, parseMachineList, smolvm } from '../../src/index.js';
 import { ENGINE, HARDWARE_KVM_HOST, ON, launch, leftovers, planFor, removeTestResources, testEnv, testImages, type TestEnv } from './helpers.js';
@@ -138,14 +139,13 @@ test('a launcher killed with SIGKILL: ls says orphaned, gc removes machine, bund
   assert.equal((await ctx.t!.backend.list()).filter((b) => b.slug === plan.slug), [], 'ls tells the truth');
 });
 
-test('a bundle that dies while starting fails the launch at attach, with its reason; destroy leaves nothing', async () => {
+test('a bundle that dies while starting fails the launch, with its reason, and leaves nothing', async () => {
   const plan = await planFor(ctx.t!);
-  const bottle: LaunchedBottle = await ctx.t!.backend.launch(plan, { progress: () => undefined, prepareBundle: async () => ({ egress: 'not a config' }) });
-  const err = await bottle.attach(['sleep', '60'], { tty: false }).then(() => null, (e: Error) => e);
-  assert.ok(err, 'attach failed');
+  const err = await ctx.t!.backend.launch(plan, { progress: () => undefined, prepareBundle: async () => ({ egress: 'not a config' }) }).then(() => null, (e: Error) => e);
+  assert.ok(err, 'the launch failed');
   assert.match(err!.message, /the bundle stopped while starting/);
-  await bottle.destroy();
   assert.equal(await leftovers(ctx.t!, plan.slug), []);
+  assert.ok(await gone(plan.stateDir));
 });
 
 test.run();
