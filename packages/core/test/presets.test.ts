@@ -1,7 +1,7 @@
 /** Egress presets: the registries' hosts as read-only routes, in the manifest and in the plan. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EGRESS_PRESETS, expandPresets, makePlan, validateManifest } from '@bot-bottle/core';
+import { EGRESS_PRESETS, makePlan, validateManifest } from '@bot-bottle/core';
 
 const test = suite('egress presets');
 
