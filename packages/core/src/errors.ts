@@ -46,6 +46,10 @@ export type BottleErrorCode =
   | 'BACKEND_UNKNOWN'
   | 'BACKEND_FAILED'
   | 'IMAGE_BUILD_FAILED'
+  /** An image a bottle names is not on the engine and cannot be pulled (or built). */
+  | 'IMAGE_MISSING'
+  /** A bottle's image cannot take bot-bottle's agent layer (no /bin/sh, no glibc, another architecture). */
+  | 'IMAGE_UNSUPPORTED'
   /** A file or folder on this machine could not be read or written (the message names it and the errno). */
   | 'HOST_IO_FAILED'
   | 'BOTTLE_NOT_FOUND'

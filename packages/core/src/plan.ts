@@ -14,8 +14,10 @@ import {
   DEFAULT_PROVISIONERS,
   formatPath,
   missingLaunchEnv,
+  resolveBottleImage,
   resolveManifestPath,
   type EgressRoute,
+  type ImagePlan,
   type GitUser,
   type LoadedManifest,
 } from './manifest/index.js';
@@ -137,6 +139,8 @@ export interface BottlePlan {
   setup: string[];
   /** The backend that runs the bottle, and what chose it (--backend, BOT_BOTTLE_BACKEND, the bottle's "backend" key, the default). */
   backend: { name: string; source: string };
+  /** The image the bottle runs (bot-bottle's agent layer on top of it), and where it comes from: the bottle's "image", or the default. */
+  image: ImagePlan;
   backendPlan?: Record<string, unknown>;
 }
 
@@ -198,6 +202,11 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
   }
   const bottle = manifest.bottles[agent.bottle];
   if (!bottle) throw new BottleError('INTERNAL', `agent "${spec.agentName}" names bottle "${agent.bottle}", which validation should have refused`);
+  // Read again here (a devcontainer.json may have changed since validation): a problem stops the plan.
+  const image = resolveBottleImage(agent.bottle, bottle.image, baseDir, home);
+  if (image.problems.length) {
+    throw new BottleError('MANIFEST_INVALID', `${source} is not a valid manifest`, { details: image.problems, suggestions: ['Fix each key named above.'], exit: EXIT_USAGE });
+  }
 
   const slug = `${spec.agentName}-${slugSuffix(options.seed)}`;
   const stateDir = bottleStateDir(slug, env, home);
@@ -321,6 +330,7 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
     launchProblems,
     setup: [...(bottle.setup ?? []), ...(agent.setup ?? [])],
     backend,
+    image: image.plan,
   };
 }
 

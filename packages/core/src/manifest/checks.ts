@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { formatPath } from './describe.js';
 import { resolveManifestPath } from './file-paths.js';
+import { resolveBottleImage } from './image.js';
 import { isPlainObject, type BottleConfig, type Manifest } from './schema.js';
 
 /**
@@ -71,6 +72,7 @@ export async function crossCheck(manifest: Manifest, baseDir: string, home = hom
       if (first !== undefined) problems.push(`${formatPath(['bottles', bottleName, 'egress', 'routes', i, 'host'])}: route for "${route.host}" repeats ${formatPath(['bottles', bottleName, 'egress', 'routes', first])}; merge them`);
       else hosts.set(key, i);
     }
+    problems.push(...resolveBottleImage(bottleName, bottle.image, baseDir, home).problems);
   }
   return problems;
 }

@@ -8,6 +8,7 @@ import {
   EgressEntries,
   GitEntryEntries,
   GitUserEntries,
+  ImageEntries,
   LimitsEntries,
   ManifestEntries,
   PROVISIONER_REF_RULE,
@@ -30,6 +31,7 @@ function knownKeysAt(segs: readonly (string | number)[]): string[] {
     if (n === 3 && c === 'git_user') return Object.keys(GitUserEntries);
     if (n === 3 && c === 'egress') return Object.keys(EgressEntries);
     if (n === 3 && c === 'limits') return Object.keys(LimitsEntries);
+    if (n === 3 && c === 'image') return Object.keys(ImageEntries);
     if (n === 3 && c === 'supervise') return Object.keys(SuperviseEntries);
     if (n === 5 && c === 'egress' && d === 'routes') return Object.keys(RouteEntries);
     if (n === 6 && c === 'egress' && d === 'routes' && f === 'auth') return Object.keys(RouteAuthEntries);

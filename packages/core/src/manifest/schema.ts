@@ -241,6 +241,61 @@ export const EgressEntries = {
 };
 const EgressSchema = objectOnly(v.strictObject(EgressEntries));
 
+/**
+ * An image reference as docker reads one: [registry[:port]/]path[:tag][@digest], or an image id
+ * (sha256:<64 hex>). Names are lower case; a tag is up to 128 of [A-Za-z0-9_.-].
+ */
+const IMAGE_REF_PATTERN =
+  /^(?:sha256:[0-9a-f]{64}|(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?)$/;
+export const IMAGE_REF_RULE = 'image is an image reference such as "python:3.12-bookworm", {"dockerfile": "Dockerfile", "context": "."}, or {"devcontainer": ".devcontainer/devcontainer.json"}';
+
+/** Why `s` is not an image reference docker would take, or null when it is one. */
+export function imageRefProblem(s: string): string | null {
+  if (s.trim() === '') return `${IMAGE_REF_RULE}; it must not be empty`;
+  if (/(^|\/)Dockerfile$|\.json$|^\.{0,2}\//.test(s)) return `${JSON.stringify(s)} looks like a file; write {"dockerfile": ${JSON.stringify(s)}} for a Dockerfile or {"devcontainer": ${JSON.stringify(s)}} for a devcontainer.json`;
+  if (s.length > 255 || !IMAGE_REF_PATTERN.test(s)) return `${JSON.stringify(s)} is not an image reference; write one such as "python:3.12-bookworm" or "registry.example.com/team/app:1.2" (lower-case name, optional :tag and @sha256:digest)`;
+  return null;
+}
+
+const BUILD_ARG_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const ManifestFilePath = (what: string) => v.pipe(v.string(`${what} must be a path (relative to the manifest's folder)`), v.nonEmpty(`${what} must not be empty`));
+/** The object forms of "image": a Dockerfile build, or a devcontainer.json; one of the two. */
+export const ImageEntries = {
+  /** A Dockerfile, relative to the manifest's folder. */
+  dockerfile: v.optional(ManifestFilePath('dockerfile')),
+  /** The build context folder, relative to the manifest's folder (default "."). */
+  context: v.optional(ManifestFilePath('context')),
+  /** Build args (`--build-arg NAME=value`); recorded in the image, so never a secret. */
+  args: v.optional(
+    objectOnly(
+      v.record(
+        v.pipe(v.string(), v.regex(BUILD_ARG_PATTERN, (issue) => `${JSON.stringify(issue.input)} is not a build arg name (letters, digits and "_", not starting with a digit)`)),
+        v.string('a build arg value is a string'),
+      ),
+    ),
+  ),
+  /** The stage to build (`--target`). */
+  target: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'target must be a stage name of the Dockerfile'))),
+  /** A devcontainer.json, relative to the manifest's folder: its "image", or its "build". */
+  devcontainer: v.optional(ManifestFilePath('devcontainer')),
+};
+const ImageObjectSchema = v.pipe(
+  objectOnly(v.strictObject(ImageEntries)),
+  v.check(
+    (o) => (o.devcontainer === undefined ? o.dockerfile !== undefined : o.dockerfile === undefined && o.context === undefined && o.args === undefined && o.target === undefined),
+    (issue) => {
+      const o = issue.input as { devcontainer?: unknown; dockerfile?: unknown };
+      return o.devcontainer === undefined
+        ? 'an image object needs "dockerfile" ({"dockerfile": "Dockerfile", "context": "."}) or "devcontainer" ({"devcontainer": ".devcontainer/devcontainer.json"})'
+        : '"devcontainer" stands alone: the devcontainer.json says how its image is built; remove "dockerfile", "context", "args" and "target"';
+    },
+  ),
+);
+const ImageSchema = v.union(
+  [v.pipe(v.string(), v.check((s) => imageRefProblem(s) === null, (issue) => imageRefProblem(issue.input as string) ?? IMAGE_REF_RULE)), ImageObjectSchema],
+  IMAGE_REF_RULE,
+);
+
 /** Each check takes any value, so that a wrong type gets the same message as a wrong shape. */
 export const LimitsEntries = {
   memory: v.optional(v.pipe(v.unknown(), v.check((x) => memoryProblem(x) === null, (issue) => memoryProblem(issue.input) ?? 'memory is not valid'), v.transform((x) => x as string))),
@@ -277,6 +332,11 @@ export const BottleEntries = {
   limits: v.optional(LimitsSchema),
   /** Shell commands run as the agent user in the workspace after provisioning, before any agent's own (`pip install -e .`, `npm ci`). */
   setup: v.optional(SetupSchema),
+  /**
+   * The image the bottle runs, with bot-bottle's agent layer added on top: a reference the engine
+   * has or can pull, a Dockerfile to build, or a devcontainer.json. Absent: bot-bottle's agent image.
+   */
+  image: v.optional(ImageSchema),
   /** The backend that runs this bottle ("docker", "smolmachines", a plugin's); --backend and BOT_BOTTLE_BACKEND override it. */
   backend: v.optional(v.pipe(v.string(), v.regex(/^[a-z][a-z0-9-]{0,39}$/, (issue) => `${describeValue(issue.input)} is not a backend name; use one of the installed backends (\`bottle doctor\` lists them), e.g. "docker" or "smolmachines"`))),
 };
