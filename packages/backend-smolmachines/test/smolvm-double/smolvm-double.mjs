@@ -13,7 +13,8 @@
 // the image's rootfs, the machine's --env and --workdir, each --mount-socket HOST:GUEST relayed by
 // guest-init.mjs from the host socket (its folder bind-mounted read-only) to GUEST, and the
 // workload (the command after `--`, else the image's ENTRYPOINT+CMD). Every container carries the
-// label `smolvm-double=1`, and every machine label whose key starts with `bot-bottle-test` as it is
+// label `smolvm-double=1`, and every machine label whose key starts with `bot-bottle-test` or
+// `bot-bottle-checks` (core's backend checks) as it is
 // (so a test's clean-up finds what it made); the machine's other labels are kept in the record and
 // printed by `ls --json`, as smolvm does, but not put on the container.
 import { spawn, spawnSync } from 'node:child_process';
@@ -26,6 +27,8 @@ const VERSION = '1.32.2';
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const DOCKER = process.env.BOT_BOTTLE_DOCKER || 'docker';
 const NAME = /^[A-Za-z0-9_-]+$/;
+/** Machine labels put on the container as they are: the suites' run labels, for their clean-up. */
+const TEST_LABEL_PREFIXES = ['bot-bottle-test', 'bot-bottle-checks'];
 
 class SmolvmError extends Error {
   constructor(code, message) {
@@ -286,7 +289,7 @@ function create(o) {
   const container = containerName(o, name);
   const hostDirs = [...new Set(sockets.map((s) => path.dirname(s.host)))];
   const relays = sockets.map((s) => ({ host: `/run/smolvm-double/host/${hostDirs.indexOf(path.dirname(s.host))}/${path.basename(s.host)}`, guest: s.guest }));
-  const testLabels = Object.entries(labels).filter(([k]) => k.startsWith('bot-bottle-test'));
+  const testLabels = Object.entries(labels).filter(([k]) => TEST_LABEL_PREFIXES.some((p) => k.startsWith(p)));
   const spec = Buffer.from(JSON.stringify({ sockets: relays, workload })).toString('base64');
   dockerOk(
     [
