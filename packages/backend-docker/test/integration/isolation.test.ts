@@ -1,14 +1,13 @@
 /**
- * Attacks from inside a real bottle. Each destination is one this test serves itself (a container
- * on a test-made network, a decoy at the metadata address, a host listener), so that a broken guard
- * never sends a packet off this machine. Every attempt must fail.
+ * Attacks from inside a real bottle that need the docker engine to stage: a container on another
+ * docker network, a decoy at the metadata address, another bottle's bundle by its docker address,
+ * the engine's socket. Each destination is one this test serves itself, so that a broken guard
+ * never sends a packet off this machine. Every attempt must fail. What every backend must show
+ * (loopback only, host services unreachable, its own bundle only, no root) is in core's backend
+ * checks, which conformance.test.ts runs for docker.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import net from 'node:net';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { networkInterfaces } from 'node:os';
 import type { LaunchedBottle } from '@bot-bottle/core';
 import { docker, dockerOk } from '../../src/index.js';
 import { TEST_LABEL, inBottle, launch, removeTestResources, testEnv, testImages, uniq, type TestEnv } from '../helpers.js';
@@ -42,8 +41,6 @@ const ctx: {
   server?: string;
   serverIp?: string;
   metaNet?: string;
-  hostServer?: net.Server;
-  hostPort?: number;
   runtime?: string;
 } = {};
 
@@ -61,10 +58,6 @@ test.before(async () => {
   ctx.metaNet = uniq('bbtest-meta');
   await dockerOk(['network', 'create', '--label', TEST_LABEL, '--subnet', '169.254.169.0/24', ctx.metaNet], 'metadata network');
   await dockerOk(['run', '-d', '--label', TEST_LABEL, '--network', ctx.metaNet, '--ip', '169.254.169.254', '--name', uniq('bbtest-meta'), images.runtime, 'node', '-e', 'require("http").createServer((q,s)=>s.end("decoy")).listen(80)'], 'metadata decoy');
-  // A host service bound to every address.
-  ctx.hostServer = net.createServer((s) => s.end('host'));
-  await new Promise<void>((r) => ctx.hostServer!.listen(0, '0.0.0.0', () => r()));
-  ctx.hostPort = (ctx.hostServer.address() as net.AddressInfo).port;
   ctx.a = await launch(ctx.t);
   ctx.b = await launch(ctx.t);
 });
@@ -72,7 +65,6 @@ test.before(async () => {
 test.after(async () => {
   await ctx.a?.destroy();
   await ctx.b?.destroy();
-  ctx.hostServer?.close();
   await removeTestResources();
   await ctx.t?.cleanup();
 });
@@ -83,28 +75,10 @@ test('the guards are real: the test servers answer from where they should', asyn
   assert.ok(fromNet.stdout.includes('hi'), `server reachable on its own network: ${fromNet.stderr}`);
   const decoy = await docker(['run', '--rm', '--label', TEST_LABEL, '--network', ctx.metaNet!, ctx.runtime!, 'curl', '-sS', '-m', '5', 'http://169.254.169.254/']);
   assert.is(decoy.stdout, 'decoy');
-  const host = await docker(['run', '--rm', '--label', TEST_LABEL, ctx.runtime!, 'curl', '-sS', '-m', '5', `telnet://172.17.0.1:${ctx.hostPort}`]);
-  assert.ok(host.stdout.includes('host'), 'a plain container reaches the host service (the hole a bottle must not have)');
-});
-
-test('the bottle has no interface but loopback and no route', async () => {
-  const r = await inBottle(ctx.a!, 'cat /proc/net/dev; echo ---; cat /proc/net/route');
-  assert.is(r.exitCode, 0);
-  const [dev = '', route = ''] = r.stdout.split('---');
-  const ifaces = dev.split('\n').slice(2).map((l) => l.split(':')[0]!.trim()).filter(Boolean);
-  assert.equal(ifaces, ['lo']);
-  assert.is(route.trim().split('\n').length, 1, `no routes beyond the header: ${route}`);
 });
 
 test('a server on another docker network is unreachable by IP and by name', async () => {
   const r = await probe(ctx.a!, [`${ctx.serverIp}:8080`, `${ctx.server}:8080`]);
-  for (const [t, outcome] of Object.entries(r)) assert.is.not(outcome, 'open', `${t} must be unreachable`);
-});
-
-test('host services on 0.0.0.0 are unreachable through every host address', async () => {
-  const hostAddrs = Object.values(networkInterfaces()).flat().filter((i) => i && i.family === 'IPv4').map((i) => i!.address);
-  const gateways = ['172.17.0.1', ...hostAddrs];
-  const r = await probe(ctx.a!, [...new Set(gateways)].map((a) => `${a}:${ctx.hostPort}`));
   for (const [t, outcome] of Object.entries(r)) assert.is.not(outcome, 'open', `${t} must be unreachable`);
 });
 
@@ -136,27 +110,9 @@ test('another bottle and its bundle are unreachable; the bundle listens on no ne
   assert.not.ok(own.stdout.includes(ctx.b!.slug.slice(-5) + '-sock'));
 });
 
-test('the bottle reaches its own bundle, and only its own, through loopback', async () => {
-  const r = await inBottle(ctx.a!, "curl -sS -m 5 --noproxy '*' http://127.0.0.1:3128/__bottle/health");
-  assert.match(r.stdout, /"ok":true/, r.stdout + r.stderr);
-  // A request through the proxy lands in bottle A's audit log, not in bottle B's.
-  const host = `${ctx.a!.slug}.example.invalid`;
-  const refused = await inBottle(ctx.a!, `curl -sS -m 10 http://${host}/`);
-  assert.match(refused.stdout, /refused/);
-  const logOf = (slug: string) => readFile(path.join(ctx.t!.stateHome, 'bot-bottle', 'bottles', slug, 'log', 'audit.jsonl'), 'utf8').catch(() => '');
-  assert.ok((await logOf(ctx.a!.slug)).includes(host), 'audited by its own bundle');
-  assert.not.ok((await logOf(ctx.b!.slug)).includes(host), 'not seen by the other bundle');
-});
-
 test('no docker socket and no docker client in the bottle', async () => {
   const r = await inBottle(ctx.a!, 'for p in /var/run/docker.sock /run/docker.sock /run/containerd/containerd.sock; do test -e $p && echo "found $p"; done; command -v docker; true');
   assert.is(r.stdout.trim(), '');
-});
-
-test('the agent user cannot become root', async () => {
-  const r = await inBottle(ctx.a!, 'id -u; su -c id 2>&1 </dev/null; sudo -n id 2>&1; true');
-  assert.ok(r.stdout.startsWith('1000'));
-  assert.not.ok(/uid=0/.test(r.stdout.split('\n').slice(1).join('\n')), r.stdout);
 });
 
 test.run();

@@ -23,3 +23,13 @@ export {
 } from './provision.js';
 export { rejects } from './rejects.js';
 export { checkDefinition, definitionChecks, type DefinitionCheck, type DefinitionCheckOptions } from './definition.js';
+export {
+  backendChecks,
+  type BackendCheck,
+  type BackendChecks,
+  type BackendChecksOptions,
+  type BackendSetup,
+  type BackendUnderTest,
+  type CheckRun,
+  type SuiteLike,
+} from './backend-checks/index.js';
