@@ -5,6 +5,7 @@
  * backends (packages/backend-docker/test/integration/conformance.test.ts).
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -47,7 +48,19 @@ test('a check fails readably: built-ins missing; a BottleError from the backend 
   const missing = backendChecks(hostStandIn, { provisioners: BUILT_INS.slice(0, 2) });
   const err = await missing.checks[0]!.run().then(() => null, (e: Error) => e);
   assert.match(err?.message ?? '', 'missing: prompt, skills, supervise');
-  const broken = backendChecks({ ...hostStandIn, setup: async () => { throw new BottleError('BACKEND_UNAVAILABLE', 'no engine here', { details: ['looked at /run/engine.sock'], suggestions: ['start the engine'] }); } }, { provisioners: BUILT_INS });
+  const runDirs: string[] = [];
+  let teardowns = 0;
+  const broken = backendChecks(
+    {
+      ...hostStandIn,
+      setup: async (r) => {
+        runDirs.push(r.dir);
+        throw new BottleError('BACKEND_UNAVAILABLE', 'no engine here', { details: ['looked at /run/engine.sock'], suggestions: ['start the engine'] });
+      },
+      teardown: async () => void teardowns++,
+    },
+    { provisioners: BUILT_INS },
+  );
   for (const check of broken.checks.slice(0, 2)) {
     const e = await check.run().then(() => null, (x: unknown) => x);
     assert.ok(e instanceof Error && !isBottleError(e), `a plain Error: ${String(e)}`);
@@ -55,6 +68,9 @@ test('a check fails readably: built-ins missing; a BottleError from the backend 
     assert.ok(isBottleError(e.cause));
   }
   await broken.after();
+  assert.is(runDirs.length, 1, 'one setup, whose failure every check reports');
+  assert.is(teardowns, 1, 'a setup that failed is torn down');
+  assert.not.ok(existsSync(path.dirname(runDirs[0]!)), 'and its folder removed');
 });
 
 test('loadUnderTest: a module whose default export is not a BackendUnderTest is refused by name', async () => {

@@ -62,7 +62,11 @@ export async function makeWorld(under: BackendUnderTest, options: BackendChecksO
   const root = await mkdtemp(path.join(tmpdir(), 'bot-bottle-checks-'));
   const run: CheckRun = { id, labelKey: 'bot-bottle-checks', label: `bot-bottle-checks=${id}`, dir: path.join(root, 'backend') };
   await mkdir(run.dir);
-  const setup = await under.setup(run);
+  const setup = await under.setup(run).catch(async (e: unknown) => {
+    await under.teardown?.(run).catch(() => undefined); // what a setup that failed half-way made
+    await rm(root, { recursive: true, force: true });
+    throw e;
+  });
   const secret = `bbchecks-canary-${randomBytes(12).toString('hex')}`;
   const home = path.join(root, 'home');
   const env: NodeJS.ProcessEnv = { ...process.env, ...setup.env, XDG_STATE_HOME: path.join(root, 'state'), [SECRET_ENV]: secret };
