@@ -86,7 +86,7 @@ export interface GuestSupport {
 }
 
 /** The fix for every host where no guest boots. */
-export const HARDWARE_FIX = 'a host with hardware virtualization (bare metal, or a cloud VM with nested virtualization); or use the docker backend on this one';
+export const HARDWARE_FIX = 'a host with hardware virtualization (bare metal, or a cloud VM with nested virtualization)';
 
 /** What `probe` means for smolvm: whether a guest can boot here, and if not, why and what to do. */
 export function guestSupport(p: HostProbe): GuestSupport {

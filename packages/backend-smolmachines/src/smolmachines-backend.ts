@@ -62,7 +62,7 @@ import {
   type StateRecord,
 } from '@bot-bottle/backend-kit';
 import { ensureImages, type ImageSettings } from '@bot-bottle/images';
-import { guestSupport, probeHost, type HostProbe } from './host-probe.js';
+import { HARDWARE_FIX, guestSupport, probeHost, type HostProbe } from './host-probe.js';
 import { ensureImageArchive, imageArchiveDir } from './image-archive.js';
 import {
   SMOLVM_VERSION,
@@ -192,10 +192,11 @@ export class SmolmachinesBackend implements Backend {
         name: '/dev/kvm',
         ok: probe.kvm.present && probe.kvm.openable,
         detail: !probe.kvm.present ? 'missing' : probe.kvm.openable ? 'present, opens read/write' : `present, cannot be opened read/write (${probe.kvm.error ?? 'denied'})`,
-        ...(probe.kvm.present && probe.kvm.openable ? {} : { fix: probe.kvm.present ? 'bash scripts/smolvm.sh as root (gives /dev/kvm to the kvm group), and add your user to the kvm group' : support.fix ?? '' }),
+        ...(probe.kvm.present && probe.kvm.openable ? {} : { fix: probe.kvm.present ? 'bash scripts/smolvm.sh as root (gives /dev/kvm to the kvm group), and add your user to the kvm group' : `enable KVM: ${HARDWARE_FIX}` }),
       });
     }
-    checks.push({ name: 'a guest can boot here', ok: support.canBoot, detail: support.detail, ...(support.fix ? { fix: support.fix } : {}) });
+    const bootFix = support.fix && support.fix === HARDWARE_FIX ? `run smolmachines bottles on ${HARDWARE_FIX}; here, use --backend docker` : support.fix;
+    checks.push({ name: 'a guest can boot here', ok: support.canBoot, detail: support.detail, ...(bootFix ? { fix: bootFix } : {}) });
     const d = await docker(['version', '--format', '{{.Server.Version}}'], { timeoutMs: 15_000 }).catch((e: unknown) => e as Error);
     const server = d instanceof Error ? '' : d.exitCode === 0 ? d.stdout.trim() : '';
     checks.push(
