@@ -56,7 +56,7 @@ import {
   type Resource,
   type StateRecord,
 } from '@bot-bottle/backend-kit';
-import { ensureImages, type ImageSettings } from '@bot-bottle/images';
+import { ensureBottleImage, ensureImages, type ImageSettings } from '@bot-bottle/images';
 import { containerName, socketVolumeName } from './names.js';
 import { DockerTarget } from './target.js';
 
@@ -135,8 +135,10 @@ export class DockerBackend implements Backend {
       progress('images');
       // Independent steps overlap: the image check (docker), the bundle's files and the bottle's CA
       // (this process), the socket volume and the engine's machine (docker).
-      const [images, files, , engine] = await settleAll([
-        ensureImages({ env: this.env, ...options.images, progress: (m) => progress('images', m), ...(signal ? { signal } : {}) }),
+      const imageSettings = { env: this.env, ...options.images, progress: (m: string) => progress('images', m), ...(signal ? { signal } : {}) };
+      const [{ images, bottleImage }, files, , engine] = await settleAll([
+        // The bottle's own image (the manifest's "image") gets the agent layer; else the agent image.
+        ensureImages(imageSettings).then(async (images) => ({ images, bottleImage: await ensureBottleImage(plan.image, { ...imageSettings, images }) })),
         prepareBundleFiles(plan, this.env),
         dockerOk(['volume', 'create', ...labelArgs({ ...labels, [LABEL_ROLE]: 'sockets' }), volume], 'creating the socket volume', { signal }),
         engineInfo(signal),
@@ -172,7 +174,7 @@ export class DockerBackend implements Backend {
           // reads the ready marker, and can put nothing there for the bundle to trip on.
           '-v', `${volume}:${SOCKET_DIR}:ro`,
           ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
-          images.agent,
+          bottleImage.ref,
           // The forwarder's port-to-socket map, from the table the bundle names its sockets by.
           ...forwarderArgs(),
         ],
@@ -187,7 +189,7 @@ export class DockerBackend implements Backend {
       const ready = waitForBundle(slug, files.logDir, { signal: signal ? AbortSignal.any([signal, stopWaiting.signal]) : stopWaiting.signal });
       return launchedBottle({
         slug,
-        target: new DockerTarget(bottle),
+        target: new DockerTarget(bottle, true, bottleImage.execAgent),
         endpoints: AGENT_ENDPOINTS,
         ready,
         stopWaiting,

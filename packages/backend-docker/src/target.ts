@@ -5,13 +5,14 @@
  */
 import { spawn } from 'node:child_process';
 import type { ExecOptions, ExecResult, Target } from '@bot-bottle/core';
-import { DOCKER, ExecChannel, copyFailed, docker, dockerStats } from '@bot-bottle/backend-kit';
+import { DEFAULT_EXEC_AGENT_ARGV, DOCKER, ExecChannel, copyFailed, docker, dockerStats } from '@bot-bottle/backend-kit';
 
 export class DockerTarget implements Target {
   readonly description: string;
   private channel: Promise<ExecChannel | null> | undefined;
 
-  constructor(readonly container: string, private readonly useChannel = true) {
+  /** `execAgent`: how the container's image starts the exec agent (a layered user image names bot-bottle's own Node). */
+  constructor(readonly container: string, private readonly useChannel = true, private readonly execAgent: readonly string[] = DEFAULT_EXEC_AGENT_ARGV) {
     this.description = `docker container ${container}`;
   }
 
@@ -20,7 +21,7 @@ export class DockerTarget implements Target {
     this.channel ??= ExecChannel.open((argv) => {
       dockerStats.spawned++;
       return spawn(DOCKER, ['exec', '-i', '-u', 'root', this.container, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
-    }, this.description).catch(() => null);
+    }, this.description, undefined, this.execAgent).catch(() => null);
     return this.channel;
   }
 

@@ -19,6 +19,8 @@ import { channelClosed, copyFailed, interrupted, requestFailed } from './target-
 
 /** Where the agent image keeps the exec agent. */
 export const EXEC_AGENT_PATH = '/usr/local/lib/bot-bottle/exec-agent.mjs';
+/** How bot-bottle's agent image starts the exec agent. */
+export const DEFAULT_EXEC_AGENT_ARGV: readonly string[] = ['node', EXEC_AGENT_PATH];
 const CHUNK = 64 * 1024;
 
 interface Pending {
@@ -40,10 +42,12 @@ export class ExecChannel {
    * Starts the agent: `spawnAgent(argv)` runs `argv` (the agent's command) in the bottle as root,
    * with stdin, stdout and stderr piped. `description` names the sandbox in every error
    * ("docker container bot-bottle-demo-abc12"). Rejects if the agent does not come up (an image
-   * without it, a stopped sandbox).
+   * without it, a stopped sandbox). `agentArgv` is how the image starts it: `node` on PATH in
+   * bot-bottle's agent image; bot-bottle's own Node by its full path in a layered user image, whose
+   * PATH finds the user's Node first (images' `BottleImage.execAgent`).
    */
-  static async open(spawnAgent: (argv: readonly string[]) => ChildProcess, description: string, timeoutMs = 30_000): Promise<ExecChannel> {
-    const child = spawnAgent(['node', EXEC_AGENT_PATH]);
+  static async open(spawnAgent: (argv: readonly string[]) => ChildProcess, description: string, timeoutMs = 30_000, agentArgv: readonly string[] = DEFAULT_EXEC_AGENT_ARGV): Promise<ExecChannel> {
+    const child = spawnAgent(agentArgv);
     const container = description;
     const channel = new ExecChannel(child, description);
     let stderr = '';

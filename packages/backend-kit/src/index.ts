@@ -22,7 +22,7 @@ export {
   type Mount,
 } from './bundle-files.js';
 export { BUNDLE_CAPS, bundleRunArgs, engineInfo, limitArgs, limitsForEngine, mountArgs, removeBundle, startBundle, waitForBundle, type BundleRun, type EngineInfo } from './bundle.js';
-export { EXEC_AGENT_PATH, ExecChannel } from './exec-channel.js';
+export { DEFAULT_EXEC_AGENT_ARGV, EXEC_AGENT_PATH, ExecChannel } from './exec-channel.js';
 export { channelClosed, copyFailed, interrupted, requestFailed } from './target-errors.js';
 export { launchedBottle, type LaunchedParts } from './launched.js';
 export * from './names.js';

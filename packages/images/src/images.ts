@@ -67,7 +67,7 @@ export interface EnsuredImages extends ImageRefs {
   recorded?: string;
 }
 
-function hash(parts: readonly (string | Buffer)[]): string {
+export function hash(parts: readonly (string | Buffer)[]): string {
   const h = createHash('sha256');
   for (const p of parts) h.update(p).update('\0');
   return h.digest('hex').slice(0, 12);
@@ -81,7 +81,7 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-async function hashDir(dir: string): Promise<string[]> {
+export async function hashDir(dir: string): Promise<string[]> {
   const parts: string[] = [];
   for (const f of await filesUnder(dir)) parts.push(path.relative(dir, f), hash([await readFile(f)]));
   return parts;
@@ -108,14 +108,30 @@ async function readCaCerts(files: readonly string[], from: ChoiceSource): Promis
   return out;
 }
 
-async function imageExists(ref: string): Promise<boolean> {
+export async function imageExists(ref: string): Promise<boolean> {
   return (await docker(['image', 'inspect', '--format', '{{.Id}}', ref], { timeoutMs: 30_000 })).exitCode === 0;
 }
 
-async function build(ref: string, context: string, buildArgs: Record<string, string>, settings: ImageSettings, what: string): Promise<void> {
+export interface BuildOptions {
+  /** A Dockerfile elsewhere than the context's own. */
+  dockerfile?: string;
+  target?: string;
+  labels?: Record<string, string>;
+  /** Shows docker's "Step N/M" lines as progress (long builds of the user's images). */
+  steps?: boolean;
+  /** What a failure suggests instead of the proxy and base hints. */
+  suggestions?: readonly string[];
+  /** Turns a failed build's output into a more precise error (a layer that refused the image). */
+  explain?: (output: string) => BottleError | null;
+}
+
+export async function build(ref: string, context: string, buildArgs: Record<string, string>, settings: ImageSettings, what: string, o: BuildOptions = {}): Promise<void> {
   settings.progress?.(`building ${what} image ${ref}`);
   const args = ['build', '--force-rm', '--label', 'bot-bottle.image=1', '-t', ref];
+  for (const [k, val] of Object.entries(o.labels ?? {})) args.push('--label', `${k}=${val}`);
   for (const [k, val] of Object.entries(buildArgs)) args.push('--build-arg', `${k}=${val}`);
+  if (o.dockerfile) args.push('-f', o.dockerfile);
+  if (o.target) args.push('--target', o.target);
   args.push(context);
   const child = execa(process.env.BOT_BOTTLE_DOCKER || 'docker', args, {
     reject: false,
@@ -125,14 +141,28 @@ async function build(ref: string, context: string, buildArgs: Record<string, str
     ...(settings.signal ? { cancelSignal: settings.signal } : {}),
   });
   if (settings.verbose) child.all?.pipe(process.stderr);
+  else if (o.steps && settings.progress) {
+    let partial = '';
+    child.all?.on('data', (chunk: Buffer) => {
+      const lines = (partial + String(chunk)).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const m = /^Step (\d+\/\d+) : (.*)$/.exec(line.trim());
+        if (m) settings.progress?.(`${what}: step ${m[1]} ${m[2]!.length > 100 ? `${m[2]!.slice(0, 100)}...` : m[2]}`);
+      }
+    });
+  }
   const r = await child;
   if ((r as { code?: string }).code === 'ENOENT') throw new BottleError('BACKEND_UNAVAILABLE', 'docker is not installed', { suggestions: ['Install Docker, then run `bottle doctor`.'] });
   if (r.isCanceled) throw new BottleError('INTERRUPTED', `building ${what} image was interrupted`, { exit: EXIT_INTERRUPTED });
   if (r.exitCode !== 0) {
-    const tail = String(r.all ?? '').trim().split('\n').slice(-12);
+    const output = String(r.all ?? '');
+    const explained = o.explain?.(output);
+    if (explained) throw explained;
+    const tail = output.trim().split('\n').slice(-12);
     throw new BottleError('IMAGE_BUILD_FAILED', `building the ${what} image failed (docker exited ${r.exitCode})`, {
       details: tail,
-      suggestions: [
+      suggestions: o.suggestions ?? [
         'Behind an intercepting proxy? Give its CA: bottle image build --ca-cert /path/ca.crt (or BOT_BOTTLE_BUILD_CA_CERTS).',
         'No registry reachable? Build the base from Debian instead: bottle image build --base auto (as root, with debootstrap installed).',
       ],
