@@ -3,8 +3,9 @@
  * backend's own doctor (its engine, what it needs of the host), the images' base. Every probe a
  * backend runs has a timeout: a hung engine must not hang the doctor.
  */
-import { isBottleError } from '@bot-bottle/core';
+import { isBottleError, type LoadedManifest } from '@bot-bottle/core';
 import { statedImageChoice, userConfigDir, userConfigFile } from '@bot-bottle/images';
+import { imageStatus, manifestImages } from './bottle-images.js';
 
 export interface DoctorCheckResult {
   name: string;
@@ -46,6 +47,23 @@ export async function checkBaseImage(env: NodeJS.ProcessEnv, configDir: string):
   }
 }
 
+/**
+ * The images the manifest's bottles name: each there (with the agent layer), or missing with the fix.
+ * They only inform: a launch builds or pulls what it can.
+ */
+export async function checkBottleImages(manifest: LoadedManifest | Error | null): Promise<DoctorCheckResult[]> {
+  if (manifest === null) return [];
+  if (manifest instanceof Error) {
+    return [{ name: 'manifest', ok: false, required: false, detail: manifest.message, fix: isBottleError(manifest) && manifest.suggestions[0] ? manifest.suggestions[0] : 'Fix the manifest (`bottle validate` names each problem).' }];
+  }
+  return Promise.all(
+    manifestImages(manifest).map(async ({ bottles, image }) => {
+      const s = await imageStatus(image);
+      return { name: `image of ${bottles.length > 1 ? 'bottles' : 'bottle'} ${bottles.join(', ')}`, ok: s.ok, required: false, detail: s.detail, ...(s.fix ? { fix: s.fix } : {}) };
+    }),
+  );
+}
+
 /** One backend's checks, as `bottle doctor` reports them: required for the backend a launch would use now. */
 export interface BackendDoctor {
   name: string;
@@ -56,9 +74,10 @@ export interface BackendDoctor {
 
 /**
  * Node, then each installed backend's own checks (the one a launch would use now is required, the
- * others inform), then the images' base.
+ * others inform), then the images the manifest's bottles name (when there is a manifest), then the
+ * images' base.
  */
-export async function runDoctor(backends: readonly BackendDoctor[], env: NodeJS.ProcessEnv = process.env, configDir = userConfigDir(env)): Promise<DoctorCheckResult[]> {
+export async function runDoctor(backends: readonly BackendDoctor[], env: NodeJS.ProcessEnv = process.env, configDir = userConfigDir(env), manifest: LoadedManifest | Error | null = null): Promise<DoctorCheckResult[]> {
   const checks: DoctorCheckResult[] = [checkNode()];
   const results = await Promise.all(
     backends.map(async (b) => {
@@ -75,6 +94,8 @@ export async function runDoctor(backends: readonly BackendDoctor[], env: NodeJS.
       checks.push({ name: c.name, ok: c.ok, required: b.chosen, backend: b.name, detail: b.chosen || c.ok ? c.detail : `${c.detail} (optional: the ${b.name} backend needs it)`, ...(c.fix ? { fix: c.fix } : {}) });
     }
   });
+  // The bottles' own images before the base, which stays last.
+  checks.push(...(await checkBottleImages(manifest)));
   checks.push(await checkBaseImage(env, configDir));
   return checks;
 }

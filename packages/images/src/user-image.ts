@@ -51,8 +51,9 @@ interface Inspected {
 export function describeImage(image: ImagePlan): string {
   const key = image.key ? ` (${image.key})` : '';
   if (image.source === 'default') return "bot-bottle's agent image";
-  if (image.ref) return `image ${image.ref}${image.source === 'devcontainer' ? ` of ${image.devcontainer}` : ''}${key}`;
-  return `the image built from ${image.build?.dockerfile}${image.source === 'devcontainer' ? ` (${image.devcontainer})` : ''}${key}`;
+  const of = image.source === 'devcontainer' ? ` of ${image.devcontainer}` : '';
+  if (image.ref) return `image ${image.ref}${of}${key}`;
+  return `the Dockerfile ${image.build?.dockerfile}${of}${key}`;
 }
 
 /** The tag a Dockerfile image is built as: a hash of everything the build reads. */
@@ -86,7 +87,6 @@ async function ensureUserImage(image: ImagePlan, settings: ImageSettings, built:
     let found = await inspect(tag, signal);
     if (!found) {
       const b = image.build;
-      settings.progress?.(`building ${what}`);
       await build(tag, b.context, b.args, settings, 'user', {
         dockerfile: b.dockerfile,
         ...(b.target ? { target: b.target } : {}),
@@ -194,24 +194,27 @@ export async function ensureBottleImage(image: ImagePlan, settings: BottleImageS
 /** What `bottle plan` and `bottle doctor` say about a bottle's image: there, or missing with the fix. */
 export interface BottleImageStatus {
   ok: boolean;
+  /** How it stands, without the image's name ("not built yet"). */
+  state: string;
+  /** The image's name and how it stands. */
   detail: string;
   fix?: string;
 }
 
 /** The bottle's image on this engine, without building or pulling anything. */
 export async function bottleImageStatus(image: ImagePlan, signal?: AbortSignal): Promise<BottleImageStatus> {
-  if (image.source === 'default') return { ok: true, detail: "bot-bottle's agent image" };
   const what = describeImage(image);
+  const status = (ok: boolean, state: string, fix?: string): BottleImageStatus => ({ ok, state, detail: `${what}: ${state}`, ...(fix ? { fix } : {}) });
+  if (image.source === 'default') return status(true, 'part of bot-bottle');
+  const toBuild = 'bottle image build (or `bottle run` builds it first)';
   let ref = image.ref;
   if (image.build) {
     ref = await userBuildTag(image);
-    if (!(await inspect(ref, signal))) return { ok: false, detail: `${what} is not built (or its inputs changed since)`, fix: 'bottle image build (or `bottle run` builds it first)' };
+    if (!(await inspect(ref, signal))) return status(false, 'not built (or its inputs changed since)', toBuild);
   }
   const found = await inspect(ref!, signal);
-  if (!found) return { ok: false, detail: `${what} is not on this docker engine`, fix: `docker pull ${ref} (or docker load -i <file>); \`bottle image build\` pulls it too` };
+  if (!found) return status(false, 'not on this docker engine', `docker pull ${ref} (or docker load -i <file>); \`bottle image build\` pulls it too`);
   const layered = await docker(['image', 'ls', '-q', '--filter', `label=${LABEL_LAYER_OF}=${found.id}`], { timeoutMs: 30_000, ...(signal ? { signal } : {}) });
   const hasLayer = layered.exitCode === 0 && layered.stdout.trim() !== '';
-  return hasLayer
-    ? { ok: true, detail: `${what}: present, with the agent layer` }
-    : { ok: false, detail: `${what}: present; the agent layer is not built on it yet`, fix: 'bottle image build (or `bottle run` builds it first)' };
+  return hasLayer ? status(true, `present${image.build ? ` as ${ref}` : ''}, with the agent layer`) : status(false, `present${image.build ? ` as ${ref}` : ''}; the agent layer is not built on it yet`, toBuild);
 }

@@ -6,11 +6,12 @@ import { planLines } from '../render/plan.js';
 import { backendFlag, loadBackends } from '../backends.js';
 import { manifestFlag, readManifest } from '../manifest.js';
 import { loadRegistry } from '../provisioners.js';
+import { imageStatus } from '../bottle-images.js';
 
 export default class Plan extends BaseCommand {
   static override summary = 'Show what `bottle run` would do for an agent, without doing anything.';
   static override description =
-    'Resolves the launch plan (slug, state dirs, egress routes, git upstreams, provisioners in order) and checks every provisioner the agent lists is installed and in a valid order. Nothing is created.';
+    'Resolves the launch plan (slug, state dirs, the bottle\'s image and where it comes from, egress routes, git upstreams, provisioners in order) and checks every provisioner the agent lists is installed and in a valid order; a bottle\'s own image missing on the engine is named with its fix. Nothing is created.';
   static override examples = ['<%= config.bin %> plan demo', '<%= config.bin %> plan demo --json --seed fixed'];
   static override args = { agent: Args.string({ description: 'Agent name from the manifest', required: true }) };
   static override flags = {
@@ -36,7 +37,9 @@ export default class Plan extends BaseCommand {
     if (this.jsonEnabled()) return plan;
 
     const stated = await statedImageChoice({ configDir: this.config.configDir });
-    for (const line of planLines(plan, steps, registry, stated.base)) this.out(line);
+    // Read-only questions to the engine (is the image there?), so the plan can name a missing one with its fix.
+    const image = plan.image.source === 'default' ? undefined : await imageStatus(plan.image);
+    for (const line of planLines(plan, steps, registry, stated.base, image)) this.out(line);
     return plan;
   }
 }

@@ -4,9 +4,10 @@
  * gathers the plan, steps and base; this only lays them out.
  */
 import type { BottlePlan, EgressRoute, ProvisionerRegistry, ResolvedStep } from '@bot-bottle/core';
-import type { ChoiceSource } from '@bot-bottle/images';
+import { describeImage, type BottleImageStatus, type ChoiceSource } from '@bot-bottle/images';
 
-export function planLines(plan: BottlePlan, steps: readonly ResolvedStep[], registry: ProvisionerRegistry, base: readonly [string, ChoiceSource] | undefined): string[] {
+/** `image` is what the engine holds for the bottle's own image (absent: not checked). */
+export function planLines(plan: BottlePlan, steps: readonly ResolvedStep[], registry: ProvisionerRegistry, base: readonly [string, ChoiceSource] | undefined, image?: BottleImageStatus): string[] {
   const out: string[] = [];
   const yesNo = (b: boolean) => (b ? 'yes' : 'no');
   out.push(`plan for agent ${plan.agentName} (bottle ${plan.bottleName})`);
@@ -20,6 +21,11 @@ export function planLines(plan: BottlePlan, steps: readonly ResolvedStep[], regi
   out.push(`  limits       bottle memory ${lb.memory} (no swap), cpus ${lb.cpus}, pids ${lb.pids}; bundle memory ${lu.memory}, cpus ${lu.cpus}, pids ${lu.pids}`);
   for (const note of plan.limits.notes) out.push(`               ${note}`);
   out.push(`  base image   ${base ? `${base[0]} (${base[1] === 'env' ? 'BOT_BOTTLE_BASE_IMAGE' : 'recorded'})` : 'not chosen yet: the launch detects it (or run `bottle image build`)'}`);
+  if (plan.image.source === 'default') out.push('  image        bot-bottle\'s agent image (the bottle has no "image")');
+  else {
+    out.push(`  image        ${describeImage(plan.image).replace(/^image /, '')}, with bot-bottle's agent layer on top`);
+    if (image) out.push(`               ${image.ok ? '' : 'MISSING: '}${image.state}${!image.ok && image.fix ? `; fix: ${image.fix}` : ''}`);
+  }
   out.push('provisioners, in order:');
   steps.forEach((s, i) => {
     const reg = registry.get(s.definition.name)!;

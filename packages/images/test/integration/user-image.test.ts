@@ -92,7 +92,7 @@ test('an unchanged image is not layered again; its status says so', async () => 
   const again = await ensureBottleImage(ref(await pythonImage()), { images: await standardImages() });
   assert.is(again.ref, ctx.python!.ref);
   assert.equal(again.built, []);
-  assert.equal(await bottleImageStatus(ref(await pythonImage())), { ok: true, detail: `image ${await pythonImage()} (bottles.dev.image): present, with the agent layer` });
+  assert.equal(await bottleImageStatus(ref(await pythonImage())), { ok: true, state: 'present, with the agent layer', detail: `image ${await pythonImage()} (bottles.dev.image): present, with the agent layer` });
 });
 
 test('no package manager: uid 1000 renamed to node, stand-ins for tar, runuser and update-ca-certificates', async () => {
@@ -173,7 +173,7 @@ test('a musl image (as Alpine) is refused: no glibc', async () => {
 
 test('a reference the engine does not have and cannot pull: IMAGE_MISSING with the fix', async () => {
   const missing = 'registry.bot-bottle-test.invalid/nobody/none:1';
-  assert.equal(await bottleImageStatus(ref(missing)), { ok: false, detail: `image ${missing} (bottles.dev.image) is not on this docker engine`, fix: `docker pull ${missing} (or docker load -i <file>); \`bottle image build\` pulls it too` });
+  assert.equal(await bottleImageStatus(ref(missing)), { ok: false, state: 'not on this docker engine', detail: `image ${missing} (bottles.dev.image): not on this docker engine`, fix: `docker pull ${missing} (or docker load -i <file>); \`bottle image build\` pulls it too` });
   const e = await refusal(ref(missing));
   assert.is(e.code, 'IMAGE_MISSING');
   assert.is(e.message, `image ${missing} (bottles.dev.image) is not on this docker engine and cannot be pulled`);

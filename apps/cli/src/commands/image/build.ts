@@ -1,6 +1,8 @@
 import { Flags } from '@oclif/core';
-import { ensureImages, type ChoiceSource, type EnsuredImages } from '@bot-bottle/images';
+import { describeImage, ensureBottleImage, ensureImages, type BottleImage, type ChoiceSource, type EnsuredImages } from '@bot-bottle/images';
 import { BaseCommand } from '../../base-command.js';
+import { manifestImages, optionalManifest } from '../../bottle-images.js';
+import { manifestFlag } from '../../manifest.js';
 
 const FROM: Record<ChoiceSource, string> = { flag: 'flag', env: 'environment', config: 'config', detected: 'detected' };
 
@@ -10,6 +12,7 @@ export default class ImageBuild extends BaseCommand {
     'The base image and the extra CAs trusted while building come from, first to last: the flags, $BOT_BOTTLE_BASE_IMAGE and $BOT_BOTTLE_BUILD_CA_CERTS (":"-separated), the choice recorded in the user config ($XDG_CONFIG_HOME/bot-bottle/config.json), and detection:',
     'node:24-bookworm-slim when docker has it or can pull it, else a base built from Debian with debootstrap (needs root and debootstrap); the host\'s extra CAs in /usr/local/share/ca-certificates (how a host behind an intercepting proxy trusts it).',
     'The choice is recorded, so that `bottle run` in any shell later uses the same images. --base auto forgets it and detects again.',
+    'Then every image the manifest\'s bottles name ("image": a reference, pulled when missing; a Dockerfile or a devcontainer.json, built when its inputs changed) gets bot-bottle\'s agent layer. Without a manifest (none found, none given), only bot-bottle\'s own images are built.',
   ].join('\n');
   static override examples = [
     '<%= config.bin %> image build',
@@ -20,10 +23,13 @@ export default class ImageBuild extends BaseCommand {
     base: Flags.string({ summary: 'Base image (one with node 24 and npm), or "auto" to detect again.', helpValue: '<image>|auto' }),
     'ca-cert': Flags.string({ summary: 'Extra CA certificate (PEM) to trust during builds; repeatable.', multiple: true, helpValue: '<file>' }),
     verbose: Flags.boolean({ char: 'v', summary: 'Stream docker build output to stderr.', default: false }),
+    manifest: manifestFlag,
   };
 
-  async run(): Promise<Omit<EnsuredImages, 'choice'> & { base: string; caCerts: string[]; from: EnsuredImages['choice']['from'] }> {
+  async run(): Promise<Omit<EnsuredImages, 'choice'> & { base: string; caCerts: string[]; from: EnsuredImages['choice']['from']; bottles: Record<string, Omit<BottleImage, 'execAgent'> & { source: string }> }> {
     const { flags } = await this.parse(ImageBuild);
+    // The manifest is read first: a broken one is reported before any build starts.
+    const loaded = await optionalManifest(flags.manifest);
     const refs = await ensureImages({
       ...(flags.base ? { base: flags.base } : {}),
       ...(flags['ca-cert'] ? { caCerts: flags['ca-cert'] } : {}),
@@ -40,7 +46,18 @@ export default class ImageBuild extends BaseCommand {
     this.out(`agent    ${refs.agent}`);
     this.out(`bundle   ${refs.bundle}`);
     if (refs.recorded) this.note(`bottle: base and CAs recorded in ${refs.recorded}`);
-    this.note(refs.built.length ? `built ${refs.built.length} image(s)` : 'all images up to date');
-    return { ...rest, base: choice.base, caCerts: choice.caCerts, from: choice.from };
+    const bottles: Record<string, Omit<BottleImage, 'execAgent'> & { source: string }> = {};
+    let built = refs.built.length;
+    for (const { bottles: names, image } of loaded ? manifestImages(loaded) : []) {
+      this.note(`bottle: ${names.length > 1 ? 'bottles' : 'bottle'} ${names.join(', ')}: ${describeImage(image)}`);
+      const { execAgent: _argv, ...made } = await ensureBottleImage(image, { images: refs, verbose: flags.verbose, progress: (m) => this.note(`bottle: ${m}`) });
+      built += made.built.length;
+      for (const name of names) {
+        bottles[name] = { ...made, source: image.source };
+        this.out(`bottle   ${name}  ${made.ref} (${image.source} ${made.userImage!.ref})`);
+      }
+    }
+    this.note(built ? `built ${built} image(s)` : 'all images up to date');
+    return { ...rest, base: choice.base, caCerts: choice.caCerts, from: choice.from, bottles };
   }
 }
