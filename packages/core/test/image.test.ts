@@ -103,6 +103,29 @@ test('a devcontainer.json with features: one error per feature, naming it', asyn
   assert.is((await planOf(withImage({ devcontainer: 'dc.json' }), empty)).image.ref, 'python:3.12');
 });
 
+test('a devcontainer.json with a local feature: its folder, its options as the install script\'s environment, defaults included', async () => {
+  const base = await project({
+    '.devcontainer/devcontainer.json': JSON.stringify({ image: 'python:3.12', features: { './hello': { greeting: 'hi there', 'loud-mode': true } } }),
+    '.devcontainer/hello/install.sh': '#!/bin/sh\necho "$GREETING"\n',
+    '.devcontainer/hello/devcontainer-feature.json': JSON.stringify({ id: 'hello', version: '1.0.0', options: { greeting: { type: 'string', default: 'hello' }, 'loud-mode': { type: 'boolean', default: false }, times: { type: 'string', default: '2' } }, containerEnv: { HELLO_HOME: '/opt/hello', PATH: '/opt/hello/bin:${PATH}' } }),
+  });
+  const plan = await planOf(withImage({ devcontainer: '.devcontainer/devcontainer.json' }), base);
+  assert.equal(plan.image.features, [
+    {
+      id: './hello',
+      dir: path.join(base, '.devcontainer/hello'),
+      env: { GREETING: 'hi there', LOUD_MODE: 'true', TIMES: '2', _REMOTE_USER: 'node', _REMOTE_USER_HOME: '/home/node', _CONTAINER_USER: 'root', _CONTAINER_USER_HOME: '/root' },
+      containerEnv: { HELLO_HOME: '/opt/hello', PATH: '/opt/hello/bin:${PATH}' },
+    },
+  ]);
+  const bad = await project({
+    'dc.json': JSON.stringify({ image: 'python:3.12', features: { './gone': {}, './f': { nope: 1 }, './g': { x: 'a\nb' } } }),
+    'f/install.sh': '', 'f/devcontainer-feature.json': '{"options": {"x": {}}}',
+    'g/install.sh': '', 'g/devcontainer-feature.json': '{"options": {"x": {}}}',
+  });
+  assertDetails(await problems(withImage({ devcontainer: 'dc.json' }), bad), [/features\["\.\/gone"\]: .*gone is not a folder/, /features\["\.\/f"\]: option "nope" is not one of the feature's options \(x\)/, /features\["\.\/g"\]: option x must be one line/]);
+});
+
 test('a devcontainer.json that is missing, broken, compose-based, imageless or with variables', async () => {
   const base = await project({
     'bad.json': '{"image": ',

@@ -8,7 +8,10 @@
  * and an image the layer cannot work on is refused with one message naming it and why.
  */
 import { fileURLToPath } from 'node:url';
-import { BottleError, EXIT_USAGE, type ImagePlan } from '@bot-bottle/core';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { BottleError, EXIT_USAGE, type DevcontainerFeature, type ImagePlan } from '@bot-bottle/core';
 import { EXEC_AGENT_PATH, docker } from '@bot-bottle/backend-kit';
 import { buildInputsHash } from './build-context.js';
 import { build, ensureImages, hash, hashDir, imageExists, type EnsuredImages, type ImageSettings } from './images.js';
@@ -78,8 +81,60 @@ async function inspect(ref: string, signal?: AbortSignal): Promise<Inspected | n
   return { id, os, architecture, path: pathLine ? pathLine.slice(5) : DEFAULT_PATH };
 }
 
-/** The user's image on the engine: there already, pulled, or built; and its id. */
+/** A shell word: single-quoted unless plainly safe. */
+function shellWord(v: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The Dockerfile that installs local devcontainer features on `base`, each from its copy in feature-<i>/. */
+export function featuresDockerfile(base: string, features: readonly DevcontainerFeature[]): string {
+  const lines = [`FROM ${base}`, 'USER root'];
+  features.forEach((f, i) => {
+    lines.push(`COPY feature-${i}/ /tmp/bot-bottle-features/${i}/`);
+    const env = Object.entries(f.env).map(([k, v]) => `${k}=${shellWord(v)}`).join(' ');
+    lines.push(`RUN cd /tmp/bot-bottle-features/${i} && chmod +x install.sh && env ${env} ./install.sh && rm -rf /tmp/bot-bottle-features/${i}`);
+    for (const [k, v] of Object.entries(f.containerEnv)) lines.push(`ENV ${k}="${v.replace(/["\\]/g, '\\$&')}"`);
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+/** The tag of `baseId` with these features installed: a hash of both and of each feature's files. */
+async function featuresTag(baseId: string, features: readonly DevcontainerFeature[]): Promise<string> {
+  const parts: string[] = [baseId];
+  for (const f of features) parts.push(f.id, JSON.stringify(f.env), JSON.stringify(f.containerEnv), ...(await hashDir(f.dir)));
+  return `bot-bottle-user:${hash(parts)}`;
+}
+
+/** The user's image with its devcontainer features: there already (by its tag), or built now. */
 async function ensureUserImage(image: ImagePlan, settings: ImageSettings, built: string[]): Promise<{ ref: string; inspected: Inspected }> {
+  const base = await ensureBaseUserImage(image, settings, built);
+  const features = image.features ?? [];
+  if (!features.length) return base;
+  const tag = await featuresTag(base.inspected.id, features);
+  let found = await inspect(tag, settings.signal);
+  if (!found) {
+    const ctx = await mkdtemp(path.join(tmpdir(), 'bot-bottle-features-'));
+    try {
+      for (const [i, f] of features.entries()) await cp(f.dir, path.join(ctx, `feature-${i}`), { recursive: true });
+      await writeFile(path.join(ctx, 'Dockerfile'), featuresDockerfile(base.inspected.id, features));
+      settings.progress?.(`installing devcontainer features ${features.map((f) => f.id).join(', ')} on ${base.ref}`);
+      await build(tag, ctx, {}, settings, 'user', {
+        labels: { [LABEL_USER_IMAGE]: image.key ?? 'image' },
+        steps: true,
+        suggestions: [`Fix the feature's install.sh (it runs as root on ${base.ref}, with no registry), then run \`bottle image build\`.`],
+      });
+    } finally {
+      await rm(ctx, { recursive: true, force: true });
+    }
+    built.push(tag);
+    found = await inspect(tag, settings.signal);
+    if (!found) throw new BottleError('IMAGE_BUILD_FAILED', `${describeImage(image)}: its features were built as ${tag}, but docker does not find it`);
+  }
+  return { ref: tag, inspected: found };
+}
+
+/** The user's image on the engine: there already, pulled, or built; and its id. */
+async function ensureBaseUserImage(image: ImagePlan, settings: ImageSettings, built: string[]): Promise<{ ref: string; inspected: Inspected }> {
   const what = describeImage(image);
   const signal = settings.signal;
   if (image.build) {
@@ -212,9 +267,15 @@ export async function bottleImageStatus(image: ImagePlan, signal?: AbortSignal):
     ref = await userBuildTag(image);
     if (!(await inspect(ref, signal))) return status(false, 'not built (or its inputs changed since)', toBuild);
   }
-  const found = await inspect(ref!, signal);
+  let found = await inspect(ref!, signal);
   if (!found) return status(false, 'not on this docker engine', `docker pull ${ref} (or docker load -i <file>); \`bottle image build\` pulls it too`);
+  if (image.features?.length) {
+    ref = await featuresTag(found.id, image.features);
+    found = await inspect(ref, signal);
+    if (!found) return status(false, 'its devcontainer features are not installed yet (or they changed since)', toBuild);
+  }
   const layered = await docker(['image', 'ls', '-q', '--filter', `label=${LABEL_LAYER_OF}=${found.id}`], { timeoutMs: 30_000, ...(signal ? { signal } : {}) });
   const hasLayer = layered.exitCode === 0 && layered.stdout.trim() !== '';
-  return hasLayer ? status(true, `present${image.build ? ` as ${ref}` : ''}, with the agent layer`) : status(false, `present${image.build ? ` as ${ref}` : ''}; the agent layer is not built on it yet`, toBuild);
+  const as = image.build || image.features?.length ? ` as ${ref}` : '';
+  return hasLayer ? status(true, `present${as}, with the agent layer`) : status(false, `present${as}; the agent layer is not built on it yet`, toBuild);
 }

@@ -51,8 +51,16 @@ test.before(async () => {
   await writeFile(path.join(ctx.dir, '.devcontainer', 'Dockerfile'), DOCKERFILE);
   await writeFile(
     path.join(ctx.dir, '.devcontainer', 'devcontainer.json'),
-    `// the project's dev container\n{\n  "name": "calc",\n  "build": { "dockerfile": "Dockerfile", "context": "..", "args": { "BASE": ${JSON.stringify(ctx.base)} } },\n  "customizations": { "vscode": { "extensions": ["ms-python.python"] } },\n}\n`,
+    `// the project's dev container\n{\n  "name": "calc",\n  "build": { "dockerfile": "Dockerfile", "context": "..", "args": { "BASE": ${JSON.stringify(ctx.base)} } },\n  "features": { "./hello": { "greeting": "hi from a feature" } },\n  "customizations": { "vscode": { "extensions": ["ms-python.python"] } },\n}\n`,
   );
+  // A local feature: kept in the project, so it needs no registry.
+  await mkdir(path.join(ctx.dir, '.devcontainer', 'hello'));
+  await writeFile(path.join(ctx.dir, '.devcontainer', 'hello', 'devcontainer-feature.json'), JSON.stringify({ id: 'hello', version: '1.0.0', options: { greeting: { type: 'string', default: 'hello' } }, containerEnv: { HELLO_FEATURE: 'installed' } }));
+  await writeFile(path.join(ctx.dir, '.devcontainer', 'hello', 'install.sh'), String.raw`#!/bin/sh
+set -e
+printf '#!/bin/sh\necho "%s for %s"\n' "$GREETING" "$_REMOTE_USER" > /usr/local/bin/hello
+chmod 755 /usr/local/bin/hello
+`);
   await mkdir(path.join(ctx.dir, 'noshell'));
   await writeFile(path.join(ctx.dir, 'noshell', 'Dockerfile'), 'FROM scratch\nCOPY hello.txt /hello.txt\n');
   await writeFile(path.join(ctx.dir, 'noshell', 'hello.txt'), 'hello\n');
@@ -74,7 +82,7 @@ test.after(async () => {
   if (c.length) spawnSync('docker', ['rm', '-f', ...c]);
   spawnSync('docker', ['network', 'rm', ctx.network]);
   // The images this run built from its own files (their tags are hashes of this run's temp paths' contents).
-  if (ctx.built.length) spawnSync('docker', ['image', 'rm', '-f', ...ctx.built]);
+  if (ctx.built.length) spawnSync('docker', ['image', 'rm', '-f', ...new Set(ctx.built)]);
   await cleanupTempDirs();
 });
 
@@ -100,7 +108,7 @@ test('bottle image build builds every image the manifest names, with progress; a
   for (const [name, b] of Object.entries(doc.bottles)) {
     assert.match(b.ref, /^bot-bottle-layered:[0-9a-f]{12}$/, name);
     assert.match(b.userImage.ref, /^bot-bottle-user:[0-9a-f]{12}$/, name);
-    ctx.built.push(b.ref, b.userImage.ref);
+    ctx.built.push(b.ref, b.userImage.ref, ...b.built);
   }
   assert.is(doc.bottles.dc!.source, 'devcontainer');
   assert.match(r.stderr, /bottle: adding the agent layer to bot-bottle-user:/);
@@ -111,6 +119,12 @@ test('bottle image build builds every image the manifest names, with progress; a
   assert.match(again.stdout, /^bottle {3}df {2}bot-bottle-layered:/m);
   const plan = bottle(['plan', `dc-${RUN}`], 120_000);
   assert.match(plan.stdout, /present as bot-bottle-user:[0-9a-f]{12}, with the agent layer/);
+});
+
+test('the devcontainer\'s local feature is installed, with its option and its containerEnv', () => {
+  const r = bottle(['run', `dc-${RUN}`, '--', 'sh', '-c', 'hello; echo "$HELLO_FEATURE"']);
+  assert.is(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  assert.is(r.stdout, 'hi from a feature for node\ninstalled\n');
 });
 
 for (const kind of ['df', 'dc'] as const) {

@@ -31,8 +31,26 @@ export interface ImagePlan {
   build?: ImageBuildPlan;
   /** The devcontainer.json it was read from (absolute). */
   devcontainer?: string;
+  /** A devcontainer.json's local features (folders beside it), installed on the image in this order. */
+  features?: DevcontainerFeature[];
   /** The manifest key it came from (`bottles.dev.image`); absent for the default image. */
   key?: string;
+}
+
+/**
+ * A devcontainer feature kept in the project (`"./name"`: a folder with devcontainer-feature.json and
+ * install.sh): built here, with no registry. Its options are the install script's environment
+ * (OPTION_NAME=value, defaults from devcontainer-feature.json), its containerEnv the image's.
+ */
+export interface DevcontainerFeature {
+  /** As the devcontainer.json names it ("./hello"). */
+  id: string;
+  /** Its folder (absolute). */
+  dir: string;
+  /** The install script's environment: each option by its variable name, then the _REMOTE_USER family. */
+  env: Record<string, string>;
+  /** ENV of the image after it (its containerEnv). */
+  containerEnv: Record<string, string>;
 }
 
 export const DEFAULT_IMAGE_PLAN: ImagePlan = { source: 'default' };
@@ -89,10 +107,11 @@ export function resolveBottleImage(bottleName: string, image: BottleConfig['imag
 /**
  * The image part of a devcontainer.json: `image`, or `build` (`dockerfile`, `context`, `args`,
  * `target`; the older top-level `dockerFile` and `context` too). Paths in it are relative to the
- * file's own folder, as the devcontainer spec says. Features are refused: they are OCI artifacts
- * fetched from a registry, and bot-bottle builds without one.
+ * file's own folder, as the devcontainer spec says. Features kept in the project ("./name") are
+ * installed; any other (an OCI reference such as ghcr.io/..., a tarball URL) is refused: it is fetched
+ * from a registry, and bot-bottle builds without one.
  */
-function readDevcontainer(file: string, at: string): { image: Pick<ImagePlan, 'ref' | 'build'> } | { problems: string[] } {
+function readDevcontainer(file: string, at: string): { image: Pick<ImagePlan, 'ref' | 'build' | 'features'> } | { problems: string[] } {
   const where = `${at}: ${file}`;
   let value: unknown;
   try {
@@ -103,13 +122,15 @@ function readDevcontainer(file: string, at: string): { image: Pick<ImagePlan, 'r
   if (!isPlainObject(value)) return { problems: [`${where}: expected an object but got ${describeValue(value)}`] };
   const problems: string[] = [];
   const dir = path.dirname(file);
-  const features = value.features;
-  if (features !== undefined && !(isPlainObject(features) && Object.keys(features).length === 0)) {
-    const names = isPlainObject(features) ? Object.keys(features) : [];
-    for (const name of names.length ? names : ['(features)']) {
-      problems.push(
-        `${where}: features[${JSON.stringify(name)}] cannot be installed: devcontainer features are downloaded from a registry, and bot-bottle builds images without one; install what it provides in the Dockerfile ("build": {"dockerfile": ...}) and remove it from "features"`,
-      );
+  const features: DevcontainerFeature[] = [];
+  if (value.features !== undefined) {
+    if (!isPlainObject(value.features)) problems.push(`${where}: "features" must be an object such as {"./my-feature": {}}`);
+    else {
+      for (const [id, options] of Object.entries(value.features)) {
+        const read = localFeature(id, options, dir, `${where}: features[${JSON.stringify(id)}]`);
+        if (typeof read === 'string') problems.push(read);
+        else features.push(read);
+      }
     }
   }
   if (value.dockerComposeFile !== undefined) {
@@ -126,7 +147,7 @@ function readDevcontainer(file: string, at: string): { image: Pick<ImagePlan, 'r
   if (image !== undefined) {
     const problem = typeof image === 'string' ? imageRefProblem(image) : `${IMAGE_REF_RULE}, not ${describeValue(image)}`;
     if (problem) problems.push(`${where}: "image": ${problem}`);
-    return problems.length ? { problems } : { image: { ref: image as string } };
+    return problems.length ? { problems } : { image: { ref: image as string, ...(features.length ? { features } : {}) } };
   }
   if (dockerfileGiven === undefined) return { problems };
   if (typeof dockerfileGiven !== 'string' || dockerfileGiven === '') return { problems: [...problems, `${where}: "build.dockerfile" must be a path such as "Dockerfile" (relative to the file's folder)`] };
@@ -156,7 +177,56 @@ function readDevcontainer(file: string, at: string): { image: Pick<ImagePlan, 'r
   if (df !== 'file') problems.push(`${where}: build.dockerfile ${shown(dockerfile, dockerfileGiven)} ${df === 'missing' ? 'does not exist' : 'is not a file'} (it is read from the devcontainer.json's folder)`);
   if (kindOf(context) !== 'dir') problems.push(`${where}: build.context ${shown(context, contextGiven as string)} is not a directory (it is read from the devcontainer.json's folder)`);
   if (problems.length) return { problems };
-  return { image: { build: { dockerfile, context, args, ...(typeof target === 'string' && target ? { target } : {}) } } };
+  return { image: { build: { dockerfile, context, args, ...(typeof target === 'string' && target ? { target } : {}) }, ...(features.length ? { features } : {}) } };
+}
+
+const FEATURE_REGISTRY_FIX = 'install what it provides in the Dockerfile ("build": {"dockerfile": ...}), or keep a copy of the feature in the project (a folder beside devcontainer.json, named "./<folder>"), and remove it from "features"';
+
+/** A feature's option as its install script's variable: upper case, anything but A-Z, 0-9 and _ as _. */
+export function featureOptionVar(name: string): string {
+  return name.replace(/[^\w]/g, '_').replace(/^[\d_]+/, '').toUpperCase();
+}
+
+/** A local feature read from its folder, or the problem with it (a line naming it). */
+function localFeature(id: string, given: unknown, devcontainerDir: string, where: string): DevcontainerFeature | string {
+  if (!id.startsWith('./') && !id.startsWith('../')) {
+    return `${where} cannot be installed: devcontainer features are downloaded from a registry, and bot-bottle builds images without one; ${FEATURE_REGISTRY_FIX}`;
+  }
+  const dir = path.resolve(devcontainerDir, id);
+  if (kindOf(dir) !== 'dir') return `${where}: ${dir} is not a folder (a local feature is a folder with devcontainer-feature.json and install.sh)`;
+  if (kindOf(path.join(dir, 'install.sh')) !== 'file') return `${where}: ${dir} has no install.sh`;
+  let meta: unknown;
+  try {
+    meta = parseJsonc(readFileSync(path.join(dir, 'devcontainer-feature.json'), 'utf8'));
+  } catch (e) {
+    return `${where}: ${path.join(dir, 'devcontainer-feature.json')} cannot be read as JSON: ${(e as Error).message}`;
+  }
+  if (!isPlainObject(meta)) return `${where}: devcontainer-feature.json must be an object`;
+  const declared = isPlainObject(meta.options) ? meta.options : {};
+  // A string stands for the "version" option, as the spec says.
+  const chosen = typeof given === 'string' ? { version: given } : isPlainObject(given) ? given : given === undefined || given === true ? {} : null;
+  if (chosen === null) return `${where}: the options must be an object such as {"version": "1"}, not ${describeValue(given)}`;
+  const env: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(declared)) {
+    const d = isPlainObject(spec) ? spec.default : undefined;
+    if (d !== undefined) env[featureOptionVar(name)] = String(d);
+  }
+  for (const [name, value] of Object.entries(chosen)) {
+    if (!['string', 'boolean', 'number'].includes(typeof value)) return `${where}: option ${name} must be a string, a number or true/false, not ${describeValue(value)}`;
+    if (/[\r\n\0]/.test(String(value))) return `${where}: option ${name} must be one line`;
+    if (!Object.hasOwn(declared, name)) return `${where}: option ${JSON.stringify(name)} is not one of the feature's options (${Object.keys(declared).join(', ') || 'it has none'})`;
+    env[featureOptionVar(name)] = String(value);
+  }
+  // The user the bottle's agent runs as, as a devcontainer tool tells a feature its remote user.
+  Object.assign(env, { _REMOTE_USER: 'node', _REMOTE_USER_HOME: '/home/node', _CONTAINER_USER: 'root', _CONTAINER_USER_HOME: '/root' });
+  const containerEnv: Record<string, string> = {};
+  if (isPlainObject(meta.containerEnv)) {
+    for (const [k, v] of Object.entries(meta.containerEnv)) {
+      if (typeof v !== 'string' || /[\r\n\0]/.test(v) || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) return `${where}: containerEnv.${k} must be a one-line string under a variable name`;
+      containerEnv[k] = v;
+    }
+  }
+  return { id, dir, env, containerEnv };
 }
 
 /**

@@ -32,6 +32,6 @@ export {
 export { describeValue, formatPath } from './describe.js';
 export { MANIFEST_MAX_BYTES, MANIFEST_MAX_DEPTH, parseJsonText } from './parse.js';
 export { expandHome, resolveManifestPath } from './file-paths.js';
-export { DEFAULT_IMAGE_PLAN, parseJsonc, resolveBottleImage, type ImageBuildPlan, type ImagePlan, type ImageSource, type ResolvedImage } from './image.js';
+export { DEFAULT_IMAGE_PLAN, featureOptionVar, parseJsonc, resolveBottleImage, type DevcontainerFeature, type ImageBuildPlan, type ImagePlan, type ImageSource, type ResolvedImage } from './image.js';
 export { crossCheck, missingLaunchEnv, routeEnvVars } from './checks.js';
 export { loadManifest, parseManifestText, validateManifest, type LoadedManifest } from './load.js';
