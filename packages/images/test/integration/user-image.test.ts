@@ -14,7 +14,7 @@ import * as assert from 'uvu/assert';
 import { isBottleError, type ImagePlan } from '@bot-bottle/core';
 import { EXEC_AGENT_PATH, docker } from '@bot-bottle/backend-kit';
 import { LABEL_LAYER_OF, LAYER_NODE, bottleImageStatus, ensureBottleImage, type BottleImage } from '../../src/index.js';
-import { bareImage, muslLikeImage, noShellImage, pythonImage, standardImages } from './user-images.js';
+import { bareImage, muslLikeImage, noShellImage, pythonImage, standardImages, ubuntuImage } from './user-images.js';
 
 const test = suite('the agent layer on users\' images');
 const RUN_LABEL = `bot-bottle-test.run=${randomBytes(4).toString('hex')}`;
@@ -126,6 +126,24 @@ test('the update-ca-certificates stand-in keeps the ca provisioner\'s contract',
     '0 added, 1 removed; done.',
     '0',
   ], r.stderr);
+});
+
+test('an Ubuntu image whose uid 1000 is "ubuntu": node takes it; pytest, claude and the trust store as on Debian', async () => {
+  const image = await ubuntuImage();
+  if (!image) {
+    process.stderr.write('  skipped: making the Ubuntu test image needs root and debootstrap\n');
+    return;
+  }
+  const img = await ensureBottleImage(ref(image), { images: await standardImages() });
+  const r = await inImage(img.ref, 'grep ^ID= /etc/os-release; id; getent passwd ubuntu || echo "no ubuntu"; python3 -m pytest --version 2>&1; claude --version; wc -c < /etc/ssl/certs/ca-certificates.crt');
+  assert.is(r.exitCode, 0, r.stderr);
+  const out = r.stdout.trim().split('\n');
+  assert.equal(out.slice(0, 3), ['ID=ubuntu', 'uid=1000(node) gid=1000(node) groups=1000(node)', 'no ubuntu']);
+  assert.match(out[3]!, /pytest \d/);
+  assert.match(out[4]!, /\(Claude Code\)/);
+  assert.is(out[5], '0');
+  const add = await inImage(img.ref, 'cat > /usr/local/share/ca-certificates/bot-bottle-egress-ca.crt && update-ca-certificates', 'root', FAKE_PEM);
+  assert.match(add.stdout, /(^|[^0-9])1 added\b/, add.stdout + add.stderr);
 });
 
 test('a Dockerfile entry: built as bot-bottle-user:<hash of its inputs>, again only when they change', async () => {

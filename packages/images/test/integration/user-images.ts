@@ -3,6 +3,7 @@
  * the standard images use), never pulled: each tagged `bot-bottle-test-<name>:<hash of its base and
  * Dockerfile>` and labelled, built once per machine and reused (like the standard images).
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -97,3 +98,48 @@ export const pythonImage = () => testImage('python', PYTHON_DOCKERFILE);
 export const bareImage = () => testImage('bare', BARE_DOCKERFILE);
 export const muslLikeImage = () => testImage('musl-like', MUSL_LIKE_DOCKERFILE);
 export const noShellImage = () => testImage('no-shell', NO_SHELL_DOCKERFILE, { 'hello.txt': 'hello\n' });
+
+/**
+ * An Ubuntu image as the registry's ubuntu:22.04 is where it matters (uid 1000 is "ubuntu", as in
+ * ubuntu:24.04), with python3 and pytest: made with debootstrap from Ubuntu's archive (over http,
+ * as Debian's), so it needs root and debootstrap; null when this machine cannot make it. The Ubuntu
+ * keyring is not installed on a Debian host, so the download is not signature-checked: the image
+ * serves only this test. Built once per machine (the tag is a hash of the recipe).
+ */
+export const UBUNTU_RECIPE = `jammy minbase http://archive.ubuntu.com/ubuntu
+RUN echo "deb http://archive.ubuntu.com/ubuntu jammy main universe" > /etc/apt/sources.list \\
+ && apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-pytest ca-certificates \\
+ && rm -rf /var/lib/apt/lists/* && useradd -m -u 1000 -s /bin/bash ubuntu
+`;
+let ubuntu: Promise<string | null> | undefined;
+export function ubuntuImage(): Promise<string | null> {
+  ubuntu ??= (async () => {
+    const tag = `bot-bottle-test-ubuntu:${createHash('sha256').update(UBUNTU_RECIPE).digest('hex').slice(0, 12)}`;
+    if ((await docker(['image', 'inspect', '--format', '{{.Id}}', tag])).exitCode === 0) return tag;
+    const hasDebootstrap = ['/usr/sbin/debootstrap', '/sbin/debootstrap', '/usr/bin/debootstrap'].some((p) => {
+      try {
+        execFileSync('test', ['-x', p]);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (process.getuid?.() !== 0 || !hasDebootstrap) return null;
+    const dir = await mkdtemp(path.join(tmpdir(), 'bbtest-ubuntu-'));
+    try {
+      const [suite, variant, mirror] = UBUNTU_RECIPE.split('\n')[0]!.split(' ');
+      process.stderr.write(`  debootstrap ${suite} for the Ubuntu test image\n`);
+      execFileSync('debootstrap', [`--variant=${variant}`, '--no-check-gpg', suite!, path.join(dir, 'root'), mirror!], { stdio: 'ignore', timeout: 15 * 60_000 });
+      const raw = `${tag}-raw`;
+      execFileSync('sh', ['-c', 'tar -C "$1" -c . | docker import -c "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" -c \'CMD ["bash"]\' - "$2" >/dev/null', 'sh', path.join(dir, 'root'), raw], { timeout: 10 * 60_000 });
+      await writeFile(path.join(dir, 'Dockerfile'), `FROM ${raw}\n${UBUNTU_RECIPE.split('\n').slice(1).join('\n')}`);
+      const r = await docker(['build', '--label', TEST_IMAGE_LABEL, '-t', tag, '-f', path.join(dir, 'Dockerfile'), dir], { timeoutMs: 20 * 60_000 });
+      await docker(['image', 'rm', raw]);
+      if (r.exitCode !== 0) throw new Error(`building the Ubuntu test image failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
+      return tag;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  })();
+  return ubuntu;
+}
