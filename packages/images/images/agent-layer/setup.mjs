@@ -179,7 +179,7 @@ if (standIns.length) say(`stand-ins for what the image lacks: ${standIns.join(',
 const claude = spawnSync(`${B}/bin/claude`, ['--version'], { encoding: 'utf8', env: { ...process.env, HOME: '/tmp', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' }, timeout: 120_000 });
 if (claude.status !== 0) {
   const why = (claude.stderr || claude.error?.message || `exit ${claude.status}`).trim().split('\n').slice(-2).join(' ');
-  refuse(`Claude Code does not run on this image (it needs glibc 2.28 or newer): ${why}`);
+  refuse(`Claude Code does not run on this image (its binary needs a glibc recent enough for it): ${why}`);
 }
 rmSync('/tmp/.claude', { recursive: true, force: true });
 rmSync('/tmp/.claude.json', { force: true });
