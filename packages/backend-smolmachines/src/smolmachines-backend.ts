@@ -222,6 +222,14 @@ export class SmolmachinesBackend implements Backend {
   async launch(plan: BottlePlan, options: SmolmachinesLaunchOptions): Promise<LaunchedBottle> {
     const { progress, signal } = options;
     await this.refuseUnbootable();
+    // The VM boots bot-bottle's agent image; a bottle's own image (with the agent layer, whose
+    // Node runs through its own loader) is not wired into the VM yet: refused, never ignored.
+    if (plan.image.key) {
+      throw new BottleError('BACKEND_UNAVAILABLE', `the smolmachines backend does not run a bottle's own image yet (${plan.image.key})`, {
+        suggestions: ['Run this bottle with --backend docker, or remove its "image" to boot bot-bottle\'s agent image in the VM.'],
+        exit: EXIT_USAGE,
+      });
+    }
     const slug = plan.slug;
     const ref = this.ref(machineName(slug));
     const owner = options.keep ? KEEP : ownerId();

@@ -166,6 +166,21 @@ misc('a PVM-only host: launch refuses before it writes or runs anything (not eve
   assert.equal(await readdir(dir), [], 'nothing written');
 });
 
+misc('a bottle with its own "image": refused before anything, never silently booted as the default image', async () => {
+  const dir = await tmp();
+  const kvm: HostProbe = { platform: 'linux', arch: 'x64', kvm: { present: true, openable: true }, modules: { kvm: true, kvmIntel: true, kvmAmd: false, kvmPvm: false }, cpuFlags: { vmx: true, svm: false, hypervisor: false } };
+  const env = { XDG_STATE_HOME: path.join(dir, 'state'), BOT_BOTTLE_SMOLVM: path.join(dir, 'no-such-smolvm'), PATH: '/nonexistent' };
+  const backend = new SmolmachinesBackend({ env, hostProbe: async () => kvm });
+  const plan = await planIn(dir, { image: 'python:3.12-bookworm' });
+  const before = await readdir(dir);
+  const e = await backend.launch(plan, { progress: () => undefined }).then(() => null, (x: unknown) => x);
+  assert.ok(isBottleError(e), String(e));
+  assert.is(e.code, 'BACKEND_UNAVAILABLE');
+  assert.is(e.exit, 2);
+  assert.match(e.message, "does not run a bottle's own image yet (bottles.dev.image)");
+  assert.equal(await readdir(dir), before, 'nothing written');
+});
+
 machine.run();
 sockets.run();
 misc.run();
