@@ -53,12 +53,57 @@ await new Promise((r) => setTimeout(r, 3000));
 const mem = sh('docker', ['stats', '--no-stream', '--format', '{{.MemUsage}}', `bot-bottle-${slug}-bundle`]).trim().split('/')[0].trim();
 sh(process.execPath, [cli, 'stop', slug]);
 
+// A bottle on a user's own image: the agent layer's build on the first launch (a user image no
+// layer was made for: a Dockerfile FROM the base with a line of its own) and on a relaunch
+// (cached), then `bottle run -- true` against the plain docker floor of the same layered image.
+const userResult = benchUserImage();
+
 // The smolvm path, on hosts where a smolvm guest can boot (hardware KVM): `bottle run` with the
 // smolmachines backend against the floor of the same parts by hand (the bundle container, a
 // machine created from the agent image's archive and started, `machine exec` of `true` as node,
 // both removed). The backend's own probe decides whether to run it (src/host-probe.ts).
 const smolvmResult = benchSmolvm();
 rmSync(dir, { recursive: true, force: true });
+
+function benchUserImage() {
+  const project = path.join(dir, 'project');
+  sh('mkdir', ['-p', project]);
+  writeFileSync(path.join(project, 'Dockerfile'), `FROM ${images.base}\nRUN echo bench-${process.pid}-${Date.now()} > /etc/bench-id\n`);
+  const userManifest = path.join(project, 'bottle.json');
+  writeFileSync(userManifest, JSON.stringify({ bottles: { dev: { image: { dockerfile: 'Dockerfile', context: '.' } } }, agents: { bench: { bottle: 'dev', provisioners: [] } } }));
+  const first = time(() => sh(process.execPath, [cli, 'run', 'bench', '--manifest', userManifest, '--', 'true']));
+  const again = time(() => sh(process.execPath, [cli, 'run', 'bench', '--manifest', userManifest, '--', 'true']));
+  log(`user image: first launch ${first.toFixed(0)} ms (user build + agent layer), relaunch ${again.toFixed(0)} ms`);
+  // The layered image the bottle runs, from a kept bottle.
+  sh(process.execPath, [cli, 'run', 'bench', '--manifest', userManifest, '--keep', '--', 'true']);
+  const kept = JSON.parse(sh(process.execPath, [cli, 'ls', '--json'])).find((b) => b.agent === 'bench');
+  const layered = sh('docker', ['inspect', '--format', '{{.Config.Image}}', `bot-bottle-${kept.slug}`]).trim();
+  sh(process.execPath, [cli, 'stop', kept.slug]);
+  const run = [];
+  for (let i = 0; i < runs; i++) run.push(time(() => sh(process.execPath, [cli, 'run', 'bench', '--manifest', userManifest, '--', 'true'])));
+  const floor = [];
+  for (let i = 0; i < runs; i++) {
+    const n = `bench-userfloor-${process.pid}-${i}`;
+    floor.push(time(() => {
+      sh('docker', ['volume', 'create', `${n}-v`]);
+      sh('docker', ['run', '-d', '--init', '--name', `${n}-b`, '-v', `${n}-v:/run/bot-bottle`, '--entrypoint', 'sleep', images.bundle, 'infinity']);
+      sh('docker', ['run', '-d', '--init', '--name', `${n}-a`, '--network', 'none', '-v', `${n}-v:/run/bot-bottle`, '--entrypoint', 'sleep', layered, 'infinity']);
+      sh('docker', ['exec', '-u', 'node', `${n}-a`, 'true']);
+      sh('docker', ['rm', '-f', `${n}-a`, `${n}-b`]);
+      sh('docker', ['volume', 'rm', `${n}-v`]);
+    }));
+  }
+  log(`user image: bottle run ${run.map((x) => x.toFixed(0)).join(' ')} ms; floor ${floor.map((x) => x.toFixed(0)).join(' ')} ms`);
+  // The images this run made for itself (the user image and its layer) go with it.
+  spawnSync('docker', ['rmi', '-f', layered], { env });
+  return {
+    firstLaunchMs: Math.round(first),
+    relaunchMs: Math.round(again),
+    bottleRunMedianMs: Math.round(median(run)),
+    floorMedianMs: Math.round(median(floor)),
+    overheadRatio: Number((median(run) / median(floor)).toFixed(2)),
+  };
+}
 
 function benchSmolvm() {
   const pkg = path.join(root, 'packages/backend-smolmachines');
@@ -108,6 +153,7 @@ const result = {
   overheadRatio: Number((median(bottle) / median(floor)).toFixed(2)),
   overheadPercent: Math.round((median(bottle) / median(floor) - 1) * 100),
   bundleIdleMemory: mem,
+  userImage: userResult,
   smolvm: smolvmResult,
 };
 if (json) console.log(JSON.stringify(result));
@@ -116,6 +162,8 @@ else {
   console.log(`plain docker floor      median ${result.dockerFloorMedianMs} ms`);
   console.log(`ratio                   ${result.overheadRatio} (overhead ${result.overheadPercent}%)`);
   console.log(`bundle idle memory      ${mem}`);
+  console.log(`user image: first       ${userResult.firstLaunchMs} ms (its build and the agent layer), relaunch ${userResult.relaunchMs} ms (cached)`);
+  console.log(`user image: bottle run  median ${userResult.bottleRunMedianMs} ms, floor ${userResult.floorMedianMs} ms, ratio ${userResult.overheadRatio}`);
   if (smolvmResult.skipped) console.log(`smolvm path             skipped: ${smolvmResult.skipped}`);
   else {
     console.log(`smolvm: bottle run      median ${smolvmResult.bottleRunMedianMs} ms (${runs} runs)`);
