@@ -45,6 +45,7 @@ import {
   prepareBundleFiles,
   readRecords,
   reconcile,
+  settleAll,
   removeBundle,
   startBundle,
   stateRoot,
@@ -273,12 +274,6 @@ async function readRecordOf(root: string, slug: string): Promise<StateRecord | n
   }
 }
 
-/** Awaits every step, then throws the first failure: no step is left running behind an early throw. */
-async function settleAll<T extends readonly unknown[]>(steps: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
-  const settled = await Promise.allSettled(steps);
-  for (const r of settled) if (r.status === 'rejected') throw r.reason;
-  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
-}
 
 /** Removes a bottle's containers, volume and state dir; each step tolerates "already gone". */
 export async function removeBottle(slug: string, stateRoot: string): Promise<void> {

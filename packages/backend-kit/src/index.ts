@@ -26,3 +26,4 @@ export { DEFAULT_EXEC_AGENT_ARGV, EXEC_AGENT_PATH, ExecChannel } from './exec-ch
 export { channelClosed, copyFailed, interrupted, requestFailed } from './target-errors.js';
 export { launchedBottle, type LaunchedParts } from './launched.js';
 export * from './names.js';
+export { settleAll } from './settle.js';

@@ -49,6 +49,7 @@ import {
   prepareBundleFiles,
   readRecords,
   reconcile,
+  settleAll,
   removeBundle,
   startBundle,
   stateRoot,
@@ -431,12 +432,6 @@ async function readSmolvmRecord(stateDir: string): Promise<SmolvmRecord | null> 
   }
 }
 
-/** Awaits every step, then throws the first failure: no step is left running behind an early throw. */
-async function settleAll<T extends readonly unknown[]>(steps: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
-  const settled = await Promise.allSettled(steps);
-  for (const r of settled) if (r.status === 'rejected') throw r.reason;
-  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
-}
 
 /** True when stdin is something worth forwarding (a TTY, a pipe or a file; not /dev/null or closed). */
 function stdinIsInput(): boolean {
