@@ -57,7 +57,7 @@ import {
   type Resource,
   type StateRecord,
 } from '@bot-bottle/backend-kit';
-import { ensureBottleImage, ensureImages, type ImageSettings } from '@bot-bottle/images';
+import { agentImageSettings, ensureBottleImage, ensureImages, type ImageSettings } from '@bot-bottle/images';
 import { containerName, socketVolumeName } from './names.js';
 import { DockerTarget } from './target.js';
 
@@ -136,7 +136,7 @@ export class DockerBackend implements Backend {
       progress('images');
       // Independent steps overlap: the image check (docker), the bundle's files and the bottle's CA
       // (this process), the socket volume and the engine's machine (docker).
-      const imageSettings = { env: this.env, ...options.images, progress: (m: string) => progress('images', m), ...(signal ? { signal } : {}) };
+      const imageSettings = { env: this.env, ...options.images, ...agentImageSettings(plan), progress: (m: string) => progress('images', m), ...(signal ? { signal } : {}) };
       const [{ images, bottleImage }, files, , engine] = await settleAll([
         // The bottle's own image (the manifest's "image") gets the agent layer; else the agent image.
         ensureImages(imageSettings).then(async (images) => ({ images, bottleImage: await ensureBottleImage(plan.image, { ...imageSettings, images }) })),

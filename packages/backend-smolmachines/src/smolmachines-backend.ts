@@ -62,7 +62,7 @@ import {
   type Resource,
   type StateRecord,
 } from '@bot-bottle/backend-kit';
-import { ensureImages, type ImageSettings } from '@bot-bottle/images';
+import { agentImageSettings, ensureImages, type ImageSettings } from '@bot-bottle/images';
 import { HARDWARE_FIX, guestSupport, probeHost, type HostProbe } from './host-probe.js';
 import { ensureImageArchive, imageArchiveDir } from './image-archive.js';
 import {
@@ -249,7 +249,7 @@ export class SmolmachinesBackend implements Backend {
 
       progress('images');
       const [images, files, , engine] = await settleAll([
-        ensureImages({ env: this.env, ...options.images, progress: (m) => progress('images', m), ...(signal ? { signal } : {}) }),
+        ensureImages({ env: this.env, ...options.images, ...agentImageSettings(plan), progress: (m) => progress('images', m), ...(signal ? { signal } : {}) }),
         prepareBundleFiles(plan, this.env),
         makeSocketFolder(place, folder, slug),
         engineInfo(signal),

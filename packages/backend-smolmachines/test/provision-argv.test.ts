@@ -14,7 +14,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { BottlePlan, ExecOptions, ExecResult } from '@bot-bottle/core';
+import { configureAgent, type BottlePlan, type ExecOptions, type ExecResult } from '@bot-bottle/core';
+import claude from '@bot-bottle/agent-claude';
 import { cleanupTempDirs, planFor, provisionForTest, RecordingTarget, rejects, world, type PlanInput } from '@bot-bottle/core/testing';
 import ca from '@bot-bottle/provisioner-ca';
 import git from '@bot-bottle/provisioner-git';
@@ -92,7 +93,7 @@ promptSuite('the copy lands as root, then chown node:node and chmod 600 as root'
 
 promptSuite('returns the guest path with a prompt; without one the file is still copied', async () => {
   const withPrompt = await run(prompt, { prompt: 'You are a helpful assistant.' });
-  assert.equal(withPrompt.result, { agentArgs: ['--append-system-prompt-file', PROMPT] });
+  assert.equal(withPrompt.result, { instructions: PROMPT });
   const without = await run(prompt, { prompt: '' });
   assert.is(without.result, undefined);
   assert.is(without.sent.filter((a) => a[1] === 'cp').length, 1);
@@ -272,13 +273,39 @@ superviseSuite('not enabled: no smolvm call', async () => {
   assert.equal((await run(supervise, {})).sent, []);
 });
 
+/** The supervise provisioner, then the Claude Code agent's configure (which registers its MCP servers), on the smolvm target. */
+async function superviseWithClaude(respond?: RecordingTarget['respond']) {
+  const provisioned = await run(supervise, { supervise: true });
+  const target = new SmolvmArgvTarget();
+  if (respond) target.respond = respond;
+  const mcpServers = (provisioned.result as { mcpServers: { name: string; url: string }[] }).mcpServers;
+  const warnings: string[] = [];
+  await configureAgent({
+    definition: claude,
+    plan: provisioned.plan,
+    target,
+    outcome: { env: {}, agentArgs: [], instructions: [], mcpServers, applied: ['supervise'] },
+    env: {},
+    secrets: new Map(),
+    signal: new AbortController().signal,
+    log: () => undefined,
+    warn: (m) => warnings.push(m),
+  });
+  return { ...provisioned, sent: target.sent, warnings };
+}
+
 superviseSuite('enabled: claude mcp add --scope user as node, so it lands in /home/node/.claude.json', async () => {
-  const { sent, ctx } = await run(supervise, { supervise: true });
-  assert.equal(sent, [[...EXEC, ...AS_NODE, 'claude', 'mcp', 'add', '--scope', 'user', '--transport', 'http', 'supervise', ctx.endpoints.superviseUrl]]);
+  const { sent, ctx } = await superviseWithClaude();
+  const mcp = sent.filter((a) => a.includes('mcp'));
+  assert.is(mcp.length, 1);
+  const argv = mcp[0]!;
+  assert.equal(argv.slice(0, EXEC.length), EXEC);
+  assert.equal(argv.slice(argv.indexOf('runuser')), ['runuser', '-u', 'node', '--', 'claude', 'mcp', 'add', '--scope', 'user', '--transport', 'http', 'supervise', ctx.endpoints.superviseUrl]);
+  for (const env of ['HOME=/home/node', 'USER=node']) assert.ok(argv.includes(env), `${env} in ${argv.join(' ')}`);
 });
 
 superviseSuite('a non-zero exit warns and does not fail the launch', async () => {
-  const { warnings } = await run(supervise, { supervise: true }, () => ({ exitCode: 1, stdout: '', stderr: 'boom' }));
+  const { warnings } = await superviseWithClaude((argv) => ({ exitCode: argv.includes('mcp') ? 1 : 0, stdout: '', stderr: 'boom' }));
   assert.is(warnings.length, 1);
   assert.match(warnings[0]!, /boom/);
 });

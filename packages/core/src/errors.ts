@@ -40,6 +40,15 @@ export type BottleErrorCode =
   | 'PROVISIONER_API_VERSION'
   | 'PROVISIONER_FAILED'
   | 'SETUP_FAILED'
+  /** An agent plugin failed to register, or registered an invalid definition. */
+  | 'AGENT_HOOK_FAILED'
+  | 'AGENT_DUPLICATE'
+  /** An agent's "cli" names no installed agent. */
+  | 'AGENT_UNKNOWN'
+  /** The agent's definition failed to set it up in the bottle (its config files, its MCP servers). */
+  | 'AGENT_CONFIGURE_FAILED'
+  /** What an agent definition would give the agent holds a credential the gateway injects. */
+  | 'AGENT_CONFIG_SECRET'
   | 'BACKEND_UNAVAILABLE'
   | 'BACKEND_HOOK_FAILED'
   | 'BACKEND_DUPLICATE'

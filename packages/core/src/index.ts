@@ -19,3 +19,6 @@ export * from './json-body.js';
 export * from './labels.js';
 export * from './backends.js';
 export * from './presets.js';
+export * from './agent/definition.js';
+export * from './agent/registry.js';
+export * from './agent/configure.js';

@@ -22,6 +22,7 @@ import {
   type LoadedManifest,
 } from './manifest/index.js';
 import type { AgentEndpoints } from './backend.js';
+import { DEFAULT_AGENT_CLI, describeInstall, type AgentDefinition, type AgentInstall } from './agent/definition.js';
 import { hostResources, resolveLimits, type HostResources, type LimitsPlan } from './limits.js';
 import { AUDIT_LOG_NAME, BUNDLE_SERVICES } from './services.js';
 
@@ -103,6 +104,22 @@ export interface SkillPlan {
   searched: string[];
 }
 
+/** The coding agent that runs in the bottle (the agent's "cli"), as its definition says. */
+export interface AgentPlan {
+  cli: string;
+  description: string;
+  /** The plugin package that defines it; null when the plan was made without a definition. */
+  package: string | null;
+  /** How it is installed into the image; null: bot-bottle's default agent image (Claude Code). */
+  install: AgentInstall | null;
+  /** `@openai/codex@0.169.0`, or the folder a plugin ships; the default image's when install is null. */
+  installed: string;
+  /** The agent's own permission prompts are on (the manifest's "permissionPrompts"); off by default. */
+  permissionPrompts: boolean;
+  /** Whether the agent takes skills (its definition has a skills dir). */
+  skills: boolean;
+}
+
 export interface ProvisionerStep {
   name: string;
   options: Record<string, unknown>;
@@ -114,6 +131,7 @@ export interface BottlePlan {
   agentName: string;
   bottleName: string;
   manifestPath: string;
+  agent: AgentPlan;
   copyCwd: boolean;
   userCwd: string;
   stateDir: string;
@@ -157,6 +175,11 @@ export interface PlanOptions {
   backendSource?: string;
   /** The machine the bottle's default limits are computed from; defaults to this host. */
   host?: HostResources;
+  /**
+   * The definition of the agent's "cli" (the CLI looks it up among the installed agents). Without
+   * it only the default, claude, can be planned, with bot-bottle's default agent image.
+   */
+  agent?: { definition: AgentDefinition; packageName?: string };
 }
 
 const SLUG_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -178,8 +201,8 @@ export function bottleStateDir(slug: string, env: NodeJS.ProcessEnv = process.en
 }
 
 /** Guest skills dir: BOT_BOTTLE_GUEST_SKILLS_DIR, then the original's CLAUDE_BOTTLE_GUEST_SKILLS_DIR. */
-export function guestSkillsDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.BOT_BOTTLE_GUEST_SKILLS_DIR || env.CLAUDE_BOTTLE_GUEST_SKILLS_DIR || GUEST_SKILLS_DIR;
+export function guestSkillsDir(env: NodeJS.ProcessEnv = process.env, agentDir?: string): string {
+  return env.BOT_BOTTLE_GUEST_SKILLS_DIR || env.CLAUDE_BOTTLE_GUEST_SKILLS_DIR || agentDir || GUEST_SKILLS_DIR;
 }
 
 /** A skill's host dir: `skills/<name>` beside the manifest, then `~/.claude/skills/<name>`. */
@@ -218,13 +241,30 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
     NODE_EXTRA_CA_CERTS: GUEST_CA_PATH,
     // Node's own fetch and http ignore HTTPS_PROXY unless told; without it they have no way out.
     NODE_USE_ENV_PROXY: '1',
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
     // Package managers that carry their own CA list (pip's certifi, Python's requests) are pointed
     // at the system bundle, which the ca provisioner fills with the gateway's CA alone; curl, git,
     // cargo and go read that bundle already. With the proxy variables, no client needs configuring.
     PIP_CERT: SYSTEM_CA_BUNDLE,
     REQUESTS_CA_BUNDLE: SYSTEM_CA_BUNDLE,
   };
+  const cli = agent.cli ?? DEFAULT_AGENT_CLI;
+  const definition = options.agent?.definition;
+  if (definition && definition.name !== cli) throw new BottleError('INTERNAL', `the plan for agent "${spec.agentName}" was given the definition of "${definition.name}", not of its cli "${cli}"`);
+  if (!definition && cli !== DEFAULT_AGENT_CLI) {
+    throw new BottleError('AGENT_UNKNOWN', `agent "${spec.agentName}" runs "${cli}", which cannot be planned without its definition`, { exit: EXIT_USAGE });
+  }
+  const agentPlan: AgentPlan = {
+    cli,
+    description: definition?.description ?? 'Claude Code',
+    package: options.agent?.packageName ?? null,
+    install: definition ? definition.install : null,
+    installed: definition ? describeInstall(definition.install) : 'bot-bottle\'s default agent image',
+    permissionPrompts: agent.permissionPrompts ?? false,
+    skills: definition ? definition.skillsDir !== undefined : true,
+  };
+  // The agent's own env (telemetry and update checks off) first: nothing of it may replace a
+  // placeholder or the CA and proxy settings below.
+  Object.assign(guestEnv, { ...definition?.env, ...guestEnv });
   for (const name of secretEnv) guestEnv[name] = SECRET_PLACEHOLDER;
 
   const exists = options.existingDirs ?? ((p: string) => statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false);
@@ -236,6 +276,9 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
 
   const missing = new Set(missingLaunchEnv(bottle, env));
   const launchProblems: string[] = [];
+  if (skills.length && !agentPlan.skills) {
+    launchProblems.push(`${formatPath(['agents', spec.agentName, 'skills'])}: ${cli} (${agentPlan.description}) takes no skills; remove them, or run this agent with a cli that does`);
+  }
   for (const [i, route] of (bottle.egress?.routes ?? []).entries()) {
     const name = route.auth?.env;
     if (name === undefined || !missing.has(name)) continue;
@@ -270,6 +313,7 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
     agentName: spec.agentName,
     bottleName: agent.bottle,
     manifestPath: source,
+    agent: agentPlan,
     copyCwd: spec.copyCwd,
     userCwd: spec.userCwd,
     stateDir,
@@ -282,7 +326,7 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
       workspace: GUEST_WORKSPACE,
       promptPath: GUEST_PROMPT_PATH,
       caPath: GUEST_CA_PATH,
-      skillsDir: guestSkillsDir(env),
+      skillsDir: guestSkillsDir(env, definition?.skillsDir),
     },
     guestEnv,
     provisioners: (agent.provisioners ?? [...DEFAULT_PROVISIONERS]).map((ref) =>

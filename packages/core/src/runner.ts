@@ -111,6 +111,9 @@ export interface RunProvisionersInput {
 export interface ProvisionOutcome {
   env: Record<string, string>;
   agentArgs: string[];
+  /** Guest files of instructions for the agent, in provisioner order. */
+  instructions: string[];
+  mcpServers: { name: string; url: string }[];
   applied: string[];
 }
 
@@ -133,7 +136,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 function checkResult(result: unknown, where: string, secrets: ReadonlyMap<string, string>): ProvisionResult {
   if (result === undefined || result === null) return {};
   const problems: string[] = [];
-  const r = (typeof result === 'object' && result !== null ? result : {}) as { env?: unknown; agentArgs?: unknown };
+  const r = (typeof result === 'object' && result !== null ? result : {}) as { env?: unknown; agentArgs?: unknown; instructions?: unknown; mcpServers?: unknown };
   if (typeof result !== 'object') problems.push(`it returned ${typeof result}, not { env, agentArgs } or nothing`);
   const env: Record<string, string> = {};
   if (r.env !== undefined) {
@@ -151,12 +154,32 @@ function checkResult(result: unknown, where: string, secrets: ReadonlyMap<string
     if (!Array.isArray(r.agentArgs) || !r.agentArgs.every((a) => typeof a === 'string')) problems.push('agentArgs must be an array of strings');
     else agentArgs = [...r.agentArgs];
   }
+  let instructions: string | undefined;
+  if (r.instructions !== undefined) {
+    if (typeof r.instructions !== 'string' || !r.instructions.startsWith('/') || /[\0\n]/.test(r.instructions)) problems.push('instructions must be an absolute guest path');
+    else instructions = r.instructions;
+  }
+  const mcpServers: { name: string; url: string }[] = [];
+  if (r.mcpServers !== undefined) {
+    if (!Array.isArray(r.mcpServers)) problems.push('mcpServers must be an array of {name, url}');
+    else {
+      for (const [i, m] of (r.mcpServers as unknown[]).entries()) {
+        const x = m as { name?: unknown; url?: unknown } | null;
+        if (typeof x?.name !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,39}$/.test(x.name)) problems.push(`mcpServers[${i}].name must be 1-40 characters of a-z, 0-9, "_" or "-"`);
+        else if (typeof x.url !== 'string' || !/^https?:\/\/[^\s"'\\]+$/.test(x.url)) problems.push(`mcpServers[${i}].url must be an http(s) URL`);
+        else mcpServers.push({ name: x.name, url: x.url });
+      }
+    }
+  }
   for (const [secretName, value] of secrets) {
     if (Object.hasOwn(env, secretName)) problems.push(`env.${secretName} would replace the placeholder of a credential the gateway injects`);
     const holds = (s: string) => (value.length >= 8 ? s.includes(value) : s === value);
     for (const [k, val] of Object.entries(env)) if (holds(val)) problems.push(`env.${k} holds the value of ${secretName}, a credential the gateway injects`);
     agentArgs.forEach((a, i) => {
       if (holds(a)) problems.push(`agentArgs[${i}] holds the value of ${secretName}, a credential the gateway injects`);
+    });
+    mcpServers.forEach((m, i) => {
+      if (holds(m.url)) problems.push(`mcpServers[${i}].url holds the value of ${secretName}, a credential the gateway injects`);
     });
   }
   if (problems.length) {
@@ -165,12 +188,12 @@ function checkResult(result: unknown, where: string, secrets: ReadonlyMap<string
       suggestions: ['The bottle never holds a credential: route it through the gateway ("auth" on an egress route) instead; update or remove the plugin.'],
     });
   }
-  return { env, agentArgs };
+  return { env, agentArgs, ...(instructions ? { instructions } : {}), mcpServers };
 }
 
 export async function runProvisioners(steps: readonly ResolvedStep[], input: RunProvisionersInput): Promise<ProvisionOutcome> {
   const signal = input.signal ?? new AbortController().signal;
-  const outcome: ProvisionOutcome = { env: {}, agentArgs: [], applied: [] };
+  const outcome: ProvisionOutcome = { env: {}, agentArgs: [], instructions: [], mcpServers: [], applied: [] };
   const names = steps.map((s) => s.definition.name);
   const hostEnv = input.hostEnv ?? process.env;
   const secrets = new Map(input.plan.egress.secretEnv.flatMap((n) => (hostEnv[n] ? [[n, hostEnv[n]] as const] : [])));
@@ -208,6 +231,13 @@ export async function runProvisioners(steps: readonly ResolvedStep[], input: Run
     const checked = checkResult(result, `provisioner "${name}" (${step.packageName})`, secrets);
     if (checked.env) Object.assign(outcome.env, checked.env);
     if (checked.agentArgs) outcome.agentArgs.push(...checked.agentArgs);
+    if (checked.instructions) outcome.instructions.push(checked.instructions);
+    for (const m of checked.mcpServers ?? []) {
+      if (outcome.mcpServers.some((x) => x.name === m.name)) {
+        throw new BottleError('PROVISIONER_FAILED', `provisioner "${name}" (${step.packageName}) adds an MCP server named "${m.name}", which an earlier provisioner added`, { suggestions: ['Remove one of the two provisioners from the agent\'s list.'] });
+      }
+      outcome.mcpServers.push(m);
+    }
     outcome.applied.push(name);
   }
   return outcome;

@@ -8,13 +8,19 @@ import type { Backend, LaunchProgress, Target } from './backend.js';
 import { agentEnv, type BottlePlan } from './plan.js';
 import { runProvisioners, type ResolvedStep } from './runner.js';
 import { copyWorkspace } from './workspace.js';
+import { configureAgent } from './agent/configure.js';
+import type { AgentDefinition } from './agent/definition.js';
 
 export interface SessionOptions {
   plan: BottlePlan;
   backend: Backend;
   steps: readonly ResolvedStep[];
-  /** The command to run; empty means the agent (claude) with what provisioners added. */
+  /** The command to run; empty means the agent, as its definition starts it. */
   argv: readonly string[];
+  /** The definition of the plan's agent (its "cli"): how it is configured and started. */
+  agent: AgentDefinition;
+  /** Run the agent headless with this prompt (its one-shot mode) instead of interactively. */
+  headlessPrompt?: string;
   tty: boolean;
   keep: boolean;
   progress: LaunchProgress;
@@ -26,8 +32,6 @@ export interface SessionOptions {
   /** Called once the bottle is up and provisioned, before the command runs. */
   onReady?: (slug: string) => void;
 }
-
-export const AGENT_COMMAND = 'claude';
 
 /** How long one setup command may run (an `npm ci` of a large project is minutes, not hours). */
 export const SETUP_TIMEOUT_MS = 30 * 60_000;
@@ -89,10 +93,26 @@ export async function runSession(o: SessionOptions): Promise<number> {
       log: (name, m) => o.log?.(`${name}: ${m}`),
     });
     if (o.signal.aborted) throw new BottleError('INTERRUPTED', 'interrupted', { exit: EXIT_INTERRUPTED });
-    await runSetup(o, bottle.target, { ...agentEnv(o.plan, bottle.endpoints), ...outcome.env });
+    const env = agentEnv(o.plan, bottle.endpoints);
+    o.progress('agent', `${o.plan.agent.cli} (${o.plan.agent.description})`);
+    const hostEnv = o.hostEnv ?? process.env;
+    const agent = await configureAgent({
+      definition: o.agent,
+      plan: o.plan,
+      target: bottle.target,
+      outcome,
+      env,
+      secrets: new Map(o.plan.egress.secretEnv.flatMap((n) => (hostEnv[n] && hostEnv[n]!.length >= 8 ? [[n, hostEnv[n]!] as const] : []))),
+      ...(o.headlessPrompt === undefined ? {} : { headlessPrompt: o.headlessPrompt }),
+      signal: o.signal,
+      log: (m) => o.log?.(`${o.plan.agent.cli}: ${m}`),
+      warn: (m) => o.warn(`${o.plan.agent.cli}: ${m}`),
+    });
+    if (o.signal.aborted) throw new BottleError('INTERRUPTED', 'interrupted', { exit: EXIT_INTERRUPTED });
+    await runSetup(o, bottle.target, { ...env, ...agent.env });
     o.onReady?.(bottle.slug);
-    const argv = o.argv.length ? o.argv : [AGENT_COMMAND, ...outcome.agentArgs];
-    return await bottle.attach(argv, { tty: o.tty, env: outcome.env });
+    const argv = o.argv.length ? o.argv : agent.argv;
+    return await bottle.attach(argv, { tty: o.tty, env: agent.env });
   } catch (e) {
     keepIt = false; // a launch that failed is never kept half-made
     throw e;

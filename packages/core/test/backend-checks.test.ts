@@ -96,7 +96,7 @@ test('the child: bottle run as runSession does it, attached to the child\'s stdi
   assert.is(child.stdout(), 'got typed\n');
   assert.is(child.stderr(), 'err\n');
   const phases = child.events.flatMap((e) => (e.t === 'phase' ? [e.phase] : []));
-  assert.equal([...new Set(phases)], ['stand-in', 'provision', 'ready']);
+  assert.equal([...new Set(phases)], ['stand-in', 'provision', 'agent', 'ready']);
   assert.ok(child.events.some((e) => e.t === 'launched' && e.slug.startsWith('demo-')));
   assert.equal(child.events.at(-1), { t: 'done', code: 5 });
 });

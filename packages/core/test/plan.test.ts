@@ -189,7 +189,7 @@ test('egress plan: secret env names, placeholders in the guest env, never the se
 
 test('guest env basics', (w) => {
   const p = plan(w, 'custom');
-  assert.equal(p.guestEnv, { HOME: '/home/node', USER: 'node', NODE_EXTRA_CA_CERTS: '/usr/local/share/ca-certificates/bot-bottle-egress-ca.crt', NODE_USE_ENV_PROXY: '1', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', PIP_CERT: '/etc/ssl/certs/ca-certificates.crt', REQUESTS_CA_BUNDLE: '/etc/ssl/certs/ca-certificates.crt' });
+  assert.equal(p.guestEnv, { HOME: '/home/node', USER: 'node', NODE_EXTRA_CA_CERTS: '/usr/local/share/ca-certificates/bot-bottle-egress-ca.crt', NODE_USE_ENV_PROXY: '1', PIP_CERT: '/etc/ssl/certs/ca-certificates.crt', REQUESTS_CA_BUNDLE: '/etc/ssl/certs/ca-certificates.crt' });
   assert.equal(p.egress.secretEnv, []);
   assert.equal(p.egress.routes, []);
 });

@@ -259,7 +259,22 @@ test("results' env and agentArgs are merged in order", async (w) => {
     step('d', {}, {}),
   );
   const outcome = await run(w, resolveSteps(steps('a', 'b', 'c', 'd'), reg));
-  assert.equal(outcome, { env: { A: '1', SHARED: 'from c', C: '3' }, agentArgs: ['--one', '--two', 'x'], applied: ['a', 'b', 'c', 'd'] });
+  assert.equal(outcome, { env: { A: '1', SHARED: 'from c', C: '3' }, agentArgs: ['--one', '--two', 'x'], instructions: [], mcpServers: [], applied: ['a', 'b', 'c', 'd'] });
+});
+
+test("results' instructions and MCP servers are gathered in order; a second server of one name, or a bad one, is refused", async (w) => {
+  const reg = registryOf(
+    step('a', {}, { instructions: '/home/node/a.md', mcpServers: [{ name: 'one', url: 'http://127.0.0.1:1/mcp' }] }),
+    step('b', {}, { instructions: '/home/node/b.md', mcpServers: [{ name: 'two', url: 'http://127.0.0.1:2/mcp' }] }),
+  );
+  const outcome = await run(w, resolveSteps(steps('a', 'b'), reg));
+  assert.equal(outcome.instructions, ['/home/node/a.md', '/home/node/b.md']);
+  assert.equal(outcome.mcpServers, [{ name: 'one', url: 'http://127.0.0.1:1/mcp' }, { name: 'two', url: 'http://127.0.0.1:2/mcp' }]);
+  const twice = registryOf(step('a', {}, { mcpServers: [{ name: 'one', url: 'http://127.0.0.1:1/mcp' }] }), step('b', {}, { mcpServers: [{ name: 'one', url: 'http://127.0.0.1:2/mcp' }] }));
+  assert.match((await rejects(() => run(w, resolveSteps(steps('a', 'b'), twice)))).message, /adds an MCP server named "one", which an earlier provisioner added/);
+  const bad = registryOf(step('a', {}, { instructions: 'relative.md', mcpServers: [{ name: 'x', url: 'file:///etc/passwd' }] }));
+  const err = await rejects(() => run(w, resolveSteps(steps('a'), bad)));
+  assert.equal([...err.details], ['instructions must be an absolute guest path', 'mcpServers[0].url must be an http(s) URL']);
 });
 
 test('an abort stops the run between steps', async (w) => {

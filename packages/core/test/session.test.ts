@@ -15,7 +15,7 @@ import {
   type LaunchedBottle,
   type ProvisionerRegistry,
 } from '../src/index.js';
-import { RecordingTarget } from '../src/testing/index.js';
+import { RecordingTarget, testAgentDouble } from '../src/testing/index.js';
 import { cleanupTempDirs, rejects, tempDir } from './helpers.js';
 
 const test = suite('session');
@@ -72,6 +72,7 @@ const base = (ev: Events, p: BottlePlan, reg: ProvisionerRegistry, backend: Back
   plan: p,
   backend,
   steps: resolveSteps(p.provisioners, reg),
+  agent: testAgentDouble(),
   argv: [] as string[],
   tty: false,
   keep: false,

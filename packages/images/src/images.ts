@@ -6,12 +6,13 @@
  * this package (see bundle-closure.ts).
  */
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { BottleError, EXIT_INTERRUPTED, EXIT_USAGE } from '@bot-bottle/core';
+import { BottleError, EXIT_INTERRUPTED, EXIT_USAGE, type AgentInstall } from '@bot-bottle/core';
+import claude from '@bot-bottle/agent-claude';
 import { docker } from '@bot-bottle/backend-kit';
 import { collectClosure, hashClosure, layoutClosure, verifyLayout, writeLayout } from './bundle-closure.js';
 import {
@@ -27,8 +28,9 @@ import {
 } from './image-config.js';
 
 export { DEFAULT_BASE_IMAGE };
-/** The Claude Code release the agent image installs; bump deliberately (it changes the image tag). */
-export const CLAUDE_CODE_VERSION = '2.1.330';
+export { CLAUDE_CODE_VERSION } from '@bot-bottle/agent-claude';
+/** The agent an agent image installs when none is named: Claude Code, as its definition pins it. */
+export const DEFAULT_AGENT: ImageAgent = { name: claude.name, install: claude.install };
 const IMAGES_DIR = fileURLToPath(new URL('../images/', import.meta.url));
 /** This package's folder: the bundle's code is looked up from here, as Node would from this code. */
 const PACKAGE_DIR = fileURLToPath(new URL('../', import.meta.url));
@@ -51,6 +53,14 @@ export interface ImageSettings {
   /** Stream build output to stderr. */
   verbose?: boolean;
   signal?: AbortSignal;
+  /** The agent the agent image installs (its definition's name and install); default Claude Code. */
+  agent?: ImageAgent;
+}
+
+/** An agent as an image installs it: `bot-bottle-agent-<name>:<hash>`. */
+export interface ImageAgent {
+  name: string;
+  install: AgentInstall;
 }
 
 export interface ImageRefs {
@@ -203,7 +213,11 @@ export async function ensureImages(settings: ImageSettings = {}): Promise<Ensure
   const runtime = `bot-bottle-runtime:${hash([base, baseId, runtimeDockerfile, ...cas.flatMap((c) => [c.name, c.content])])}`;
 
   const agentFiles = await hashDir(path.join(IMAGES_DIR, 'agent'));
-  const agent = `bot-bottle-agent:${hash([runtime, CLAUDE_CODE_VERSION, ...agentFiles])}`;
+  const { name: agentName, install } = settings.agent ?? DEFAULT_AGENT;
+  const installParts = 'npm' in install ? ['npm', install.npm, install.version, install.bin] : ['dir', install.bin, ...(await hashDir(install.dir).catch(() => {
+    throw new BottleError('IMAGE_BUILD_FAILED', `agent ${agentName}: its folder ${install.dir} cannot be read`, { suggestions: [`Reinstall the plugin that provides the agent ${agentName}.`] });
+  }))];
+  const agent = `bot-bottle-agent-${agentName}:${hash([runtime, ...installParts, ...agentFiles])}`;
 
   // The bundle's code: @bot-bottle/bundle and its dependencies as installed next to this package.
   const { closure, parts } = await bundleCode;
@@ -229,7 +243,12 @@ export async function ensureImages(settings: ImageSettings = {}): Promise<Ensure
       built.push(runtime);
     }
     if (!(await imageExists(agent))) {
-      await build(agent, path.join(IMAGES_DIR, 'agent'), { RUNTIME: runtime, CLAUDE_CODE_VERSION }, settings, 'agent');
+      const ctx = path.join(work, 'agent');
+      await cp(path.join(IMAGES_DIR, 'agent'), ctx, { recursive: true });
+      await mkdir(path.join(ctx, 'agent-files'), { recursive: true });
+      if ('dir' in install) await cp(install.dir, path.join(ctx, 'agent-files'), { recursive: true, dereference: true });
+      const args: Record<string, string> = 'npm' in install ? { AGENT_PACKAGE: install.npm, AGENT_VERSION: install.version, AGENT_BIN: install.bin } : { AGENT_BIN: install.bin };
+      await build(agent, ctx, { RUNTIME: runtime, ...args }, settings, `agent (${agentName})`);
       built.push(agent);
     }
     if (!(await imageExists(bundle))) {
@@ -257,3 +276,8 @@ export async function imageSize(ref: string): Promise<number> {
   return Number(r.stdout.trim()) || 0;
 }
 
+
+/** The image settings for the agent a plan runs: its definition's install, or the default (Claude Code) when the plan has none. */
+export function agentImageSettings(plan: { agent: { cli: string; install: AgentInstall | null } }): { agent?: ImageAgent } {
+  return plan.agent.install ? { agent: { name: plan.agent.cli, install: plan.agent.install } } : {};
+}

@@ -5,7 +5,7 @@
  * trusted at build time. The docker bottle runs the agent image; the smolmachines VM boots it too.
  * A bottle with its own "image" runs that image with the agent layer on top (user-image.ts).
  */
-export { ensureImages, DEFAULT_BASE_IMAGE, CLAUDE_CODE_VERSION, type EnsuredImages, type ImageRefs, type ImageSettings } from './images.js';
+export { ensureImages, agentImageSettings, DEFAULT_AGENT, DEFAULT_BASE_IMAGE, CLAUDE_CODE_VERSION, type EnsuredImages, type ImageAgent, type ImageRefs, type ImageSettings } from './images.js';
 export { debianBase, hostCaCerts, localDebianBase, readImageConfig, statedImageChoice, userConfigDir, userConfigFile, writeImageConfig, type ChoiceSource, type ImageChoice, type ImageConfig } from './image-config.js';
 export {
   LABEL_LAYER_OF,

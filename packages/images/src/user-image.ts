@@ -176,7 +176,7 @@ async function ensureBaseUserImage(image: ImagePlan, settings: ImageSettings, bu
 }
 
 const ARCH: Record<string, string> = { x86_64: 'amd64', amd64: 'amd64', aarch64: 'arm64', arm64: 'arm64' };
-/** The glibc loader Claude Code's binary names for each architecture. */
+/** The glibc loader bot-bottle's Node and the agents' native binaries name for each architecture. */
 const GLIBC_LOADER: Record<string, string> = { amd64: '/lib64/ld-linux-x86-64.so.2', arm64: '/lib/ld-linux-aarch64.so.1' };
 
 const PROBE = (loader: string) => `if [ -e ${loader} ]; then echo libc=glibc; else libc=none; for f in /lib/ld-musl-*; do [ -e "$f" ] && libc=musl; done; echo "libc=$libc"; fi`;
@@ -203,8 +203,8 @@ export async function unlayerableReason(id: string, inspected: Pick<Inspected, '
     return `a probe container (/bin/sh) failed to run in it: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.exitCode}`}`;
   }
   const libc = /libc=(\w+)/.exec(r.stdout)?.[1];
-  if (libc === 'musl') return 'it has no glibc (it is musl-based, as Alpine is), and Claude Code\'s binary needs glibc';
-  if (libc !== 'glibc') return `it has no glibc (no ${loader}), and Claude Code's binary needs glibc`;
+  if (libc === 'musl') return 'it has no glibc (it is musl-based, as Alpine is), and bot-bottle\'s Node and the agent need glibc';
+  if (libc !== 'glibc') return `it has no glibc (no ${loader}), and bot-bottle's Node and the agent need glibc`;
   return null;
 }
 
@@ -236,7 +236,7 @@ export async function ensureBottleImage(image: ImagePlan, settings: BottleImageS
     await build(tag, LAYER_DIR, { AGENT: standard.agent, USER_IMAGE: user.inspected.id, BOTTLE_PATH: bottlePath }, settings, 'layered', {
       labels: { [LABEL_LAYER_OF]: user.inspected.id, [LABEL_USER_IMAGE]: user.ref },
       explain: (output) => {
-        const line = output.split('\n').find((l) => l.startsWith('bot-bottle layer: ') && !/renamed|stand-in|Claude Code \d/.test(l));
+        const line = output.split('\n').find((l) => l.startsWith('bot-bottle layer: ') && !/renamed|stand-in|; agent /.test(l));
         return line ? unsupported(image, line.slice('bot-bottle layer: '.length)) : null;
       },
       suggestions: ['Run `bottle image build --verbose` to see the whole output; report it if the image is Debian or Ubuntu based.'],

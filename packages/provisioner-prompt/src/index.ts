@@ -1,7 +1,8 @@
 /**
  * prompt: writes the agent's prompt to its staged file on the host (mode 600, always, even when
  * empty), copies it into the guest, and gives it to the node user only. A non-empty prompt is handed
- * to Claude Code with `--append-system-prompt-file`.
+ * to the agent as its instructions: its definition says how that agent reads them (Claude Code's
+ * `--append-system-prompt-file`, Codex's AGENTS.md, Gemini CLI's GEMINI.md, OpenCode's instructions).
  */
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { BottleError, defineProvisioner, type ProvisionContext, type ProvisionRe
 export default defineProvisioner({
   apiVersion: 1,
   name: 'prompt',
-  description: "installs the agent's prompt as a Claude Code system prompt file",
+  description: "installs the agent's prompt as its instructions file",
   async apply(ctx: ProvisionContext): Promise<ProvisionResult | void> {
     const { plan, target } = ctx;
     const guestPath = plan.guest.promptPath;
@@ -28,8 +29,7 @@ export default defineProvisioner({
         });
       }
     }
-    // Claude Code 2.x reads `--append-system-prompt-file` in interactive and print mode alike, and
-    // adds the text to its own system prompt rather than replacing it. No prompt, no argument.
-    if (plan.prompt) return { agentArgs: ['--append-system-prompt-file', guestPath] };
+    // No prompt, no instructions: the agent runs with its own system prompt alone.
+    if (plan.prompt) return { instructions: guestPath };
   },
 });

@@ -16,9 +16,9 @@ test('copies the staged prompt file to the guest path', async () => {
   assert.equal(target.copies, [{ kind: 'copyIn', hostPath: plan.promptFile, guestPath: GUEST, isDirectory: false, content: '' }]);
 });
 
-test('returns the guest path (as the agent argument) when the agent has a prompt', async () => {
+test("returns the guest path as the agent's instructions when the agent has a prompt (no agent's own flag)", async () => {
   const { result, target } = await provisionForTest(prompt, { prompt: 'You are a helpful assistant.' });
-  assert.equal(result, { agentArgs: ['--append-system-prompt-file', GUEST] });
+  assert.equal(result, { instructions: GUEST });
   assert.is(target.copies[0]!.content, 'You are a helpful assistant.');
 });
 

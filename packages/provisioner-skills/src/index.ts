@@ -1,5 +1,5 @@
 /**
- * skills: copies each skill the agent lists into the guest's Claude Code skills dir, owned by the
+ * skills: copies each skill the agent lists into the agent's skills dir in the guest, owned by the
  * agent user. A skill whose host dir is missing stops the launch before anything is copied, with
  * every place that was searched; a stale copy in the guest is removed first, so files deleted on
  * the host do not linger.
@@ -29,7 +29,7 @@ function check(r: ExecResult, argv: readonly string[], where: string): void {
 export default defineProvisioner({
   apiVersion: 1,
   name: 'skills',
-  description: "copies the agent's skills into the guest's Claude Code skills dir",
+  description: "copies the agent's skills into its skills dir in the guest",
   async apply(ctx: ProvisionContext): Promise<void> {
     const { plan, target } = ctx;
     if (plan.skills.length === 0) return;

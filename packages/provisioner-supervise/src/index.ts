@@ -1,22 +1,17 @@
 /**
- * supervise: registers the bundle's supervise MCP server with Claude Code, as the agent user so it
- * lands in that user's ~/.claude.json. A failure only warns: the agent still works, without the
- * supervise tools.
+ * supervise: hands the agent the bundle's supervise MCP server. Which file or command registers it
+ * is the agent's own (its definition: `claude mcp add`, Codex's config.toml, Gemini CLI's
+ * settings.json, OpenCode's config); a registration that fails only warns, and the agent works
+ * without the supervise tools.
  */
-import { defineProvisioner, type ProvisionContext } from '@bot-bottle/core/provisioner';
+import { defineProvisioner, type ProvisionContext, type ProvisionResult } from '@bot-bottle/core/provisioner';
 
 export default defineProvisioner({
   apiVersion: 1,
   name: 'supervise',
-  description: 'registers the supervise MCP server with Claude Code',
-  async apply(ctx: ProvisionContext): Promise<void> {
-    const { plan, target, endpoints } = ctx;
-    if (!plan.supervise) return;
-    const argv = ['claude', 'mcp', 'add', '--scope', 'user', '--transport', 'http', 'supervise', endpoints.superviseUrl];
-    const r = await target.exec(argv, { user: plan.guest.user, env: { HOME: plan.guest.home, USER: plan.guest.user } });
-    if (r.exitCode !== 0) {
-      const why = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(0, 3).join(' / ');
-      ctx.warn(`could not register the supervise MCP server at ${endpoints.superviseUrl} (\`claude mcp add\` exit ${r.exitCode}${why ? `: ${why}` : ''}); the agent runs without the supervise tools`);
-    }
+  description: 'gives the agent the supervise MCP server',
+  async apply(ctx: ProvisionContext): Promise<ProvisionResult | void> {
+    if (!ctx.plan.supervise) return;
+    return { mcpServers: [{ name: 'supervise', url: ctx.endpoints.superviseUrl }] };
   },
 });

@@ -3,6 +3,7 @@ import { backendDefinition, chooseBackend, formatPath, makePlan, resolveSteps, t
 import { statedImageChoice } from '@bot-bottle/images';
 import { BaseCommand } from '../base-command.js';
 import { planLines } from '../render/plan.js';
+import { agentFor, planAgent } from '../agents.js';
 import { backendFlag, loadBackends } from '../backends.js';
 import { manifestFlag, readManifest } from '../manifest.js';
 import { loadRegistry } from '../provisioners.js';
@@ -26,9 +27,10 @@ export default class Plan extends BaseCommand {
     const { loaded } = await readManifest(flags.manifest);
     const agent = loaded.manifest.agents[args.agent];
     const choice = chooseBackend({ flag: flags.backend, env: process.env, manifest: agent ? loaded.manifest.bottles[agent.bottle]?.backend : undefined });
+    const found = await agentFor(this.config, loaded, args.agent);
     const plan = makePlan(
       { manifest: loaded, agentName: args.agent, copyCwd: flags['copy-cwd'], userCwd: process.cwd() },
-      { ...(flags.seed === undefined ? {} : { seed: flags.seed }), backend: choice.name, backendSource: choice.source },
+      { ...(flags.seed === undefined ? {} : { seed: flags.seed }), backend: choice.name, backendSource: choice.source, ...planAgent(found) },
     );
     // An unknown backend is an error here as at launch, with the installed ones listed.
     backendDefinition(await loadBackends(this.config), choice.name, choice.source);

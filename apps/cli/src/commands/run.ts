@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
-import { BottleError, EXIT_INTERRUPTED, formatPath, makePlan, resolveSteps, runSession } from '@bot-bottle/core';
+import { BottleError, EXIT_INTERRUPTED, EXIT_USAGE, formatPath, makePlan, resolveSteps, runSession } from '@bot-bottle/core';
+import { agentFor, planAgent } from '../agents.js';
 import { BaseCommand } from '../base-command.js';
 import { backendFlag, chosenBackend } from '../backends.js';
 import { interruptSignal, progressPrinter } from '../progress.js';
@@ -9,11 +10,12 @@ import { loadRegistry } from '../provisioners.js';
 export default class Run extends BaseCommand {
   static override summary = 'Start an agent in a new bottle and attach to it.';
   static override description = [
-    'Plans the launch, builds any missing image, starts the bundle and the bottle, applies the agent\'s provisioners in order, then runs Claude Code as user node in /home/node/workspace (interactive when stdin is a terminal).',
+    'Plans the launch, builds any missing image, starts the bundle and the bottle, applies the agent\'s provisioners in order, then runs the agent\'s CLI (its "cli": Claude Code by default, Codex, Gemini CLI, OpenCode) as user node in /home/node/workspace, without its own permission prompts (the bottle is the sandbox; "permissionPrompts": true turns them back on).',
+    'With --print PROMPT the agent runs headless: one prompt, its answer on stdout, then it exits.',
     'With `-- CMD ...` it runs that command instead, streams its output and exits with its exit code.',
     'Everything is removed when the command ends, unless --keep.',
   ].join('\n');
-  static override examples = ['<%= config.bin %> run demo', '<%= config.bin %> run demo --copy-cwd', '<%= config.bin %> run demo -- git status'];
+  static override examples = ['<%= config.bin %> run demo', '<%= config.bin %> run demo --copy-cwd', '<%= config.bin %> run demo --print "run the tests and fix what fails"', '<%= config.bin %> run demo -- git status'];
   static override enableJsonFlag = false;
   static override strict = false;
   static override args = { agent: Args.string({ description: 'Agent name from the manifest', required: true }) };
@@ -21,6 +23,7 @@ export default class Run extends BaseCommand {
     manifest: manifestFlag,
     backend: backendFlag,
     'copy-cwd': Flags.boolean({ summary: "Copy the current directory (files git does not ignore, and .git) into the bottle's workspace.", default: false }),
+    print: Flags.string({ char: 'p', summary: "Run the agent headless with this prompt: its answer goes to stdout, then it exits (Claude Code's -p, `codex exec`, `gemini -p`, `opencode run`).", helpValue: 'PROMPT' }),
     keep: Flags.boolean({ summary: 'Leave the bottle running after the command ends (remove it with `bottle stop`).', default: false }),
     quiet: Flags.boolean({ char: 'q', summary: 'No progress lines on stderr.', default: false }),
     verbose: Flags.boolean({ char: 'v', summary: "Also print what each provisioner logs (its ctx.log lines) on stderr.", default: false }),
@@ -32,7 +35,9 @@ export default class Run extends BaseCommand {
     const { loaded } = await readManifest(flags.manifest);
     const agent = loaded.manifest.agents[args.agent];
     const chosen = await chosenBackend(this.config, { flag: flags.backend, manifest: agent ? loaded.manifest.bottles[agent.bottle]?.backend : undefined });
-    const plan = makePlan({ manifest: loaded, agentName: args.agent, copyCwd: flags['copy-cwd'], userCwd: process.cwd() }, { backend: chosen.name, backendSource: chosen.source });
+    const found = await agentFor(this.config, loaded, args.agent);
+    const plan = makePlan({ manifest: loaded, agentName: args.agent, copyCwd: flags['copy-cwd'], userCwd: process.cwd() }, { backend: chosen.name, backendSource: chosen.source, ...planAgent(found) });
+    if (command.length && flags.print !== undefined) throw new BottleError('USAGE', '--print and a command after -- cannot be used together', { suggestions: ['Give the prompt with --print, or the command after --, not both.'], exit: EXIT_USAGE });
     const steps = resolveSteps(plan.provisioners, await loadRegistry(this.config), formatPath(['agents', args.agent, 'provisioners']));
     const progress = progressPrinter(flags.quiet);
     const interrupt = interruptSignal(() => process.stderr.write('bottle: interrupted; removing the bottle\n'));
@@ -41,6 +46,8 @@ export default class Run extends BaseCommand {
         plan,
         backend: chosen.backend,
         steps,
+        agent: found!.definition,
+        ...(flags.print === undefined ? {} : { headlessPrompt: flags.print }),
         argv: command,
         tty: process.stdin.isTTY === true && process.stdout.isTTY === true,
         keep: flags.keep,

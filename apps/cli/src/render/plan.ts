@@ -13,6 +13,8 @@ export function planLines(plan: BottlePlan, steps: readonly ResolvedStep[], regi
   out.push(`plan for agent ${plan.agentName} (bottle ${plan.bottleName})`);
   out.push(`  manifest     ${plan.manifestPath}`);
   out.push(`  slug         ${plan.slug}`);
+  out.push(`  agent cli    ${plan.agent.cli}: ${plan.agent.description} (${plan.agent.installed}${plan.agent.package ? `, from ${plan.agent.package}` : ''})`);
+  out.push(`  autonomy     ${plan.agent.permissionPrompts ? 'the agent asks its own permission prompts ("permissionPrompts": true)' : 'unattended: the agent\'s own permission prompts are off (the bottle is the sandbox)'}`);
   out.push(`  backend      ${plan.backend.name} (${plan.backend.source === 'flag' ? '--backend' : plan.backend.source === 'manifest' ? 'the bottle\'s "backend" key' : plan.backend.source})`);
   out.push(`  state dir    ${plan.stateDir}`);
   out.push(`  copy cwd     ${yesNo(plan.copyCwd)}${plan.copyCwd ? ` (${plan.userCwd})` : ''}`);

@@ -353,6 +353,14 @@ const ProvisionerRefSchema = v.union([ProvisionerName, objectOnly(v.strictObject
 
 export const AgentEntries = {
   bottle: NonEmpty('bottle'),
+  /** Which coding agent runs: "claude" (the default), "codex", "gemini", "opencode", or an agent plugin's name. */
+  cli: v.optional(v.pipe(v.string(), v.regex(/^[a-z][a-z0-9-]{0,39}$/, (issue) => `${describeValue(issue.input)} is not an agent CLI name; use one of the installed agents (\`bottle agents\` lists them), e.g. "claude" or "codex"`))),
+  /**
+   * The agent's own permission prompts and inner sandbox, back on. Off by default: the bottle is the
+   * sandbox, so the agent runs unattended (Claude Code's --dangerously-skip-permissions, Codex's
+   * no-approval full access, Gemini's --yolo, OpenCode's allow-all).
+   */
+  permissionPrompts: v.optional(v.boolean('permissionPrompts is true (the agent asks before each tool, as it does outside a bottle) or false (the default)')),
   skills: v.optional(v.array(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'a skill name must be a directory name (A-Z, a-z, 0-9, ".", "_", "-"), starting with a letter or digit')))),
   prompt: v.optional(v.string()),
   provisioners: v.optional(v.array(ProvisionerRefSchema)),

@@ -38,8 +38,15 @@ export interface ProvisionContext<Options = Record<string, unknown>> {
 export interface ProvisionResult {
   /** Env the agent process should get (e.g. a file path the provisioner wrote). */
   env?: Record<string, string>;
-  /** Arguments to add to the agent's command line (e.g. a system prompt file). */
+  /**
+   * Arguments to add to the agent's command line. They are the agent's own flags, so a provisioner
+   * that is to work with every agent hands over `instructions` or `mcpServers` instead.
+   */
   agentArgs?: string[];
+  /** A guest file holding instructions for the agent (a prompt): the agent's definition says how its agent reads it. */
+  instructions?: string;
+  /** MCP servers the agent is to have, by name and URL: the agent's definition registers them its own way. */
+  mcpServers?: { name: string; url: string }[];
 }
 
 export interface ProvisionerDefinition<Options = Record<string, unknown>> {

@@ -73,6 +73,8 @@ export interface HostView {
 export interface PlanView {
   readonly slug: string;
   readonly agentName: string;
+  /** Which coding agent runs ("claude", "codex", ...): the agent's "cli". */
+  readonly agentCli: string;
   readonly bottleName: string;
   /** The manifest's path, for messages that tell the user where to fix something. */
   readonly manifestPath: string;
@@ -125,6 +127,7 @@ export function planView(plan: BottlePlan, endpoints: AgentEndpoints, provisione
   const view: PlanView = {
     slug: plan.slug,
     agentName: plan.agentName,
+    agentCli: plan.agent.cli,
     bottleName: plan.bottleName,
     manifestPath: plan.manifestPath,
     guest: {

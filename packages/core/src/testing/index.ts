@@ -33,3 +33,4 @@ export {
   type CheckRun,
   type SuiteLike,
 } from './backend-checks/index.js';
+export { configureForTest, testAgentDouble, type ConfigureForTestOptions } from './agent.js';

@@ -3,6 +3,7 @@
  * the same validation and makePlan (a fixed seed, temp folders for the manifest, home and state),
  * and a context around a RecordingTarget. Nothing here starts a sandbox.
  */
+import type { AgentDefinition } from '../agent/definition.js';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -51,6 +52,9 @@ export interface PlanInput {
   provisioners?: (string | { name: string; options?: Record<string, unknown> })[];
   /** Extra env for makePlan (XDG_STATE_HOME is always a temp dir). */
   env?: NodeJS.ProcessEnv;
+  /** The agent's definition (its name becomes the agent's "cli"); the plan has none when not given. */
+  agent?: AgentDefinition;
+  permissionPrompts?: boolean;
 }
 
 /** The folders one plan lives in, each a fresh temp dir. */
@@ -95,12 +99,21 @@ export async function planFor(w: World, input: PlanInput = {}): Promise<BottlePl
   }
   const manifest = {
     bottles: { dev: bottle },
-    agents: { demo: { bottle: 'dev', skills: input.skills ?? [], prompt: input.prompt ?? '', ...(input.provisioners ? { provisioners: input.provisioners } : {}) } },
+    agents: {
+      demo: {
+        bottle: 'dev',
+        skills: input.skills ?? [],
+        prompt: input.prompt ?? '',
+        ...(input.provisioners ? { provisioners: input.provisioners } : {}),
+        ...(input.agent ? { cli: input.agent.name } : {}),
+        ...(input.permissionPrompts === undefined ? {} : { permissionPrompts: input.permissionPrompts }),
+      },
+    },
   };
   const loaded = await validateManifest(manifest, path.join(w.base, 'bottle.json'), w.base, w.home);
   return makePlan(
     { manifest: loaded, agentName: 'demo', copyCwd: input.copyCwd ?? false, userCwd: input.userCwd ?? '/tmp/x' },
-    { env: { ...input.env, XDG_STATE_HOME: w.stateHome }, home: w.home, seed: 'seed-1', backend: 'test' },
+    { env: { ...input.env, XDG_STATE_HOME: w.stateHome }, home: w.home, seed: 'seed-1', backend: 'test', ...(input.agent ? { agent: { definition: input.agent, packageName: 'test' } } : {}) },
   );
 }
 

@@ -16,12 +16,19 @@ loader="$(ldd "$B/node/bin/node" | sed -n 's/^[[:space:]]*\(\/[^ ]*ld-linux[^ ]*
 [ -n "$loader" ] || { echo "collect: no glibc loader found for node" >&2; exit 1; }
 cp -L "$loader" "$B/glibc/ld.so"
 "$B/glibc/ld.so" --library-path "$B/glibc" "$B/node/bin/node" -e 'process.exit(0)'
-# Claude Code as npm installed it with this Node (a native binary; its package needs nothing else).
-cp -a /usr/local/lib/node_modules/@anthropic-ai/claude-code "$B/claude-code"
-ln -s ../claude-code/bin/claude.exe "$B/bin/claude"
-# A shell launcher for scripts (the update-ca-certificates and runuser stand-ins).
+# A shell launcher for scripts (the update-ca-certificates and runuser stand-ins, an agent's JS bin).
 cat > "$B/node/run" <<'SH'
 #!/bin/sh
 exec /opt/bot-bottle/glibc/ld.so --library-path /opt/bot-bottle/glibc /opt/bot-bottle/node/bin/node "$@"
 SH
 chmod 755 "$B/node/run"
+# The agent as the agent image installed it (agent.env says where): its whole folder. A native bin
+# is linked as it is; a script bin runs with bot-bottle's Node, never the image's own.
+. /usr/local/lib/bot-bottle/agent.env
+cp -a "$AGENT_DIR" "$B/agent"
+if [ "$(head -c 4 "$B/agent/$AGENT_BIN_PATH" | od -An -c | tr -d ' ')" = '177ELF' ]; then
+  ln -s "../agent/$AGENT_BIN_PATH" "$B/bin/$AGENT_CMD"
+else
+  printf '#!/bin/sh\nexec /opt/bot-bottle/node/run /opt/bot-bottle/agent/%s "$@"\n' "$AGENT_BIN_PATH" > "$B/bin/$AGENT_CMD"
+  chmod 755 "$B/bin/$AGENT_CMD"
+fi

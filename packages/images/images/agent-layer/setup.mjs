@@ -10,7 +10,7 @@
 //    keeps its contract: "1 added" for one certificate);
 //  - stand-ins on PATH (/opt/bot-bottle/bin, after the image's own dirs) for the tools the
 //    provisioners run that the image lacks: tar, chmod, chown, mkdir, rm, cat, runuser;
-//  - a check that Claude Code runs here.
+//  - a check that the agent (Claude Code, Codex, ...; agent.env names its command) runs here.
 // A problem bot-bottle cannot work around exits 3 with one line "bot-bottle layer: ..." on stderr.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lchownSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -121,7 +121,7 @@ for (const [file, oldName, entry] of [
 }
 
 // --- the home and workspace --------------------------------------------------------------------
-for (const dir of [HOME, `${HOME}/workspace`, `${HOME}/.claude`]) mkdirSync(dir, { recursive: true, mode: 0o755 });
+for (const dir of [HOME, `${HOME}/workspace`]) mkdirSync(dir, { recursive: true, mode: 0o755 });
 (function chownTree(p) {
   lchownSync(p, UID, UID);
   if (lstatSync(p).isDirectory()) for (const e of readdirSync(p)) chownTree(path.join(p, e));
@@ -175,12 +175,15 @@ if (!which('runuser')) {
 }
 if (standIns.length) say(`stand-ins for what the image lacks: ${standIns.join(', ')}`);
 
-// --- Claude Code runs here ---------------------------------------------------------------------
-const claude = spawnSync(`${B}/bin/claude`, ['--version'], { encoding: 'utf8', env: { ...process.env, HOME: '/tmp', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' }, timeout: 120_000 });
-if (claude.status !== 0) {
-  const why = (claude.stderr || claude.error?.message || `exit ${claude.status}`).trim().split('\n').slice(-2).join(' ');
-  refuse(`Claude Code does not run on this image (its binary needs a glibc recent enough for it): ${why}`);
+// --- the agent runs here -----------------------------------------------------------------------
+const agentEnv = Object.fromEntries(readFileSync('/usr/local/lib/bot-bottle/agent.env', 'utf8').split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+const cmd = agentEnv.AGENT_CMD;
+const scratch = '/tmp/bot-bottle-agent-check';
+mkdirSync(scratch, { recursive: true });
+const agent = spawnSync(`${B}/bin/${cmd}`, ['--version'], { encoding: 'utf8', env: { ...process.env, HOME: scratch, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' }, timeout: 120_000 });
+rmSync(scratch, { recursive: true, force: true });
+if (agent.status !== 0) {
+  const why = (agent.stderr || agent.error?.message || `exit ${agent.status}`).trim().split('\n').slice(-2).join(' ');
+  refuse(`the agent (${cmd}) does not run on this image (its binary needs a glibc recent enough for it): ${why}`);
 }
-rmSync('/tmp/.claude', { recursive: true, force: true });
-rmSync('/tmp/.claude.json', { force: true });
-say(`node (uid ${UID}) in ${HOME}/workspace; Claude Code ${claude.stdout.trim()}`);
+say(`node (uid ${UID}) in ${HOME}/workspace; agent ${cmd} ${agent.stdout.trim().split('\n')[0]}`);

@@ -4,6 +4,7 @@
  * and the upstream share a test-made `--internal` network, so even a broken guard cannot send a
  * packet off this machine. Everything made here carries `bot-bottle-test=1` and is removed.
  */
+import claude from '@bot-bottle/agent-claude';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -142,7 +143,8 @@ export async function launchBottle(world: World, manifest: object | string, secr
     ...secrets,
   };
   const loaded = typeof manifest === 'string' ? await loadManifest(manifest) : await validateManifest(manifest, '<test>', world.dir);
-  const plan = makePlan({ manifest: loaded, agentName: 'demo', copyCwd: false, userCwd: world.dir }, { env, backend: 'docker' });
+  // Claude Code's definition, as `bottle run` resolves the default "cli".
+  const plan = makePlan({ manifest: loaded, agentName: 'demo', copyCwd: false, userCwd: world.dir }, { env, backend: 'docker', agent: { definition: claude, packageName: '@bot-bottle/agent-claude' } });
   if (plan.launchProblems.length) throw new Error(`launch problems: ${plan.launchProblems.join('; ')}`);
   plan.labels[TEST_LABEL_KEY] = '1';
   plan.labels[RUN_LABEL_KEY] = RUN_ID;

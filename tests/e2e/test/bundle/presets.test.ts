@@ -6,6 +6,7 @@
  * Then setup commands through runSession: in order, as the agent user in the workspace, through
  * the gateway; a failing one stops the launch with its output and leaves nothing behind.
  */
+import claude from '@bot-bottle/agent-claude';
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -89,6 +90,7 @@ async function session(world: World, setup: string[], argv: string[]) {
     plan,
     backend: new DockerBackend(env),
     steps: [{ definition: caProvisioner, options: {}, packageName: '@bot-bottle/provisioner-ca' }],
+    agent: claude,
     argv,
     tty: false,
     keep: false,

@@ -4,6 +4,7 @@
  * `bottle exec`, attached to this process's stdio, and exits with the command's exit code. It
  * reports progress over IPC when it has a channel (not under a terminal), and nothing on stdout.
  */
+import { testAgentDouble } from '../agent.js';
 import { readFile } from 'node:fs/promises';
 import type { Backend, LaunchedBottle } from '../../backend.js';
 import { isBottleError } from '../../errors.js';
@@ -54,6 +55,8 @@ async function main(): Promise<number> {
     plan,
     backend: reporting,
     steps: [readyStep],
+    // The checks always give the command; the agent definition is a double that is never started.
+    agent: testAgentDouble(),
     argv: job.argv,
     tty: job.tty,
     keep: job.keep,
