@@ -187,7 +187,7 @@ test('init: writes a starter that validates, refuses to overwrite without --forc
   assert.is(await readFile(file, 'utf8'), '{"mine": true}');
   r = await run(['init', '--force', '--json'], { cwd: dir });
   assert.is(r.exitCode, 0);
-  assert.equal(JSON.parse(r.stdout), { path: file });
+  assert.equal(JSON.parse(r.stdout), { path: file, agent: 'claude' });
   assert.equal(JSON.parse(await readFile(file, 'utf8')), { $schema: schemaFileUrl(CLI_ROOT), ...STARTER_MANIFEST });
 });
 

@@ -85,7 +85,7 @@ export async function startWorld(): Promise<World> {
   const srv = path.join(dir, 'srv');
   execFileSync('mkdir', ['-p', srv, stateHome]);
   makePki(srv, name);
-  await copyFile(path.join(FIXTURES, 'upstream.cjs'), path.join(srv, 'upstream.cjs'));
+  for (const f of ['upstream.cjs', 'agent-apis.cjs']) await copyFile(path.join(FIXTURES, f), path.join(srv, f));
   // The container runs as node: it reads its key through the mount.
   await chmod(path.join(srv, 'server.key'), 0o644);
   await dockerOk(['network', 'create', '--internal', ...labels, network], 'creating the test network');

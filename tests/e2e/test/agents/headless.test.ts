@@ -1,0 +1,90 @@
+/**
+ * Each shipped agent's real CLI, installed from npm into its agent image, runs headless in a real
+ * bottle through `bottle run demo --print ...`, against a stand-in of its model API (the test
+ * upstream, in a container on the test's own network, reached through a `to:` route; see
+ * fixtures/agent-apis.cjs). The route's credential is injected by the gateway: the stand-in sees the
+ * real key, the bottle only a placeholder. The manifest's prompt and the supervise MCP server's
+ * tools reach the model's request (the agent read its instructions and registered the server).
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { SECRET_PLACEHOLDER, type AgentDefinition } from '@bot-bottle/core';
+import claude from '@bot-bottle/agent-claude';
+import codex from '@bot-bottle/agent-codex';
+import gemini from '@bot-bottle/agent-gemini';
+import { startWorld, type UpstreamRecord, type World } from '../bundle/helpers.js';
+
+const CLI = path.resolve(import.meta.dirname, '../../../../apps/cli/bin/run.js');
+const REPLY = 'Hello from the test upstream';
+const PROMPT = `You are bottled agent ${randomBytes(4).toString('hex')}.`;
+
+interface Case {
+  agent: AgentDefinition;
+  /** The request that is the model call (the stand-in's log). */
+  isModelCall: (q: UpstreamRecord) => boolean;
+}
+
+const CASES: Case[] = [
+  { agent: claude, isModelCall: (q) => q.method === 'POST' && q.url.startsWith('/v1/messages') },
+  { agent: codex, isModelCall: (q) => q.method === 'POST' && q.url === '/v1/responses' },
+  { agent: gemini, isModelCall: (q) => q.method === 'POST' && /:streamGenerateContent/.test(q.url) },
+];
+
+const ctx: { world?: World } = {};
+const test = suite('every shipped agent, headless in a real bottle, against a stand-in of its API');
+
+test.before(async () => {
+  ctx.world = await startWorld();
+});
+test.after(async () => {
+  await ctx.world?.cleanup();
+});
+
+function bottleRun(world: World, dir: string, args: string[], env: Record<string, string>) {
+  return promisify(execFile)(process.execPath, [CLI, 'run', 'demo', '--manifest', path.join(dir, 'bottle.json'), ...args], {
+    cwd: dir,
+    env: { ...process.env, XDG_STATE_HOME: world.stateHome, BOT_BOTTLE_BUNDLE_NETWORK: world.network, BOT_BOTTLE_UPSTREAM_CA_CERTS: world.upstream.caFile, ...env },
+    timeout: 600_000,
+    maxBuffer: 16 * 2 ** 20,
+  }).catch((e: { stdout?: string; stderr?: string; code?: number }) => {
+    throw new Error(`bottle run ${args.join(' ')} failed (exit ${e.code}):\n${e.stdout}\n${e.stderr}`);
+  });
+}
+
+for (const { agent, isModelCall } of CASES) {
+  test(`${agent.name}: its real CLI prints the stand-in's reply; the key is injected, the prompt and the supervise tools reach the model`, async () => {
+    const world = ctx.world!;
+    const key = `bbcanary-${agent.name}-${randomBytes(12).toString('hex')}`;
+    const dir = path.join(world.dir, agent.name);
+    await promisify(execFile)('mkdir', ['-p', dir]);
+    const routes = agent.credentials.map((c) => ({ host: c.host, auth: { header: c.header, env: c.env, ...(c.format ? { format: c.format } : {}) }, to: world.upstream.url }));
+    await writeFile(path.join(dir, 'bottle.json'), JSON.stringify({ bottles: { dev: { egress: { routes }, supervise: true } }, agents: { demo: { bottle: 'dev', cli: agent.name, prompt: PROMPT } } }));
+    const env = Object.fromEntries(agent.credentials.map((c) => [c.env, key]));
+    const before = (await world.upstream.requests()).length;
+
+    const r = await bottleRun(world, dir, ['--print', 'say hi'], env);
+    assert.match(r.stdout, REPLY, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+
+    const requests = (await world.upstream.requests()).slice(before);
+    const calls = requests.filter(isModelCall);
+    assert.ok(calls.length >= 1, `no model call; the stand-in saw: ${requests.map((q) => `${q.method} ${q.url}`).join(', ')}`);
+    const cred = agent.credentials[0]!;
+    const expected = cred.format ? cred.format.replace('{value}', key) : key;
+    for (const q of calls) assert.is(q.headers[cred.header.toLowerCase()], expected, `the gateway injected the key into ${q.method} ${q.url}`);
+    assert.not.ok(JSON.stringify(requests).includes(SECRET_PLACEHOLDER), 'no request carried the placeholder');
+    const bodies = calls.map((q) => q.body).join('\n');
+    assert.ok(bodies.includes(PROMPT), 'the manifest prompt reached the model (the agent read its instructions file)');
+    assert.ok(bodies.includes('request_egress'), 'the supervise MCP server\'s tools were offered to the model (its registration reached the server)');
+
+    // The canary: nothing in the bottle holds the key; the agent's env has the placeholder.
+    const look = await bottleRun(world, dir, ['--', 'sh', '-c', `printenv ${cred.env}; grep -rlF -- "$0" /home /etc /tmp 2>/dev/null; env | grep -cF -- "$0"; true`, key], env);
+    assert.equal(look.stdout.trim().split('\n'), [SECRET_PLACEHOLDER, '0'], `the key inside the bottle:\n${look.stdout}`);
+  });
+}
+
+test.run();
