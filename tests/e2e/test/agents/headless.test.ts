@@ -1,5 +1,5 @@
 /**
- * Each shipped agent's real CLI, installed from npm into its agent image, runs headless in a real
+ * Each shipped agent's real CLI (and the example agent plugin's agent), installed from npm into its agent image, runs headless in a real
  * bottle through `bottle run demo --print ...`, against a stand-in of its model API (the test
  * upstream, in a container on the test's own network, reached through a `to:` route; see
  * fixtures/agent-apis.cjs). The route's credential is injected by the gateway: the stand-in sees the
@@ -15,6 +15,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SECRET_PLACEHOLDER, type AgentDefinition } from '@bot-bottle/core';
 import claude from '@bot-bottle/agent-claude';
+import hello from '@bot-bottle/agent-example';
 import codex from '@bot-bottle/agent-codex';
 import gemini from '@bot-bottle/agent-gemini';
 import { startWorld, type UpstreamRecord, type World } from '../bundle/helpers.js';
@@ -25,6 +26,8 @@ const PROMPT = `You are bottled agent ${randomBytes(4).toString('hex')}.`;
 
 interface Case {
   agent: AgentDefinition;
+  /** An outside plugin, linked with `bottle plugins link` before the run (the CLI does not ship it). */
+  plugin?: string;
   /** The request that is the model call (the stand-in's log). */
   isModelCall: (q: UpstreamRecord) => boolean;
 }
@@ -33,6 +36,8 @@ const CASES: Case[] = [
   { agent: claude, isModelCall: (q) => q.method === 'POST' && q.url.startsWith('/v1/messages') },
   { agent: codex, isModelCall: (q) => q.method === 'POST' && q.url === '/v1/responses' },
   { agent: gemini, isModelCall: (q) => q.method === 'POST' && /:streamGenerateContent/.test(q.url) },
+  // The example agent plugin: a third-party agent shipped as a folder, installed and run the same way.
+  { agent: hello, plugin: path.resolve(import.meta.dirname, '../../../../examples/agent-example'), isModelCall: (q) => q.method === 'POST' && q.url.startsWith('/v1/messages') },
 ];
 
 const ctx: { world?: World } = {};
@@ -56,7 +61,7 @@ function bottleRun(world: World, dir: string, args: string[], env: Record<string
   });
 }
 
-for (const { agent, isModelCall } of CASES) {
+for (const { agent, plugin, isModelCall } of CASES) {
   test(`${agent.name}: its real CLI prints the stand-in's reply; the key is injected, the prompt and the supervise tools reach the model`, async () => {
     const world = ctx.world!;
     const key = `bbcanary-${agent.name}-${randomBytes(12).toString('hex')}`;
@@ -64,7 +69,12 @@ for (const { agent, isModelCall } of CASES) {
     await promisify(execFile)('mkdir', ['-p', dir]);
     const routes = agent.credentials.map((c) => ({ host: c.host, auth: { header: c.header, env: c.env, ...(c.format ? { format: c.format } : {}) }, to: world.upstream.url }));
     await writeFile(path.join(dir, 'bottle.json'), JSON.stringify({ bottles: { dev: { egress: { routes }, supervise: true } }, agents: { demo: { bottle: 'dev', cli: agent.name, prompt: PROMPT } } }));
-    const env = Object.fromEntries(agent.credentials.map((c) => [c.env, key]));
+    const env: Record<string, string> = Object.fromEntries(agent.credentials.map((c) => [c.env, key]));
+    if (plugin) {
+      // Its own plugin data dir: the user's installed plugins are never touched.
+      env.XDG_DATA_HOME = path.join(dir, 'data');
+      await promisify(execFile)(process.execPath, [CLI, 'plugins', 'link', plugin, '--no-install'], { env: { ...process.env, ...env } });
+    }
     const before = (await world.upstream.requests()).length;
 
     const r = await bottleRun(world, dir, ['--print', 'say hi'], env);
