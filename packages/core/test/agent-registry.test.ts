@@ -1,7 +1,7 @@
 /** Agents from plugins' hooks: broken plugins, invalid definitions, duplicates, and an unknown name. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { agentDefinition, buildAgentRegistry, isBottleError } from '../src/index.js';
+import { agentDefinition, buildAgentRegistry, isBottleError, type BottleError } from '../src/index.js';
 import { testAgentDouble } from '../src/testing/index.js';
 
 const test = suite('agent registry');
@@ -12,7 +12,7 @@ function thrown(f: () => unknown) {
     f();
   } catch (e) {
     assert.ok(isBottleError(e));
-    return e as Error & { code: string; suggestions: string[]; exit: number };
+    return e as BottleError;
   }
   throw new Error('did not throw');
 }
