@@ -9,7 +9,7 @@ import { copyFile, mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { BottleError, CONTROL_DIR_NAME, EXIT_USAGE, bottleErrorFrom, isServiceError, type BottlePlan, type LimitsPlan } from '@bot-bottle/core';
+import { BUNDLE_WORK_REPO, BottleError, CONTROL_DIR_NAME, EXIT_USAGE, bottleErrorFrom, isServiceError, type BottlePlan, type LimitsPlan } from '@bot-bottle/core';
 import { SOCKET_DIR } from './names.js';
 
 /** Where the bundle sees the host's egress dir (the CA) — a read-only mount. */
@@ -104,6 +104,8 @@ export async function prepareBundleFiles(plan: BottlePlan, env: NodeJS.ProcessEn
     { host: logDir, guest: BUNDLE_LOG_DIR, readOnly: false },
     { host: controlDir, guest: BUNDLE_CONTROL_DIR, readOnly: false },
   ];
+  // The host repo's exchange copy (--copy-cwd in a git repo): read-write, for git-gate alone.
+  if (plan.workBack) mounts.push({ host: plan.workBack.exchange, guest: BUNDLE_WORK_REPO, readOnly: false });
   const upstreams = plan.gitGate.upstreams.map((u, i) => {
     const key = u.identityFile ? `${BUNDLE_GIT_DIR}/keys/${i}` : null;
     const kh = u.knownHosts ? `${BUNDLE_GIT_DIR}/known_hosts/${i}` : null;

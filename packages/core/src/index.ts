@@ -22,3 +22,4 @@ export * from './presets.js';
 export * from './agent/definition.js';
 export * from './agent/registry.js';
 export * from './agent/configure.js';
+export * from './work-back.js';

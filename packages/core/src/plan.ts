@@ -25,6 +25,7 @@ import type { AgentEndpoints } from './backend.js';
 import { DEFAULT_AGENT_CLI, describeInstall, type AgentDefinition, type AgentInstall } from './agent/definition.js';
 import { hostResources, resolveLimits, type HostResources, type LimitsPlan } from './limits.js';
 import { AUDIT_LOG_NAME, BUNDLE_SERVICES } from './services.js';
+import { BUNDLE_WORK_REPO, DEFAULT_MAX_BRANCHES, DEFAULT_MAX_PUSH_MIB, WORK_REPO_NAME, workRecordDir, type WorkBackPlan } from './work-back.js';
 
 /** What the user asked for: which agent, from which manifest, and whether to bring the cwd along. */
 export interface BottleSpec {
@@ -72,6 +73,12 @@ export interface GitGateUpstream {
   protect: string[];
   /** Namespaces the bottle may push beyond refs/heads/ and refs/tags/ (the entry's `refs`). */
   refs: string[];
+  /** When given, the only refs the bottle may push (full-ref patterns): the host repo's branch per bottle. */
+  only?: string[];
+  /** The largest pack one push may send (git's receive.maxInputSize). */
+  maxPushBytes?: number;
+  /** The most refs one push may update. */
+  maxRefsPerPush?: number;
 }
 
 export interface GitGatePlan {
@@ -159,6 +166,8 @@ export interface BottlePlan {
   backend: { name: string; source: string };
   /** The image the bottle runs (bot-bottle's agent layer on top of it), and where it comes from: the bottle's "image", or the default. */
   image: ImagePlan;
+  /** --copy-cwd in a git repo: the host repo served as the bottle's origin, its work coming back as bottle/<slug>/* branches. */
+  workBack: WorkBackPlan | null;
   backendPlan?: Record<string, unknown>;
 }
 
@@ -300,6 +309,26 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
     launchProblems.push(`${formatPath(['bottles', agent.bottle, 'egress', 'routes', i, 'auth', 'env'])}: the value of ${name} ${why}; set it to the credential itself, on one line`);
   }
 
+  const copyCwd = spec.copyCwd || (agent.copyCwd !== undefined && agent.copyCwd !== false);
+  const copyOptions = typeof agent.copyCwd === 'object' ? agent.copyCwd : {};
+  const isRepo = copyCwd && (statSync(path.join(spec.userCwd, '.git'), { throwIfNoEntry: false })?.isDirectory() ?? false);
+  const workBack: WorkBackPlan | null = isRepo
+    ? {
+        hostRepo: spec.userCwd,
+        exchange: path.join(stateDir, 'work.git'),
+        namespace: `bottle/${slug}`,
+        maxPushBytes: (copyOptions.maxPushMiB ?? DEFAULT_MAX_PUSH_MIB) * 2 ** 20,
+        maxBranches: copyOptions.maxBranches ?? DEFAULT_MAX_BRANCHES,
+        recordFile: path.join(workRecordDir(env, home), `${slug}.json`),
+      }
+    : null;
+  if (workBack && (bottle.git ?? []).some((g) => g.Name === WORK_REPO_NAME)) {
+    throw new BottleError('MANIFEST_INVALID', `bottle "${agent.bottle}" declares a git entry named "${WORK_REPO_NAME}", the name --copy-cwd gives the host repo`, {
+      suggestions: [`Rename that git entry (its "Name"), or run without --copy-cwd.`],
+      exit: EXIT_USAGE,
+    });
+  }
+
   const presets: PresetUse[] = (bottle.egress?.presets ?? []).map((p) => (typeof p === 'string' ? { name: p } : { name: p.name, ...(p.to ? { to: p.to } : {}) }));
   const createdAt = (options.now ?? new Date()).toISOString();
   const backend = options.backend
@@ -314,7 +343,7 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
     bottleName: agent.bottle,
     manifestPath: source,
     agent: agentPlan,
-    copyCwd: spec.copyCwd,
+    copyCwd,
     userCwd: spec.userCwd,
     stateDir,
     stageDir,
@@ -344,15 +373,21 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
       port: BUNDLE_SERVICES.egress.port,
     },
     gitGate: {
-      upstreams: (bottle.git ?? []).map((g) => ({
-        name: g.Name,
-        upstream: g.Upstream,
-        identityFile: g.IdentityFile ? resolveManifestPath(g.IdentityFile, baseDir, home) : null,
-        knownHosts: g.KnownHosts ? resolveManifestPath(g.KnownHosts, baseDir, home) : null,
-        push: g.push ?? true,
-        protect: g.protect ?? [],
-        refs: g.refs ?? [],
-      })),
+      upstreams: [
+        ...(bottle.git ?? []).map((g) => ({
+          name: g.Name,
+          upstream: g.Upstream,
+          identityFile: g.IdentityFile ? resolveManifestPath(g.IdentityFile, baseDir, home) : null,
+          knownHosts: g.KnownHosts ? resolveManifestPath(g.KnownHosts, baseDir, home) : null,
+          push: g.push ?? true,
+          protect: g.protect ?? [],
+          refs: g.refs ?? [],
+        })),
+        // The host repo's exchange copy, as the bundle mounts it: pushes only under bottle/<slug>/.
+        ...(workBack
+          ? [{ name: WORK_REPO_NAME, upstream: `file://${BUNDLE_WORK_REPO}`, identityFile: null, knownHosts: null, push: true, protect: [], refs: [], only: [`refs/heads/${workBack.namespace}/*`], maxPushBytes: workBack.maxPushBytes, maxRefsPerPush: workBack.maxBranches }]
+          : []),
+      ],
       port: BUNDLE_SERVICES.git.port,
     },
     supervise: bottle.supervise
@@ -375,6 +410,7 @@ export function makePlan(spec: BottleSpec, options: PlanOptions & { existingDirs
     setup: [...(bottle.setup ?? []), ...(agent.setup ?? [])],
     backend,
     image: image.plan,
+    workBack,
   };
 }
 

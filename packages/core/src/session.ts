@@ -9,6 +9,7 @@ import { agentEnv, type BottlePlan } from './plan.js';
 import { runProvisioners, type ResolvedStep } from './runner.js';
 import { copyWorkspace } from './workspace.js';
 import { configureAgent } from './agent/configure.js';
+import { bringWorkBack, prepareWorkBack } from './work-back.js';
 import type { AgentDefinition } from './agent/definition.js';
 
 export interface SessionOptions {
@@ -73,8 +74,13 @@ export async function runSession(o: SessionOptions): Promise<number> {
       exit: EXIT_USAGE,
     });
   }
+  if (o.plan.workBack) {
+    o.progress('work', `${o.plan.workBack.hostRepo}: the bottle's origin; its work comes back as ${o.plan.workBack.namespace}/*`);
+    await prepareWorkBack(o.plan);
+  }
   const bottle = await o.backend.launch(o.plan, { progress: o.progress, signal: o.signal, keep: o.keep });
   let keepIt = o.keep;
+  let ready = false;
   try {
     if (o.plan.copyCwd) {
       o.progress('workspace', o.plan.userCwd);
@@ -111,12 +117,19 @@ export async function runSession(o: SessionOptions): Promise<number> {
     if (o.signal.aborted) throw new BottleError('INTERRUPTED', 'interrupted', { exit: EXIT_INTERRUPTED });
     await runSetup(o, bottle.target, { ...env, ...agent.env });
     o.onReady?.(bottle.slug);
+    ready = true;
     const argv = o.argv.length ? o.argv : agent.argv;
     return await bottle.attach(argv, { tty: o.tty, env: agent.env });
   } catch (e) {
     keepIt = false; // a launch that failed is never kept half-made
     throw e;
   } finally {
+    // The agent's branches come home before the bottle goes (a launch that never got ready has none).
+    if (!keepIt && ready && o.plan.workBack) {
+      const back = await bringWorkBack(o.plan, bottle.target);
+      for (const p of back.problems) o.warn(`work: ${p}`);
+      if (back.branches.length) o.progress('work', `${back.branches.length} branch(es) in ${o.plan.workBack.hostRepo}: ${back.branches.map((b) => `${o.plan.workBack!.namespace}/${b}`).join(', ')} (bottle diff ${bottle.slug})`);
+    }
     if (!keepIt) await bottle.destroy();
   }
 }

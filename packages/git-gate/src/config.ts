@@ -29,6 +29,12 @@ const UpstreamSchema = v.strictObject({
   protect: v.array(v.pipe(NonEmpty, v.check((s) => !/[\s\\?[\]^~:]/.test(s) && !s.includes('..'), 'a protect pattern is a branch name or a ref ("main", "release/*", "refs/tags/*"): no spaces, "..", "?", "[", "^", "~", ":" or "\\\\"'))),
   /** Namespaces pushed beyond refs/heads/ and refs/tags/ ("refs/notes/*"); never refs/replace/ or refs/namespaces/. Absent: none. */
   refs: v.optional(v.array(v.pipe(v.string(), v.check((s) => refsPatternProblem(s) === null, (issue) => refsPatternProblem(issue.input as string) ?? 'not a refs pattern'))), []),
+  /** When given, every pushed ref must match one of these full-ref patterns ("refs/heads/bottle/demo-ab12c/*"). */
+  only: v.optional(v.array(v.pipe(v.string(), v.regex(/^refs\/heads\/[A-Za-z0-9._/-]+\*?$/, 'an "only" pattern is a full branch ref, optionally ending in *')))),
+  /** git's receive.maxInputSize on the mirror: a bigger pack is refused. */
+  maxPushBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  /** The most refs one push may update. */
+  maxRefsPerPush: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
 });
 
 const ListenSchema = v.union([

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { loadExeca } from './exec.js';
 import { ServiceError } from '@bot-bottle/core/service';
 import type { GateEntry } from './config.js';
-import { shellQuote, upstreamGitEnv } from './ssh.js';
+import { localUpstreamConfig, localUpstreamEnv, shellQuote, upstreamGitEnv } from './ssh.js';
 
 /** What the push hook needs, written beside the mirrors (paths only, never key material). */
 export interface HookEntry {
@@ -20,6 +20,10 @@ export interface HookEntry {
   protect: string[];
   /** Namespaces pushed beyond refs/heads/ and refs/tags/ (the entry's opt-in). */
   refs: string[];
+  /** A global git config for a file:// upstream (its safe.directory), else absent. */
+  gitConfigGlobal?: string;
+  only?: string[];
+  maxRefsPerPush?: number;
   auditLog: string | null;
   upstreamTimeoutMs: number;
 }
@@ -28,6 +32,8 @@ export interface Mirror {
   entry: GateEntry;
   /** Absolute real path of the bare repository. */
   dir: string;
+  /** A global git config for a file:// upstream (its safe.directory). */
+  gitConfigGlobal?: string;
 }
 
 /** Env for git the gate runs on its own mirrors: no config from outside them. */
@@ -85,7 +91,13 @@ export async function prepareMirrors(dataDir: string, entries: readonly GateEntr
     ] as const) {
       await git(['config', key, value], dir);
     }
+    // A pack bigger than the entry allows is refused by receive-pack before it is stored.
+    if (entry.maxPushBytes) await git(['config', 'receive.maxInputSize', String(entry.maxPushBytes)], dir);
+    const localConfig = localUpstreamConfig(entry.upstream);
+    const gitConfigGlobal = localConfig === null ? undefined : path.join(entriesDir, `${entry.name}.gitconfig`);
+    if (gitConfigGlobal) writeFileSync(gitConfigGlobal, localConfig!, { mode: 0o600 });
     const hookEntry: HookEntry = {
+      ...(gitConfigGlobal ? { gitConfigGlobal } : {}),
       name: entry.name,
       upstream: entry.upstream,
       identityFile: entry.identityFile,
@@ -93,6 +105,8 @@ export async function prepareMirrors(dataDir: string, entries: readonly GateEntr
       push: entry.push,
       protect: entry.protect,
       refs: entry.refs,
+      ...(entry.only ? { only: entry.only } : {}),
+      ...(entry.maxRefsPerPush ? { maxRefsPerPush: entry.maxRefsPerPush } : {}),
       auditLog,
       upstreamTimeoutMs,
     };
@@ -101,7 +115,7 @@ export async function prepareMirrors(dataDir: string, entries: readonly GateEntr
     mkdirSync(path.join(dir, 'hooks'), { recursive: true });
     refuseSymlink(path.join(dir, 'hooks', 'pre-receive'), 'hook');
     writeFileSync(path.join(dir, 'hooks', 'pre-receive'), `#!/bin/sh\nexec ${shellQuote(process.execPath)} ${shellQuote(hook)} ${shellQuote(entryFile)}\n`, { mode: 0o755 });
-    mirrors.set(entry.name, { entry, dir });
+    mirrors.set(entry.name, { entry, dir, ...(gitConfigGlobal ? { gitConfigGlobal } : {}) });
   }
   return { reposDir, mirrors };
 }
@@ -135,7 +149,7 @@ export function explainUpstreamFailure(stderr: string, entry: Pick<GateEntry, 'u
 export async function refreshMirror(mirror: Mirror, timeoutMs: number): Promise<void> {
   const execa = await loadExeca();
   const { entry, dir } = mirror;
-  const env = upstreamGitEnv({ identityFile: entry.identityFile, knownHosts: entry.effectiveKnownHosts });
+  const env = { ...upstreamGitEnv({ identityFile: entry.identityFile, knownHosts: entry.effectiveKnownHosts }), ...localUpstreamEnv(mirror.gitConfigGlobal) };
   const run = (args: string[]) => execa('git', args, { cwd: dir, env, extendEnv: false, reject: false, timeout: timeoutMs, stdin: 'ignore' });
   const fetched = await run(['fetch', '--quiet', '--prune', '--no-tags', '--no-write-fetch-head', '--end-of-options', entry.upstream, '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*']);
   if (fetched.timedOut) throw new UpstreamError(`fetching from upstream ${entry.upstream} took longer than ${Math.round(timeoutMs / 1000)} s`);

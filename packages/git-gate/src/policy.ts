@@ -248,9 +248,24 @@ export function refNameRefusal(ref: string, problem: string): string {
  * Why this push is refused by the entry's own policy (before the upstream is asked), or null.
  * `refs` are the entry's opt-ins beyond refs/heads/ and refs/tags/.
  */
-export function pushPolicyProblem(name: string, push: boolean, protect: readonly string[], updates: readonly RefUpdate[], refs: readonly string[] = []): string | null {
+export function pushPolicyProblem(
+  name: string,
+  push: boolean,
+  protect: readonly string[],
+  updates: readonly RefUpdate[],
+  refs: readonly string[] = [],
+  limits: { only?: readonly string[]; maxRefsPerPush?: number } = {},
+): string | null {
   if (!push) return `git-gate: ${name} is read-only in this bottle (push: false); the push was refused`;
+  if (limits.maxRefsPerPush !== undefined && updates.length > limits.maxRefsPerPush) {
+    return `git-gate: this push updates ${updates.length} refs; ${name} takes at most ${limits.maxRefsPerPush} in one push in this bottle, and the whole push was refused. Push fewer branches at a time`;
+  }
   for (const u of updates) {
+    // An allowlist (the host repo's branch per bottle): every ref must be in it, exactly as spelt.
+    if (limits.only && !limits.only.some((p) => globRegex(p).test(u.ref))) {
+      const ns = limits.only.map((p) => p.replace(/^refs\/heads\//, '')).join(', ');
+      return `git-gate: ${u.ref} is refused: this bottle may push to ${name} only under ${ns} (its own branches in the host repo); the whole push was refused. Push there instead, e.g. git push origin HEAD:${limits.only[0]!.replace(/^refs\/heads\//, '').replace(/\*$/, 'work')}`;
+    }
     const what = updateKind(u) === 'delete' ? 'deleting' : updateKind(u) === 'create' ? 'creating' : 'pushing to';
     const bad = refNameProblem(u.ref);
     if (bad) return refNameRefusal(u.ref, bad);

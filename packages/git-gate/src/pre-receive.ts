@@ -14,7 +14,7 @@ import { writeAudit } from './audit.js';
 import type { HookEntry } from './mirror.js';
 import { parseHookInput } from './commands.js';
 import { lostRaces, pushPolicyProblem, updateKind } from './policy.js';
-import { upstreamGitEnv } from './ssh.js';
+import { localUpstreamEnv, upstreamGitEnv } from './ssh.js';
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -57,7 +57,10 @@ async function main(): Promise<number> {
   const audit = (decision: 'allow' | 'deny', reason: string | null) =>
     writeAudit(entry.auditLog, { service: 'receive-pack', repo: entry.name, refs: updates, decision, reason, upstream: entry.upstream, ...(client ? { client } : {}) });
 
-  const problem = inputProblem ?? pushPolicyProblem(entry.name, entry.push, entry.protect, updates, entry.refs ?? []);
+  const problem = inputProblem ?? pushPolicyProblem(entry.name, entry.push, entry.protect, updates, entry.refs ?? [], {
+    ...(entry.only ? { only: entry.only } : {}),
+    ...(entry.maxRefsPerPush ? { maxRefsPerPush: entry.maxRefsPerPush } : {}),
+  });
   if (problem) {
     say(problem);
     audit('deny', problem.replace(/^git-gate: /, ''));
@@ -66,7 +69,7 @@ async function main(): Promise<number> {
 
   // The quarantine variables stay for this git (it must see the new objects), but a file://
   // upstream's receive-pack must not inherit GIT_QUARANTINE_PATH, or it refuses to update refs.
-  const env = upstreamGitEnv({ identityFile: entry.identityFile, knownHosts: entry.knownHosts });
+  const env = { ...upstreamGitEnv({ identityFile: entry.identityFile, knownHosts: entry.knownHosts }), ...localUpstreamEnv(entry.gitConfigGlobal) };
   for (const k of ['GIT_DIR', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES']) {
     const v = process.env[k];
     if (v !== undefined) env[k] = v;

@@ -68,3 +68,19 @@ export function upstreamGitEnv(s: SshSettings, base: NodeJS.ProcessEnv = process
     GIT_CONFIG_GLOBAL: '/dev/null',
   };
 }
+
+/**
+ * For a file:// upstream (the host repo's exchange copy, which the host user made and the gate's
+ * user writes into): git's ownership check would refuse it, so that one path is a safe directory,
+ * in a global config of its own (git honours safe.directory only in system and global config).
+ */
+export function localUpstreamEnv(globalConfig: string | undefined): Record<string, string> {
+  return globalConfig ? { GIT_CONFIG_GLOBAL: globalConfig } : {};
+}
+
+/** The global config a file:// upstream's git commands get (see localUpstreamEnv), or null for another upstream. */
+export function localUpstreamConfig(upstream: string): string | null {
+  if (!upstream.startsWith('file://')) return null;
+  const dir = decodeURIComponent(upstream.slice('file://'.length));
+  return `[safe]\n\tdirectory = ${dir.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}\n`;
+}

@@ -89,6 +89,28 @@ async function installGateGitconfig(ctx: ProvisionContext): Promise<void> {
   await run(target, ['chown', `${plan.guest.user}:${plan.guest.user}`, guestGitconfig]);
 }
 
+/**
+ * --copy-cwd in a git repo: the workspace's origin becomes the host repo as git-gate serves it, and
+ * a plain `git push` (or `git push origin BRANCH`) lands in the bottle's own namespace,
+ * `bottle/<slug>/BRANCH`, the only place the gate takes pushes.
+ */
+async function pointOriginAtHostRepo(ctx: ProvisionContext): Promise<void> {
+  const { plan, target, endpoints } = ctx;
+  const w = plan.workBack;
+  if (!w || plan.host.copiedCwd === null) return;
+  const url = `git://${endpoints.gitGateHost}/${w.repo}.git`;
+  const ws = plan.guest.workspace;
+  const script = [
+    'set -e',
+    'git -C "$1" remote remove origin 2>/dev/null || true',
+    'git -C "$1" remote add origin "$2"',
+    'git -C "$1" config remote.origin.push "refs/heads/*:refs/heads/$3/*"',
+    'git -C "$1" config push.default upstream',
+  ].join('\n');
+  await run(target, ['sh', '-c', script, 'sh', ws, url, w.namespace], asAgent(plan));
+  ctx.log(`origin: the host repo through git-gate (${url}); pushes land in ${w.namespace}/*`);
+}
+
 async function applyGitUser(ctx: ProvisionContext): Promise<void> {
   const { plan, target } = ctx;
   const user = plan.gitUser;
@@ -105,6 +127,7 @@ export default defineProvisioner({
   description: "copies the cwd's .git, routes git upstreams through git-gate, sets the git user",
   async apply(ctx: ProvisionContext): Promise<void> {
     await copyCwdGit(ctx);
+    await pointOriginAtHostRepo(ctx);
     await installGateGitconfig(ctx);
     await applyGitUser(ctx);
   },

@@ -366,6 +366,24 @@ export const AgentEntries = {
   provisioners: v.optional(v.array(ProvisionerRefSchema)),
   /** Shell commands run as the agent user in the workspace, after the bottle's own, before the agent starts. */
   setup: v.optional(SetupSchema),
+  /**
+   * --copy-cwd by default for this agent; in a git repo the agent's work comes back as
+   * bottle/<slug>/* branches, with limits on what one push may bring.
+   */
+  copyCwd: v.optional(
+    v.union(
+      [
+        v.boolean(),
+        objectOnly(
+          v.strictObject({
+            maxPushMiB: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65536))),
+            maxBranches: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10000))),
+          }),
+        ),
+      ],
+      'copyCwd is true, false, or {"maxPushMiB": N, "maxBranches": N} (the most one push of the agent may bring back)',
+    ),
+  ),
 };
 const AgentSchema = objectOnly(v.strictObject(AgentEntries));
 

@@ -11,6 +11,7 @@
  */
 import type { AgentEndpoints } from '../backend.js';
 import type { BottlePlan } from '../plan.js';
+import { WORK_REPO_NAME } from '../work-back.js';
 
 /** An egress route as a provisioner sees it: where the bottle may go, not which credential it gets. */
 export interface RouteView {
@@ -78,6 +79,11 @@ export interface PlanView {
   readonly bottleName: string;
   /** The manifest's path, for messages that tell the user where to fix something. */
   readonly manifestPath: string;
+  /**
+   * --copy-cwd in a git repo: the host repo, served by git-gate as `<repo>.git`, is the workspace's
+   * origin; the bottle may push only under `refs/heads/<namespace>/`.
+   */
+  readonly workBack: { readonly repo: string; readonly namespace: string } | null;
   readonly guest: GuestView;
   /** The agent's provisioners in run order, and this provisioner's index in that list. */
   readonly provisioners: readonly string[];
@@ -150,7 +156,8 @@ export function planView(plan: BottlePlan, endpoints: AgentEndpoints, provisione
       ...(r.to === undefined ? {} : { to: r.to }),
       injectsCredential: r.auth !== undefined,
     })),
-    repos: plan.gitGate.upstreams.map((u) => ({ name: u.name, ...withoutPassword(u.upstream), push: u.push, protect: [...u.protect] })),
+    workBack: plan.workBack ? { repo: WORK_REPO_NAME, namespace: plan.workBack.namespace } : null,
+    repos: plan.gitGate.upstreams.filter((u) => !u.only).map((u) => ({ name: u.name, ...withoutPassword(u.upstream), push: u.push, protect: [...u.protect] })),
     gitUser: plan.gitUser ? { ...(plan.gitUser.name ? { name: plan.gitUser.name } : {}), ...(plan.gitUser.email ? { email: plan.gitUser.email } : {}) } : null,
     prompt: plan.prompt,
     skills: plan.skills.map((s) => ({ name: s.name, hostDir: s.hostDir, found: s.found, searched: [...s.searched] })),
