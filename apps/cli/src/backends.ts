@@ -16,6 +16,7 @@ import {
   backendDefinition,
   buildBackendRegistry,
   chooseBackend,
+  collectWork,
   stateHome,
   type Backend,
   type BackendDefinition,
@@ -90,6 +91,15 @@ export async function listAll(config: Config, warn: (message: string) => void, e
 export async function gcAll(config: Config, o: { dryRun: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<GcReport> {
   const report: GcReport = { removed: [], kept: [] };
   for (const b of await allBackends(config, env)) {
+    // An orphan's work (--copy-cwd in a git repo) is brought home before it is removed.
+    if (!o.dryRun) {
+      const orphans = await b.backend.list().then((l) => l.filter((x) => x.state === 'orphaned'), () => []);
+      for (const x of orphans) {
+        const back = await collectWork(x.slug, (argv) => b.backend.exec(x.slug, argv, { tty: false }), env);
+        for (const p of back.problems) report.kept.push(`${x.slug}: work: ${p}`);
+        if (back.record && back.branches.length) report.kept.push(`${x.slug}: ${back.branches.length} branch(es) kept in ${back.record.hostRepo} under ${back.record.namespace}/`);
+      }
+    }
     const r = await b.backend.gc({ dryRun: o.dryRun }).catch((e: unknown) => {
       if ((e as { code?: string }).code !== 'BACKEND_UNAVAILABLE') throw e;
       return { removed: [], kept: [] };

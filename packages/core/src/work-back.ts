@@ -19,7 +19,7 @@ import { chmod, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'no
 import path from 'node:path';
 import type { Target } from './backend.js';
 import { BottleError, EXIT_USAGE } from './errors.js';
-import { stateHome, type BottlePlan } from './plan.js';
+import { bottleStateDir, stateHome, type BottlePlan } from './plan.js';
 
 /** The exchange repo as the gate names it (`git://GATE/workspace.git`): the bottle's `origin`. */
 export const WORK_REPO_NAME = 'workspace';
@@ -193,4 +193,27 @@ export async function readWorkRecord(slug: string, env: NodeJS.ProcessEnv = proc
     });
   }
   return JSON.parse(text) as WorkRecord;
+}
+
+/**
+ * `bottle stop` (and `bottle gc` of an orphan whose container still runs): the bottle's branches
+ * pushed from inside through `exec`, then copied into the host repo, before the bottle is removed.
+ * `exec` runs a command in the bottle as the agent user and returns its exit code (its output
+ * goes to stderr). Never throws; what failed is returned.
+ */
+export async function collectWork(slug: string, exec: ((argv: readonly string[]) => Promise<number>) | null, env: NodeJS.ProcessEnv = process.env): Promise<{ branches: string[]; problems: string[]; record: WorkRecord | null }> {
+  const record = await readWorkRecord(slug, env).catch(() => null);
+  if (!record) return { branches: [], problems: [], record: null };
+  const problems: string[] = [];
+  if (exec) {
+    const push = `git -C /home/node/workspace -c core.hooksPath=/dev/null push --quiet --force --no-verify origin 'refs/heads/*:refs/heads/${record.namespace}/*' >&2`;
+    const code = await exec(['sh', '-c', push]).catch(() => -1);
+    if (code !== 0) problems.push(`pushing the bottle's branches to ${record.namespace}/* failed (exit ${code}); what it pushed before is kept`);
+  }
+  try {
+    return { branches: await fetchBottleBranches(record, path.join(bottleStateDir(slug, env), 'work.git')), problems, record };
+  } catch (e) {
+    problems.push((e as Error).message);
+    return { branches: [], problems, record };
+  }
 }
