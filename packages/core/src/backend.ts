@@ -105,4 +105,10 @@ export interface Backend {
   exec(slug: string, argv: readonly string[], options: { tty: boolean }): Promise<number>;
   stop(slug: string): Promise<void>;
   gc(options: { dryRun: boolean }): Promise<GcReport>;
+  /**
+   * A byte stream to `port` on the running bottle's loopback, carried over a channel the host opens
+   * (as exec's stdio is): the bottle gets no network interface and opens no connection out. Ends
+   * when either side closes. A backend without it cannot forward ports (`bottle port` says so).
+   */
+  connect?(slug: string, port: number): Promise<import('node:stream').Duplex>;
 }

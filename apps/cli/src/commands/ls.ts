@@ -2,6 +2,7 @@ import type { BottleStatus } from '@bot-bottle/core';
 import { BaseCommand } from '../base-command.js';
 import { listAll } from '../backends.js';
 import { age } from '../display/age.js';
+import { forwardedPorts } from '../port-forward.js';
 
 export default class Ls extends BaseCommand {
   static override summary = 'List bottles: what the engine runs, checked against the state dir.';
@@ -10,6 +11,10 @@ export default class Ls extends BaseCommand {
   async run(): Promise<BottleStatus[]> {
     await this.parse(Ls);
     const bottles = await listAll(this.config, (m) => this.note(`warning: ${m}`));
+    for (const b of bottles) {
+      const ports = await forwardedPorts(b.slug);
+      if (ports.length) b.detail = [b.detail, `ports ${ports.join(', ')}`].filter(Boolean).join('; ');
+    }
     if (bottles.length === 0) {
       this.note('no bottles');
       return bottles;

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BottleError, EXIT_INTERRUPTED, EXIT_USAGE, formatPath, makePlan, resolveSteps, runSession } from '@bot-bottle/core';
 import { agentFor, planAgent } from '../agents.js';
+import { forwardPorts, parsePortSpec, type Forwarding } from '../port-forward.js';
 import { BaseCommand } from '../base-command.js';
 import { backendFlag, chosenBackend } from '../backends.js';
 import { interruptSignal, progressPrinter } from '../progress.js';
@@ -40,6 +41,8 @@ export default class Run extends BaseCommand {
     if (command.length && flags.print !== undefined) throw new BottleError('USAGE', '--print and a command after -- cannot be used together', { suggestions: ['Give the prompt with --print, or the command after --, not both.'], exit: EXIT_USAGE });
     const steps = resolveSteps(plan.provisioners, await loadRegistry(this.config), formatPath(['agents', args.agent, 'provisioners']));
     const progress = progressPrinter(flags.quiet);
+    const ports = (agent?.ports ?? []).map(parsePortSpec);
+    const held: { forwarding: Promise<Forwarding | null> | null } = { forwarding: null };
     const interrupt = interruptSignal(() => process.stderr.write('bottle: interrupted; removing the bottle\n'));
     try {
       const code = await runSession({
@@ -56,11 +59,27 @@ export default class Run extends BaseCommand {
         // Provisioners' own progress notes: useful when one misbehaves, noise otherwise.
         log: flags.verbose ? (m) => process.stderr.write(`bottle: ${m}\n`) : undefined,
         signal: interrupt.signal,
-        onReady: (slug) => progress('ready', flags.keep ? `${slug} (kept: bottle exec ${slug}; bottle stop ${slug})` : slug),
+        onReady: (slug) => {
+          progress('ready', flags.keep ? `${slug} (kept: bottle exec ${slug}; bottle stop ${slug})` : slug);
+          // The agent's "ports", forwarded to host loopback for as long as this run lasts.
+          if (ports.length) {
+            held.forwarding = forwardPorts(chosen.backend, slug, ports, '127.0.0.1', (m) => process.stderr.write(`bottle: ${m}\n`)).then(
+              (f) => {
+                for (const l of f.listening) progress('port', `${l.address}:${l.hostPort} -> ${l.port}`);
+                return f;
+              },
+              (e: unknown) => {
+                process.stderr.write(`bottle: warning: ports not forwarded: ${(e as Error).message}\n`);
+                return null;
+              },
+            );
+          }
+        },
       });
       if (interrupt.signal.aborted) throw new BottleError('INTERRUPTED', 'interrupted; the bottle was removed', { exit: EXIT_INTERRUPTED });
       if (code !== 0) this.exit(code);
     } finally {
+      await (await held.forwarding)?.close();
       interrupt.dispose();
     }
   }

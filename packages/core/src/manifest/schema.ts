@@ -366,6 +366,15 @@ export const AgentEntries = {
   provisioners: v.optional(v.array(ProvisionerRefSchema)),
   /** Shell commands run as the agent user in the workspace, after the bottle's own, before the agent starts. */
   setup: v.optional(SetupSchema),
+  /** Ports of the bottle forwarded to host loopback on every `bottle run` (as `bottle port` does): 3000, or "3000:13000". */
+  ports: v.optional(
+    v.array(
+      v.union(
+        [v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535)), v.pipe(v.string(), v.regex(/^\d{1,5}(:\d{1,5})?$/))],
+        'a port is a number (3000) or "PORT:HOSTPORT" ("3000:13000")',
+      ),
+    ),
+  ),
   /**
    * --copy-cwd by default for this agent; in a git repo the agent's work comes back as
    * bottle/<slug>/* branches, with limits on what one push may bring.
