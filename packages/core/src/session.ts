@@ -32,6 +32,16 @@ export interface SessionOptions {
   hostEnv?: NodeJS.ProcessEnv;
   /** Called once the bottle is up and provisioned, before the command runs. */
   onReady?: (slug: string) => void;
+  /** Called with the command line and env the agent starts with (a kept bottle records them for `bottle attach`). */
+  onStart?: (slug: string, argv: readonly string[], env: Readonly<Record<string, string>>) => Promise<void> | void;
+}
+
+/** Where a kept bottle's agent writes its pid (as the agent user), so that `bottle attach` knows whether it still runs. */
+export const AGENT_PID_FILE = '/home/node/.bot-bottle-agent.pid';
+
+/** The agent's command wrapped so that its pid is written first (the agent itself is exec'd, same pid). */
+export function withPidFile(argv: readonly string[]): string[] {
+  return ['sh', '-c', `echo $$ > ${AGENT_PID_FILE}; exec "$@"`, 'agent', ...argv];
 }
 
 /** How long one setup command may run (an `npm ci` of a large project is minutes, not hours). */
@@ -119,7 +129,8 @@ export async function runSession(o: SessionOptions): Promise<number> {
     o.onReady?.(bottle.slug);
     ready = true;
     const argv = o.argv.length ? o.argv : agent.argv;
-    return await bottle.attach(argv, { tty: o.tty, env: agent.env });
+    await o.onStart?.(bottle.slug, argv, agent.env);
+    return await bottle.attach(o.keep && !o.argv.length ? withPidFile(argv) : argv, { tty: o.tty, env: agent.env });
   } catch (e) {
     keepIt = false; // a launch that failed is never kept half-made
     throw e;

@@ -1,6 +1,9 @@
-import type { BottleStatus } from '@bot-bottle/core';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { AGENT_PID_FILE, bottleStateDir, type BottleStatus } from '@bot-bottle/core';
+import { AGENT_LAUNCH_FILE } from './attach.js';
 import { BaseCommand } from '../base-command.js';
-import { listAll } from '../backends.js';
+import { backendOf, listAll } from '../backends.js';
 import { age } from '../display/age.js';
 import { forwardedPorts } from '../port-forward.js';
 
@@ -12,6 +15,12 @@ export default class Ls extends BaseCommand {
     await this.parse(Ls);
     const bottles = await listAll(this.config, (m) => this.note(`warning: ${m}`));
     for (const b of bottles) {
+      // A kept bottle's agent: running, or exited (bottle attach starts it again).
+      if (b.state === 'running' && existsSync(path.join(bottleStateDir(b.slug), AGENT_LAUNCH_FILE))) {
+        const backend = await backendOf(this.config, b.slug).catch(() => null);
+        const code = await backend?.exec(b.slug, ['sh', '-c', `kill -0 "$(cat ${AGENT_PID_FILE} 2>/dev/null)" 2>/dev/null`], { tty: false }).catch(() => -1);
+        b.detail = [b.detail, code === 0 ? 'agent running' : 'agent exited (bottle attach)'].filter(Boolean).join('; ');
+      }
       const ports = await forwardedPorts(b.slug);
       if (ports.length) b.detail = [b.detail, `ports ${ports.join(', ')}`].filter(Boolean).join('; ');
     }

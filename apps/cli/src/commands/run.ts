@@ -1,5 +1,8 @@
 import { Args, Flags } from '@oclif/core';
-import { BottleError, EXIT_INTERRUPTED, EXIT_USAGE, formatPath, makePlan, resolveSteps, runSession } from '@bot-bottle/core';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { BottleError, EXIT_INTERRUPTED, EXIT_USAGE, bottleStateDir, formatPath, makePlan, resolveSteps, runSession } from '@bot-bottle/core';
+import { AGENT_LAUNCH_FILE } from './attach.js';
 import { agentFor, planAgent } from '../agents.js';
 import { forwardPorts, parsePortSpec, type Forwarding } from '../port-forward.js';
 import { BaseCommand } from '../base-command.js';
@@ -59,8 +62,10 @@ export default class Run extends BaseCommand {
         // Provisioners' own progress notes: useful when one misbehaves, noise otherwise.
         log: flags.verbose ? (m) => process.stderr.write(`bottle: ${m}\n`) : undefined,
         signal: interrupt.signal,
+        // A kept bottle's agent can be started again in it later (bottle attach).
+        onStart: flags.keep && !command.length ? (slug, agentArgv, env) => writeFile(path.join(bottleStateDir(slug), AGENT_LAUNCH_FILE), `${JSON.stringify({ argv: agentArgv, env })}\n`, { mode: 0o600 }) : undefined,
         onReady: (slug) => {
-          progress('ready', flags.keep ? `${slug} (kept: bottle exec ${slug}; bottle stop ${slug})` : slug);
+          progress('ready', flags.keep ? `${slug} (kept: bottle attach ${slug}; bottle exec ${slug}; bottle stop ${slug})` : slug);
           // The agent's "ports", forwarded to host loopback for as long as this run lasts.
           if (ports.length) {
             held.forwarding = forwardPorts(chosen.backend, slug, ports, '127.0.0.1', (m) => process.stderr.write(`bottle: ${m}\n`)).then(
