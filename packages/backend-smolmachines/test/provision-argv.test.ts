@@ -218,11 +218,15 @@ gitSuite('copy_cwd with a .git: mkdir -p the workspace, the tree in, chown -R no
   await writeFile(path.join(cwd, '.git', 'HEAD'), 'ref: refs/heads/main\n');
   const target = new SmolvmArgvTarget();
   await provisionForTest(git, { copyCwd: true, userCwd: cwd }, { world: w, target });
-  assert.equal(target.sent, [
+  assert.equal(target.sent.slice(0, 3), [
     [...EXEC, '--', 'mkdir', '-p', '/home/node/workspace'],
     tarInto('/home/node/workspace/.git'),
     [...EXEC, '--', 'chown', '-R', 'node:node', '/home/node/workspace/.git'],
   ]);
+  // Then, as node, the workspace's origin becomes the host repo through git-gate (docs/work.md).
+  assert.is(target.sent.length, 4);
+  assert.equal(target.sent[3]!.slice(0, EXEC.length), EXEC);
+  assert.ok(target.sent[3]!.includes('git://127.0.0.1:9418/workspace.git'));
 });
 
 gitSuite('copy_cwd false: no copy', async () => {

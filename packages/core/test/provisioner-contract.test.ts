@@ -60,7 +60,7 @@ test('the plan view: the launch a provisioner needs, without key paths, credenti
   for (const s of secrets.slice(0, 3)) assert.ok(whole.includes(s), `the plan holds ${s}`);
   const shown = JSON.stringify(view);
   for (const s of secrets) assert.not.ok(shown.includes(s), `the view must not hold ${s}`);
-  assert.equal(Object.keys(view).sort(), ['agentCli', 'agentName', 'bottleName', 'endpoints', 'gitUser', 'guest', 'host', 'manifestPath', 'position', 'prompt', 'provisioners', 'repos', 'routes', 'skills', 'slug', 'supervise']);
+  assert.equal(Object.keys(view).sort(), ['agentCli', 'agentName', 'bottleName', 'endpoints', 'gitUser', 'guest', 'host', 'manifestPath', 'position', 'prompt', 'provisioners', 'repos', 'routes', 'skills', 'slug', 'supervise', 'workBack']);
   assert.equal(view.routes, [
     { host: 'api.example.com', methods: ['GET'], injectsCredential: true },
     { host: 'registry.npmjs.org', injectsCredential: false },

@@ -217,3 +217,21 @@ Namespaces('refs patterns: one literal namespace under refs/, never heads, tags,
 Shadow.run();
 Names.run();
 Namespaces.run();
+
+const Only = suite('only: the host repo\'s branch per bottle');
+Only('every ref must be under the allowed namespace, exactly as spelt; another bottle\'s namespace, main and tags are refused', () => {
+  const only = { only: ['refs/heads/bottle/demo-ab12c/*'] };
+  assert.is(pushPolicyProblem('workspace', true, [], create('refs/heads/bottle/demo-ab12c/feat'), [], only), null);
+  assert.is(pushPolicyProblem('workspace', true, [], create('refs/heads/bottle/demo-ab12c/a/b'), [], only), null);
+  for (const ref of ['refs/heads/main', 'refs/tags/v1', 'refs/heads/bottle/demo-zzzzz/x', 'refs/heads/Bottle/demo-ab12c/x', 'refs/heads/bottle/demo-ab12c', 'refs/notes/commits']) {
+    assert.match(pushPolicyProblem('workspace', true, [], create(ref), [], only)!, `git-gate: ${ref} is refused: this bottle may push to workspace only under bottle/demo-ab12c/* (its own branches in the host repo)`, ref);
+  }
+  // One bad ref refuses the whole push.
+  assert.ok(pushPolicyProblem('workspace', true, [], [...create('refs/heads/bottle/demo-ab12c/ok'), ...create('refs/heads/main')], [], only));
+});
+Only('more refs in one push than maxRefsPerPush: refused whole', () => {
+  const many = Array.from({ length: 4 }, (_, i) => create(`refs/heads/bottle/s-abcde/b${i}`)[0]!);
+  assert.match(pushPolicyProblem('workspace', true, [], many, [], { only: ['refs/heads/bottle/s-abcde/*'], maxRefsPerPush: 3 })!, 'this push updates 4 refs; workspace takes at most 3 in one push');
+  assert.is(pushPolicyProblem('workspace', true, [], many.slice(0, 3), [], { only: ['refs/heads/bottle/s-abcde/*'], maxRefsPerPush: 3 }), null);
+});
+Only.run();

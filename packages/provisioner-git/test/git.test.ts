@@ -31,8 +31,18 @@ test('copies the cwd .git when copy_cwd and .git is present', async () => {
     { kind: 'copyIn', hostPath: `${cwd}/.git`, guestPath: '/home/node/workspace/.git', isDirectory: true },
     // The workspace's history belongs to the agent (node); root does the chown.
     { kind: 'exec', argv: ['chown', '-R', 'node:node', '/home/node/workspace/.git'], options: {} },
+    // Its origin: the host repo through git-gate; pushes mapped into the bottle's own namespace.
+    { kind: 'exec', argv: ['sh', '-c', ORIGIN_SCRIPT, 'sh', '/home/node/workspace', 'git://127.0.0.1:9418/workspace.git', `bottle/${ctx.plan.slug}`], options: { user: 'node', env: { HOME: '/home/node', USER: 'node' } } },
   ]);
 });
+
+const ORIGIN_SCRIPT = [
+  'set -e',
+  'git -C "$1" remote remove origin 2>/dev/null || true',
+  'git -C "$1" remote add origin "$2"',
+  'git -C "$1" config remote.origin.push "refs/heads/*:refs/heads/$3/*"',
+  'git -C "$1" config push.default upstream',
+].join('\n');
 
 test('a real repository is copied as one directory, not file by file', async () => {
   const w = await world();
@@ -165,6 +175,7 @@ test('passes run in order: cwd .git, gate gitconfig, then git_user (which edits 
       'mkdir -p /home/node/workspace',
       'copyIn /home/node/workspace/.git',
       'chown -R node:node /home/node/workspace/.git',
+      `sh -c ${ORIGIN_SCRIPT} sh /home/node/workspace git://127.0.0.1:9418/workspace.git bottle/${plan.slug}`,
       'copyIn /home/node/.gitconfig',
       'chown node:node /home/node/.gitconfig',
       'git config --global user.name Bot',
