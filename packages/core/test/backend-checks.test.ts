@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BottleError, EXIT_INTERRUPTED, isBottleError } from '../src/index.js';
-import { backendChecks, cleanupTempDirs, planFor, tempDir, world, type BackendUnderTest } from '../src/testing/index.js';
+import { backendChecks, cleanupTempDirs, testAgentDouble, planFor, tempDir, world, type BackendUnderTest } from '../src/testing/index.js';
 import { startChild, type ChildEvent, type Job } from '../src/testing/backend-checks/jobs.js';
 import { loadUnderTest } from '../src/testing/backend-checks/under-test.js';
 import { commitOnUpstream, startGitUpstream, startHttpUpstream } from '../src/testing/backend-checks/upstreams.js';
@@ -32,7 +32,7 @@ test('registers every check, with unique names, and its clean-up; nothing starts
   const names: string[] = [];
   const afters: unknown[] = [];
   const fake = Object.assign((name: string) => void names.push(name), { before: () => assert.unreachable('no before hook: uvu reports a failing one as a pass'), after: (fn: unknown) => void afters.push(fn) });
-  const checks = backendChecks(under, { provisioners: BUILT_INS });
+  const checks = backendChecks(under, { provisioners: BUILT_INS, agent: testAgentDouble() });
   checks.register(fake);
   assert.equal(names, checks.checks.map((c) => c.name));
   assert.is(new Set(names).size, names.length);
@@ -45,7 +45,7 @@ test('registers every check, with unique names, and its clean-up; nothing starts
 });
 
 test('a check fails readably: built-ins missing; a BottleError from the backend becomes a plain Error with its code, details and fix', async () => {
-  const missing = backendChecks(hostStandIn, { provisioners: BUILT_INS.slice(0, 2) });
+  const missing = backendChecks(hostStandIn, { provisioners: BUILT_INS.slice(0, 2), agent: testAgentDouble() });
   const err = await missing.checks[0]!.run().then(() => null, (e: Error) => e);
   assert.match(err?.message ?? '', 'missing: prompt, skills, supervise');
   const runDirs: string[] = [];
@@ -59,7 +59,7 @@ test('a check fails readably: built-ins missing; a BottleError from the backend 
       },
       teardown: async () => void teardowns++,
     },
-    { provisioners: BUILT_INS },
+    { provisioners: BUILT_INS, agent: testAgentDouble() },
   );
   for (const check of broken.checks.slice(0, 2)) {
     const e = await check.run().then(() => null, (x: unknown) => x);

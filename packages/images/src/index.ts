@@ -23,3 +23,4 @@ export {
 } from './user-image.js';
 export { buildInputsHash, ignored, parseDockerignore } from './build-context.js';
 export { collectClosure, hashClosure, layoutClosure, verifyLayout, writeLayout } from './bundle-closure.js';
+export { pruneImages, type PruneReport } from './prune.js';

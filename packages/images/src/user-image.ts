@@ -26,6 +26,8 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 /** Labels on layered images: which user image each was made from. */
 export const LABEL_LAYER_OF = 'bot-bottle.layer-of';
 export const LABEL_USER_IMAGE = 'bot-bottle.user-image';
+/** On a layered image: the agent image (its repository) whose layer it carries. */
+export const LABEL_LAYER_AGENT = 'bot-bottle.layer-agent';
 
 /** The image a bottle runs, and how its exec agent is started. */
 export interface BottleImage {
@@ -234,7 +236,7 @@ export async function ensureBottleImage(image: ImagePlan, settings: BottleImageS
     const bottlePath = [...user.inspected.path.split(':').filter((d) => d && d !== LAYER_BIN), LAYER_BIN].join(':');
     settings.progress?.(`adding the agent layer to ${user.ref}`);
     await build(tag, LAYER_DIR, { AGENT: standard.agent, USER_IMAGE: user.inspected.id, BOTTLE_PATH: bottlePath }, settings, 'layered', {
-      labels: { [LABEL_LAYER_OF]: user.inspected.id, [LABEL_USER_IMAGE]: user.ref },
+      labels: { [LABEL_LAYER_OF]: user.inspected.id, [LABEL_USER_IMAGE]: user.ref, [LABEL_LAYER_AGENT]: standard.agent.slice(0, standard.agent.lastIndexOf(':')) },
       explain: (output) => {
         const line = output.split('\n').find((l) => l.startsWith('bot-bottle layer: ') && !/renamed|stand-in|; agent /.test(l));
         return line ? unsupported(image, line.slice('bot-bottle layer: '.length)) : null;

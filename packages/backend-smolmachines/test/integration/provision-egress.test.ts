@@ -13,7 +13,8 @@ import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SECRET_PLACEHOLDER, parseAuditEntry, runProvisioners, type BottlePlan, type EgressAuditEntry, type LaunchedBottle } from '@bot-bottle/core';
+import claude from '@bot-bottle/agent-claude';
+import { SECRET_PLACEHOLDER, agentEnv, configureAgent, parseAuditEntry, runProvisioners, type BottlePlan, type EgressAuditEntry, type LaunchedBottle } from '@bot-bottle/core';
 import { docker, dockerOk } from '@bot-bottle/backend-kit';
 import ca from '@bot-bottle/provisioner-ca';
 import git from '@bot-bottle/provisioner-git';
@@ -141,10 +142,12 @@ test.before(async () => {
   ctx.plan = await planFor(t, manifest, { copyCwd: true, userCwd: repo });
   ctx.bottle = await t.backend.launch(ctx.plan, { progress: () => undefined });
   ctx.warnings = [];
-  await runProvisioners(
+  const outcome = await runProvisioners(
     [ca, git, prompt, skills, supervise].map((definition) => ({ definition, options: {}, packageName: `@bot-bottle/provisioner-${definition.name}` })),
     { plan: ctx.plan, target: ctx.bottle.target, endpoints: ctx.bottle.endpoints, hostEnv: t.env, warn: (_n, m) => ctx.warnings.push(m) },
   );
+  // As a session does next: Claude Code's definition registers the supervise server.
+  await configureAgent({ definition: claude, plan: ctx.plan, target: ctx.bottle.target, outcome, env: agentEnv(ctx.plan, ctx.bottle.endpoints), secrets: new Map(), signal: new AbortController().signal, log: () => undefined, warn: (m) => ctx.warnings.push(m) });
   await ctx.bottle.ready;
 });
 

@@ -67,8 +67,9 @@ test('a Debian image without Node: the node user, its workspace, the image\'s to
   assert.match(lines[4]!, /pytest \d/);
   assert.is(lines[5], 'no node', 'the user\'s image had no node; bot-bottle\'s is not on PATH');
   assert.match(lines[6]!, /\(Claude Code\)/);
-  const home = await inImage(img.ref, 'stat -c "%u:%g %n" /home/node /home/node/workspace /home/node/.claude; touch /home/node/workspace/x && echo writable');
-  assert.match(home.stdout, /1000:1000 \/home\/node\n1000:1000 \/home\/node\/workspace\n1000:1000 \/home\/node\/.claude\nwritable/);
+  // The agent's own dirs (~/.claude) are made by the agent at launch, as its user: the layer makes none.
+  const home = await inImage(img.ref, 'stat -c "%u:%g %n" /home/node /home/node/workspace; touch /home/node/workspace/x && echo writable');
+  assert.match(home.stdout, /1000:1000 \/home\/node\n1000:1000 \/home\/node\/workspace\nwritable/);
 });
 
 test('the trust store is empty and Debian\'s update-ca-certificates adds exactly the one CA', async () => {

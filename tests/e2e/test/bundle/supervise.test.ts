@@ -13,7 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { build } from 'esbuild';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runProvisioners } from '@bot-bottle/core';
+import claude from '@bot-bottle/agent-claude';
+import { agentEnv, configureAgent, runProvisioners } from '@bot-bottle/core';
 import superviseProvisioner from '@bot-bottle/provisioner-supervise';
 import { RUN_ID, docker, dockerOk, inBottle, launchBottle, startWorld, testImages, uniq, type TestBottle, type World } from './helpers.js';
 
@@ -145,9 +146,11 @@ test.after(async () => {
   await ctx.world?.cleanup();
 });
 
-test('claude mcp list in the bottle shows supervise connected (registered by the real provisioner; loopback bypasses the proxy)', async () => {
+test('claude mcp list in the bottle shows supervise connected (registered by the real provisioner and the Claude Code definition; loopback bypasses the proxy)', async () => {
   const a = ctx.a!;
-  await runProvisioners([{ definition: superviseProvisioner, options: {}, packageName: '@bot-bottle/provisioner-supervise' }], { plan: a.plan, target: a.bottle.target, endpoints: a.bottle.endpoints, hostEnv: process.env });
+  const outcome = await runProvisioners([{ definition: superviseProvisioner, options: {}, packageName: '@bot-bottle/provisioner-supervise' }], { plan: a.plan, target: a.bottle.target, endpoints: a.bottle.endpoints, hostEnv: process.env });
+  // Claude Code's definition registers it (`claude mcp add`), as a session does after the provisioners.
+  await configureAgent({ definition: claude, plan: a.plan, target: a.bottle.target, outcome, env: agentEnv(a.plan, a.bottle.endpoints), secrets: new Map(), signal: new AbortController().signal, log: () => undefined, warn: () => undefined });
   const r = await inBottle(a, 'cd /home/node && claude mcp list 2>&1', 120_000);
   assert.match(r.stdout, /supervise: http:\/\/127\.0\.0\.1:9100\/mcp \(HTTP\) - [✓✔] Connected/, r.stdout);
   // Control: with the empty NO_PROXY bottles used to have, Claude Code sends it to the gateway, which refuses.

@@ -4,6 +4,8 @@
  * the manifest's order. The checks here read their results from the bottle's own state, not from
  * the calls that made them. The egress, git and isolation checks use the same bottle.
  */
+import { configureAgent } from '../../agent/configure.js';
+import { agentEnv } from '../../plan.js';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -76,13 +78,25 @@ async function launchProvisioned(w: World): Promise<Provisioned> {
   const order: string[] = [];
   const warnings: string[] = [];
   const copied = await copyWorkspace(plan, bottle.target);
-  await runProvisioners(steps, {
+  const outcome = await runProvisioners(steps, {
     plan,
     target: bottle.target,
     endpoints: bottle.endpoints,
     hostEnv: w.env,
     onStep: (name) => order.push(name),
     warn: (name, m) => warnings.push(`${name}: ${m}`),
+  });
+  // As a session does next: the agent's definition turns the provisioners' results into its config.
+  await configureAgent({
+    definition: w.options.agent,
+    plan,
+    target: bottle.target,
+    outcome,
+    env: agentEnv(plan, bottle.endpoints),
+    secrets: new Map(),
+    signal: new AbortController().signal,
+    log: () => undefined,
+    warn: (m) => warnings.push(`agent: ${m}`),
   });
   await bottle.ready;
   return { plan, bottle, order, warnings, copied, prompt, gitUser };

@@ -4,6 +4,7 @@
  * the bottle, the audit log, and "what is left of a bottle" as `ls`, the state dir and the engine
  * tell it.
  */
+import type { AgentDefinition } from '../../agent/definition.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -29,6 +30,11 @@ export interface BackendChecksOptions {
    * ca, git, prompt, skills and supervise (packages/provisioner-*; core cannot depend on them).
    */
   provisioners: readonly ProvisionerDefinition<any>[];
+  /**
+   * The agent a launch configures after the provisioners (it registers their MCP servers, takes
+   * their instructions): Claude Code's definition (packages/agent-claude), whose CLI the checks run.
+   */
+  agent: AgentDefinition;
 }
 
 export interface World {
