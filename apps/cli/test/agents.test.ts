@@ -72,4 +72,14 @@ test('"permissionPrompts": true shows in the plan; a bad "cli" or "permissionPro
   assert.match(bad.stderr, /agents\.demo\.permissionPrompts: permissionPrompts is true/);
 });
 
+test('plan --copy-cwd in a git repo names the host repo as the workspace\'s origin and the bottle\'s namespace', async () => {
+  const dir = await tempDir();
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('git', ['init', '-q', dir]);
+  await writeFile(path.join(dir, 'bottle.json'), JSON.stringify({ bottles: { dev: {} }, agents: { demo: { bottle: 'dev' } } }));
+  const r = await bottle(['plan', 'demo', '--copy-cwd', '--seed', 'x'], { cwd: dir });
+  assert.is(r.exitCode, 0, r.stderr);
+  assert.match(r.stdout, /workspace {2}the host repo .* \(the workspace's origin; pushes only to bottle\/demo-[a-z0-9]{5}\/\*, brought home when the bottle ends\)/);
+});
+
 test.run();

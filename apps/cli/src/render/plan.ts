@@ -40,7 +40,10 @@ export function planLines(plan: BottlePlan, steps: readonly ResolvedStep[], regi
   for (const r of plan.egress.routes) out.push(`  ${routeSummary(r)}`);
   out.push('git upstreams:');
   if (plan.gitGate.upstreams.length === 0) out.push('  none');
-  for (const u of plan.gitGate.upstreams) out.push(`  ${u.name}  ${u.upstream}${u.identityFile ? `  key ${u.identityFile}` : ''}${u.push ? '' : '  (fetch only)'}`);
+  for (const u of plan.gitGate.upstreams) {
+    if (u.only && plan.workBack) out.push(`  ${u.name}  the host repo ${plan.workBack.hostRepo} (the workspace's origin; pushes only to ${plan.workBack.namespace}/*, brought home when the bottle ends)`);
+    else out.push(`  ${u.name}  ${u.upstream}${u.identityFile ? `  key ${u.identityFile}` : ''}${u.push ? '' : '  (fetch only)'}`);
+  }
   if (plan.skills.length) {
     out.push('skills:');
     for (const s of plan.skills) out.push(`  ${s.name}  ${s.found ? s.hostDir : `NOT FOUND (looked in ${s.searched.join(', ')})`}`);
