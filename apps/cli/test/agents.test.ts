@@ -14,10 +14,12 @@ test('bottle agents: the shipped agents, their pinned installs and API hosts; --
   assert.is(r.exitCode, 0, r.stderr);
   const { agents } = JSON.parse(r.stdout) as { agents: { name: string; installs: string; package: string; credentials: { host: string; header: string; env: string }[] }[] };
   const byName = new Map(agents.map((a) => [a.name, a]));
-  for (const name of ['claude', 'codex', 'gemini']) assert.ok(byName.has(name), `${name} in ${[...byName.keys()].join(', ')}`);
+  for (const name of ['claude', 'codex', 'gemini', 'opencode']) assert.ok(byName.has(name), `${name} in ${[...byName.keys()].join(', ')}`);
   assert.is(byName.get('codex')!.installs, '@openai/codex@0.169.0');
   assert.equal(byName.get('codex')!.credentials, [{ host: 'api.openai.com', header: 'authorization', env: 'OPENAI_API_KEY' }]);
   assert.is(byName.get('gemini')!.package, '@bot-bottle/agent-gemini');
+  assert.is(byName.get('opencode')!.installs, 'opencode-ai@1.18.33');
+  assert.equal(byName.get('opencode')!.credentials, [{ host: 'api.anthropic.com', header: 'x-api-key', env: 'ANTHROPIC_API_KEY' }]);
   const human = await bottle(['agents']);
   assert.match(human.stdout, /^claude {2}Claude Code {2}\(@anthropic-ai\/claude-code@\d+\.\d+\.\d+; plugin @bot-bottle\/agent-claude@/m);
 });
@@ -50,8 +52,8 @@ test('an unknown "cli", or init --agent: one error listing the installed agents 
   for (const args of [['plan', 'demo', '--manifest', file], ['run', 'demo', '--manifest', file, '--print', 'x'], ['init', '--agent', 'aider']]) {
     const r = await bottle(args, { cwd: dir });
     assert.is(r.exitCode, 2, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, /^Error: no agent CLI named "aider" \(from (agents\.demo\.cli in .*bottle\.json|--agent)\); installed: claude, codex, gemini/);
-    assert.match(r.stderr, 'Fix: Use one of claude, codex, gemini');
+    assert.match(r.stderr, /^Error: no agent CLI named "aider" \(from (agents\.demo\.cli in .*bottle\.json|--agent)\); installed: claude, codex, gemini, opencode/);
+    assert.match(r.stderr, 'Fix: Use one of claude, codex, gemini, opencode');
     assert.match(r.stderr, 'bottle plugins install <package>');
     assert.not.match(r.stderr, /\n\s+at /);
   }

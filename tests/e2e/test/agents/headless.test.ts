@@ -1,5 +1,5 @@
 /**
- * Each shipped agent's real CLI (and the example agent plugin's agent), installed from npm into its agent image, runs headless in a real
+ * Each shipped agent's real CLI (Claude Code, Codex, Gemini CLI, OpenCode) (and the example agent plugin's agent), installed from npm into its agent image, runs headless in a real
  * bottle through `bottle run demo --print ...`, against a stand-in of its model API (the test
  * upstream, in a container on the test's own network, reached through a `to:` route; see
  * fixtures/agent-apis.cjs). The route's credential is injected by the gateway: the stand-in sees the
@@ -18,6 +18,7 @@ import claude from '@bot-bottle/agent-claude';
 import hello from '@bot-bottle/agent-example';
 import codex from '@bot-bottle/agent-codex';
 import gemini from '@bot-bottle/agent-gemini';
+import opencode from '@bot-bottle/agent-opencode';
 import { startWorld, type UpstreamRecord, type World } from '../bundle/helpers.js';
 
 const CLI = path.resolve(import.meta.dirname, '../../../../apps/cli/bin/run.js');
@@ -36,6 +37,7 @@ const CASES: Case[] = [
   { agent: claude, isModelCall: (q) => q.method === 'POST' && q.url.startsWith('/v1/messages') },
   { agent: codex, isModelCall: (q) => q.method === 'POST' && q.url === '/v1/responses' },
   { agent: gemini, isModelCall: (q) => q.method === 'POST' && /:streamGenerateContent/.test(q.url) },
+  { agent: opencode, isModelCall: (q) => q.method === 'POST' && q.url.startsWith('/v1/messages') },
   // The example agent plugin: a third-party agent shipped as a folder, installed and run the same way.
   { agent: hello, plugin: path.resolve(import.meta.dirname, '../../../../examples/agent-example'), isModelCall: (q) => q.method === 'POST' && q.url.startsWith('/v1/messages') },
 ];
@@ -51,13 +53,17 @@ test.after(async () => {
 });
 
 function bottleRun(world: World, dir: string, args: string[], env: Record<string, string>) {
-  return promisify(execFile)(process.execPath, [CLI, 'run', 'demo', '--manifest', path.join(dir, 'bottle.json'), ...args], {
+  return bottleCli(world, dir, ['run', 'demo', '--manifest', path.join(dir, 'bottle.json'), ...args], env);
+}
+
+function bottleCli(world: World, dir: string, args: string[], env: Record<string, string>) {
+  return promisify(execFile)(process.execPath, [CLI, ...args], {
     cwd: dir,
     env: { ...process.env, XDG_STATE_HOME: world.stateHome, BOT_BOTTLE_BUNDLE_NETWORK: world.network, BOT_BOTTLE_UPSTREAM_CA_CERTS: world.upstream.caFile, ...env },
     timeout: 600_000,
     maxBuffer: 16 * 2 ** 20,
   }).catch((e: { stdout?: string; stderr?: string; code?: number }) => {
-    throw new Error(`bottle run ${args.join(' ')} failed (exit ${e.code}):\n${e.stdout}\n${e.stderr}`);
+    throw new Error(`bottle ${args.join(' ')} failed (exit ${e.code}):\n${e.stdout}\n${e.stderr}`);
   });
 }
 
@@ -77,8 +83,18 @@ for (const { agent, plugin, isModelCall } of CASES) {
     }
     const before = (await world.upstream.requests()).length;
 
-    const r = await bottleRun(world, dir, ['--print', 'say hi'], env);
+    const r = await bottleRun(world, dir, ['--keep', '--print', 'say hi'], env);
     assert.match(r.stdout, REPLY, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    const slug = /ready: (demo-[a-z0-9]{5})/.exec(r.stderr)?.[1];
+    assert.ok(slug, `no slug in:\n${r.stderr}`);
+    // It phoned nowhere else: the bottle's audit log holds only allowed requests to its own API hosts
+    // (telemetry, update checks, catalogue fetches would each be a refused line here).
+    const log = JSON.parse((await bottleCli(world, dir, ['logs', slug, '--json'], env)).stdout) as { decision: string; host?: string; method?: string; path?: string }[];
+    await bottleCli(world, dir, ['stop', slug], env);
+    const hosts = new Set(agent.credentials.map((c) => c.host));
+    const elsewhere = log.filter((e) => e.decision !== 'allow' || !hosts.has(e.host ?? ''));
+    assert.equal(elsewhere, [], `requests beyond its API hosts: ${JSON.stringify(elsewhere)}`);
+    assert.ok(log.some((e) => e.decision === 'allow' && e.method === 'POST'), `its model call is in the audit log: ${JSON.stringify(log)}`);
 
     const requests = (await world.upstream.requests()).slice(before);
     const calls = requests.filter(isModelCall);
