@@ -3,18 +3,25 @@
  * `--append-system-prompt-file` (added to Claude Code's own system prompt, interactive and `-p`
  * alike), MCP servers with `claude mcp add --scope user` (as the agent user, into its
  * ~/.claude.json). Unattended by default: `--dangerously-skip-permissions`, with the first-run
- * dialogs (onboarding, the workspace's trust, bypass mode's warning) answered in ~/.claude.json,
+ * dialogs (onboarding, the key found in its env, the workspace's trust, bypass mode's warning) answered in ~/.claude.json,
  * since the bottle is the sandbox. The key is the gateway's: the bottle holds a placeholder.
  */
+import { SECRET_PLACEHOLDER } from '@bot-bottle/core';
 import { defineAgent, type AgentConfigureContext, type AgentConfigured } from '@bot-bottle/core/agent';
 
 /** The Claude Code release the agent image installs; bump deliberately (it changes the image tag). */
 export const CLAUDE_CODE_VERSION = '2.1.330';
 
-/** The first-run state Claude Code keeps in ~/.claude.json, answered so that nothing waits for a keypress. */
-export function claudeState(workspace: string, permissionPrompts: boolean): Record<string, unknown> {
+/**
+ * The first-run state Claude Code keeps in ~/.claude.json, answered so that nothing waits for a
+ * keypress. `apiKey` is the value of ANTHROPIC_API_KEY in the bottle (the placeholder): an
+ * interactive Claude Code asks whether to use a key it finds in its env (default: no), and keeps the
+ * answer as the key's last 20 characters.
+ */
+export function claudeState(workspace: string, permissionPrompts: boolean, apiKey: string = SECRET_PLACEHOLDER): Record<string, unknown> {
   return {
     hasCompletedOnboarding: true,
+    customApiKeyResponses: { approved: [apiKey.slice(-20)], rejected: [] },
     // Set in a bottle: the gateway answers, and nothing else is reachable.
     autoUpdates: false,
     ...(permissionPrompts ? {} : { bypassPermissionsModeAccepted: true }),
@@ -35,7 +42,7 @@ export default defineAgent({
   },
   skillsDir: '/home/node/.claude/skills',
   async configure(ctx: AgentConfigureContext): Promise<AgentConfigured> {
-    await ctx.writeFile(`${ctx.guest.home}/.claude.json`, `${JSON.stringify(claudeState(ctx.guest.workspace, ctx.permissionPrompts), null, 2)}\n`);
+    await ctx.writeFile(`${ctx.guest.home}/.claude.json`, `${JSON.stringify(claudeState(ctx.guest.workspace, ctx.permissionPrompts, ctx.env.ANTHROPIC_API_KEY), null, 2)}\n`);
     for (const server of ctx.mcpServers) {
       const argv = ['claude', 'mcp', 'add', '--scope', 'user', '--transport', 'http', server.name, server.url];
       const r = await ctx.exec(argv);

@@ -4,6 +4,7 @@
  * is tests/e2e (bundle/claude.test.ts, agents/).
  */
 import { suite } from 'uvu';
+import { SECRET_PLACEHOLDER } from '@bot-bottle/core';
 import * as assert from 'uvu/assert';
 import claude, { CLAUDE_CODE_VERSION } from '../src/index.js';
 import { cleanupTempDirs, configureForTest, rejects } from '@bot-bottle/core/testing';
@@ -38,6 +39,8 @@ test('~/.claude.json answers the first-run dialogs for the workspace, written as
   const state = JSON.parse(r.files.get('/home/node/.claude.json')!);
   assert.is(state.hasCompletedOnboarding, true);
   assert.is(state.projects['/home/node/workspace'].hasTrustDialogAccepted, true);
+  // The key in its env (the placeholder) approved, as Claude Code keeps the answer: its last 20 characters.
+  assert.equal(state.customApiKeyResponses, { approved: [SECRET_PLACEHOLDER.slice(-20)], rejected: [] });
   const write = r.target.execs.find((c) => c.argv[3] === 'bot-bottle-write')!;
   assert.is(write.options.user, 'node');
 });

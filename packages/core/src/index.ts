@@ -9,6 +9,7 @@ export * from './provisioner/view.js';
 export * from './registry.js';
 export * from './runner.js';
 export * from './session.js';
+export * from './kept-agent.js';
 export * from './workspace.js';
 export * from './limits.js';
 export * from './services.js';

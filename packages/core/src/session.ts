@@ -11,6 +11,7 @@ import { copyWorkspace } from './workspace.js';
 import { configureAgent } from './agent/configure.js';
 import { bringWorkBack, prepareWorkBack } from './work-back.js';
 import type { AgentDefinition } from './agent/definition.js';
+import { AGENT_STATE_COMMAND, keptAgentState, recordedAgentCommand, sessionCommand } from './kept-agent.js';
 
 export interface SessionOptions {
   plan: BottlePlan;
@@ -34,14 +35,8 @@ export interface SessionOptions {
   onReady?: (slug: string) => void;
   /** Called with the command line and env the agent starts with (a kept bottle records them for `bottle attach`). */
   onStart?: (slug: string, argv: readonly string[], env: Readonly<Record<string, string>>) => Promise<void> | void;
-}
-
-/** Where a kept bottle's agent writes its pid (as the agent user), so that `bottle attach` knows whether it still runs. */
-export const AGENT_PID_FILE = '/home/node/.bot-bottle-agent.pid';
-
-/** The agent's command wrapped so that its pid is written first (the agent itself is exec'd, same pid). */
-export function withPidFile(argv: readonly string[]): string[] {
-  return ['sh', '-c', `echo $$ > ${AGENT_PID_FILE}; exec "$@"`, 'agent', ...argv];
+  /** Called when the terminal left a kept bottle's agent running in its session (detached); the run then ends with 0. */
+  onDetach?: (slug: string) => void;
 }
 
 /** How long one setup command may run (an `npm ci` of a large project is minutes, not hours). */
@@ -130,7 +125,16 @@ export async function runSession(o: SessionOptions): Promise<number> {
     ready = true;
     const argv = o.argv.length ? o.argv : agent.argv;
     await o.onStart?.(bottle.slug, argv, agent.env);
-    return await bottle.attach(o.keep && !o.argv.length ? withPidFile(argv) : argv, { tty: o.tty, env: agent.env });
+    // A kept bottle's agent records its pid and exit code; an interactive one runs in a detachable
+    // session (the terminal may leave it, or be lost, and `bottle attach` joins it again).
+    const kept = o.keep && !o.argv.length;
+    const detachable = kept && o.tty && o.headlessPrompt === undefined;
+    const code = await bottle.attach(detachable ? sessionCommand(argv) : kept ? recordedAgentCommand(argv) : argv, { tty: o.tty, env: agent.env });
+    if (detachable) {
+      const state = await bottle.target.exec(AGENT_STATE_COMMAND, { user: o.plan.guest.user }).then((r) => keptAgentState(r.exitCode), () => 'ended' as const);
+      if (state !== 'ended') o.onDetach?.(bottle.slug);
+    }
+    return code;
   } catch (e) {
     keepIt = false; // a launch that failed is never kept half-made
     throw e;

@@ -5,8 +5,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
+  AGENT_STATE_COMMAND,
   defineProvisioner,
   makePlan,
+  recordedAgentCommand,
+  sessionCommand,
   resolveSteps,
   runSession,
   validateManifest,
@@ -114,6 +117,33 @@ test('keep leaves the bottle for `bottle stop`', async () => {
   await runSession(base(ev, await plan(), registry(ev), fakeBackend(ev), { keep: true }));
   assert.ok(ev.log.includes('launch keep=true'));
   assert.not.ok(ev.log.includes('destroy'));
+});
+
+test("a kept bottle's agent: on a terminal in a detachable session (a detach is told, the run ends 0), else with its pid and exit code recorded; not kept, as it is", async () => {
+  const cases: [string, Partial<Parameters<typeof runSession>[0]>, string[]][] = [
+    ['kept, terminal', { keep: true, tty: true }, sessionCommand(['claude', '--flag-from-b'])],
+    ['kept, no terminal', { keep: true, tty: false }, recordedAgentCommand(['claude', '--flag-from-b'])],
+    ['kept, headless on a terminal', { keep: true, tty: true, headlessPrompt: 'hi' }, recordedAgentCommand(['claude', '-p', 'hi', '--flag-from-b'])],
+    ['not kept, terminal', { keep: false, tty: true }, ['claude', '--flag-from-b']],
+    ['kept, a command', { keep: true, tty: true, argv: ['echo', 'hi'] }, ['echo', 'hi']],
+  ];
+  for (const [what, extra, argv] of cases) {
+    const ev: Events = { log: [] };
+    const backend = fakeBackend(ev);
+    await runSession(base(ev, await plan(), registry(ev), backend, extra));
+    const attach = ev.log.find((l) => l.startsWith('attach '))!;
+    assert.is(attach.slice('attach '.length, attach.indexOf(' env=')), argv.join(' '), what);
+  }
+  for (const [stateCode, detached] of [[0, true], [1, true], [2, false]] as const) {
+    const ev: Events = { log: [] };
+    const backend = fakeBackend(ev);
+    backend.target.respond = (argv) => ({ exitCode: argv.join(' ') === AGENT_STATE_COMMAND.join(' ') ? stateCode : 0, stdout: '', stderr: '' });
+    const told: string[] = [];
+    const p = await plan();
+    await runSession(base(ev, p, registry(ev), backend, { keep: true, tty: true, onDetach: (slug: string) => told.push(slug) }));
+    assert.equal(told, detached ? [p.slug] : [], `state exit ${stateCode}`);
+    assert.is(backend.target.execs.find((c) => c.argv === AGENT_STATE_COMMAND || c.argv.join(' ') === AGENT_STATE_COMMAND.join(' '))?.options.user, 'node', 'asked as the agent user');
+  }
 });
 
 test('a failing provisioner stops the run, names itself, and the bottle is destroyed even with keep', async () => {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { AGENT_PID_FILE, bottleStateDir, type BottleStatus } from '@bot-bottle/core';
+import { AGENT_STATE_COMMAND, bottleStateDir, keptAgentState, type BottleStatus } from '@bot-bottle/core';
 import { AGENT_LAUNCH_FILE } from './attach.js';
 import { BaseCommand } from '../base-command.js';
 import { backendOf, listAll } from '../backends.js';
@@ -15,11 +15,12 @@ export default class Ls extends BaseCommand {
     await this.parse(Ls);
     const bottles = await listAll(this.config, (m) => this.note(`warning: ${m}`));
     for (const b of bottles) {
-      // A kept bottle's agent: running, or exited (bottle attach starts it again).
+      // A kept bottle's agent: running in its session (bottle attach joins it), running without one, or exited (bottle attach starts it again).
       if (b.state === 'running' && existsSync(path.join(bottleStateDir(b.slug), AGENT_LAUNCH_FILE))) {
         const backend = await backendOf(this.config, b.slug).catch(() => null);
-        const code = await backend?.exec(b.slug, ['sh', '-c', `kill -0 "$(cat ${AGENT_PID_FILE} 2>/dev/null)" 2>/dev/null`], { tty: false }).catch(() => -1);
-        b.detail = [b.detail, code === 0 ? 'agent running' : 'agent exited (bottle attach)'].filter(Boolean).join('; ');
+        const state = keptAgentState((await backend?.exec(b.slug, AGENT_STATE_COMMAND, { tty: false }).catch(() => -1)) ?? -1);
+        const agent = { attachable: 'agent running (bottle attach)', running: 'agent running', ended: 'agent exited (bottle attach)' }[state];
+        b.detail = [b.detail, agent].filter(Boolean).join('; ');
       }
       const ports = await forwardedPorts(b.slug);
       if (ports.length) b.detail = [b.detail, `ports ${ports.join(', ')}`].filter(Boolean).join('; ');

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { BottleError, EXIT_INTERRUPTED, EXIT_USAGE, bottleStateDir, formatPath, makePlan, resolveSteps, runSession } from '@bot-bottle/core';
+import { BottleError, DETACH_KEY, EXIT_INTERRUPTED, EXIT_USAGE, bottleStateDir, formatPath, makePlan, resolveSteps, runSession } from '@bot-bottle/core';
 import { AGENT_LAUNCH_FILE } from './attach.js';
 import { agentFor, planAgent } from '../agents.js';
 import { forwardPorts, parsePortSpec, type Forwarding } from '../port-forward.js';
@@ -18,6 +18,7 @@ export default class Run extends BaseCommand {
     'With --print PROMPT the agent runs headless: one prompt, its answer on stdout, then it exits.',
     'With `-- CMD ...` it runs that command instead, streams its output and exits with its exit code.',
     'Everything is removed when the command ends, unless --keep.',
+    `With --keep on a terminal, the agent runs in a detachable session: ${DETACH_KEY} leaves it running (the command then ends), and \`bottle attach SLUG\` comes back to it.`,
   ].join('\n');
   static override examples = ['<%= config.bin %> run demo', '<%= config.bin %> run demo --copy-cwd', '<%= config.bin %> run demo --print "run the tests and fix what fails"', '<%= config.bin %> run demo -- git status'];
   static override enableJsonFlag = false;
@@ -46,6 +47,8 @@ export default class Run extends BaseCommand {
     const progress = progressPrinter(flags.quiet);
     const ports = (agent?.ports ?? []).map(parsePortSpec);
     const held: { forwarding: Promise<Forwarding | null> | null } = { forwarding: null };
+    const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
+    const detachable = flags.keep && tty && !command.length && flags.print === undefined;
     const interrupt = interruptSignal(() => process.stderr.write('bottle: interrupted; removing the bottle\n'));
     try {
       const code = await runSession({
@@ -55,7 +58,7 @@ export default class Run extends BaseCommand {
         agent: found!.definition,
         ...(flags.print === undefined ? {} : { headlessPrompt: flags.print }),
         argv: command,
-        tty: process.stdin.isTTY === true && process.stdout.isTTY === true,
+        tty,
         keep: flags.keep,
         progress,
         warn: (m) => process.stderr.write(`bottle: warning: ${m}\n`),
@@ -64,8 +67,9 @@ export default class Run extends BaseCommand {
         signal: interrupt.signal,
         // A kept bottle's agent can be started again in it later (bottle attach).
         onStart: flags.keep && !command.length ? (slug, agentArgv, env) => writeFile(path.join(bottleStateDir(slug), AGENT_LAUNCH_FILE), `${JSON.stringify({ argv: agentArgv, env })}\n`, { mode: 0o600 }) : undefined,
+        onDetach: (slug) => progress('detached', `the agent of ${slug} still runs (bottle attach ${slug} to return, bottle stop ${slug} to end it)`),
         onReady: (slug) => {
-          progress('ready', flags.keep ? `${slug} (kept: bottle attach ${slug}; bottle exec ${slug}; bottle stop ${slug})` : slug);
+          progress('ready', flags.keep ? `${slug} (kept: bottle attach ${slug}; bottle exec ${slug}; bottle stop ${slug})${detachable ? `; ${DETACH_KEY} detaches` : ''}` : slug);
           // The agent's "ports", forwarded to host loopback for as long as this run lasts.
           if (ports.length) {
             held.forwarding = forwardPorts(chosen.backend, slug, ports, '127.0.0.1', (m) => process.stderr.write(`bottle: ${m}\n`)).then(

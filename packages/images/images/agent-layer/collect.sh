@@ -6,9 +6,9 @@ set -eu
 B=/opt/bot-bottle
 mkdir -p "$B/glibc" "$B/node/bin" "$B/libexec" "$B/bin"
 cp /usr/local/bin/node "$B/node/bin/node"
-# Tools the provisioners, the workspace copy and the exec agent run; a stand-in is put on PATH only
-# for those the user's image lacks (setup.mjs decides).
-for tool in tar chmod chown mkdir rm cat; do cp "$(command -v "$tool")" "$B/libexec/$tool"; done
+# Tools the provisioners, the workspace copy, the exec agent and a kept agent's detachable session
+# (dtach) run; a stand-in is put on PATH only for those the user's image lacks (setup.mjs decides).
+for tool in tar chmod chown mkdir rm cat dtach; do cp "$(command -v "$tool")" "$B/libexec/$tool"; done
 for bin in "$B/node/bin/node" "$B/libexec/"*; do
   ldd "$bin" | sed -n 's/^.*=> \(\/[^ ]*\) (0x.*$/\1/p'
 done | sort -u | while read -r lib; do cp -L "$lib" "$B/glibc/"; done

@@ -9,7 +9,8 @@
 //    provisioner adds at launch with update-ca-certificates (the image's, or a stand-in that
 //    keeps its contract: "1 added" for one certificate);
 //  - stand-ins on PATH (/opt/bot-bottle/bin, after the image's own dirs) for the tools the
-//    provisioners run that the image lacks: tar, chmod, chown, mkdir, rm, cat, runuser;
+//    provisioners run that the image lacks: tar, chmod, chown, mkdir, rm, cat, runuser, and dtach
+//    (the detachable session of a kept bottle's agent);
 //  - a check that the agent (Claude Code, Codex, ...; agent.env names its command) runs here.
 // A problem bot-bottle cannot work around exits 3 with one line "bot-bottle layer: ..." on stderr.
 import { spawnSync } from 'node:child_process';
@@ -164,7 +165,7 @@ writeFileSync(path.join(CERTS, 'ca-certificates.crt'), '', { mode: 0o644 });
 
 // --- tools the provisioners run ------------------------------------------------------------------
 const standIns = [];
-for (const tool of ['tar', 'chmod', 'chown', 'mkdir', 'rm', 'cat']) {
+for (const tool of ['tar', 'chmod', 'chown', 'mkdir', 'rm', 'cat', 'dtach']) {
   if (which(tool)) continue;
   writeFileSync(`${B}/bin/${tool}`, `#!/bin/sh\nexec ${B}/glibc/ld.so --library-path ${B}/glibc ${B}/libexec/${tool} "$@"\n`, { mode: 0o755 });
   standIns.push(tool);

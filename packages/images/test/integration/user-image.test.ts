@@ -96,14 +96,17 @@ test('an unchanged image is not layered again; its status says so', async () => 
   assert.equal(await bottleImageStatus(ref(await pythonImage())), { ok: true, state: 'present, with the agent layer', detail: `image ${await pythonImage()} (bottles.dev.image): present, with the agent layer` });
 });
 
-test('no package manager: uid 1000 renamed to node, stand-ins for tar, runuser and update-ca-certificates', async () => {
+test('no package manager: uid 1000 renamed to node, stand-ins for tar, runuser, dtach and update-ca-certificates', async () => {
   const img = ctx.bare!.ref;
   const who = await inImage(img, 'id; getent passwd app || echo "no app"; getent passwd node; getent group node');
   assert.is(who.exitCode, 0, who.stderr);
   assert.match(who.stdout, /^uid=1000\(node\) gid=1000\(node\)/);
   assert.match(who.stdout, /no app\nnode:x:1000:1000:[^:]*:\/home\/node:\/bin\/bash\nnode:x:1000:/);
-  const tools = await inImage(img, 'for t in tar runuser update-ca-certificates useradd apt-get dpkg; do command -v $t; done; true', 'root');
-  assert.equal(tools.stdout.trim().split('\n'), ['/opt/bot-bottle/bin/tar', '/opt/bot-bottle/bin/runuser', '/usr/sbin/update-ca-certificates']);
+  const tools = await inImage(img, 'for t in tar runuser dtach update-ca-certificates useradd apt-get dpkg; do command -v $t; done; true', 'root');
+  assert.equal(tools.stdout.trim().split('\n'), ['/opt/bot-bottle/bin/tar', '/opt/bot-bottle/bin/runuser', '/opt/bot-bottle/bin/dtach', '/usr/sbin/update-ca-certificates']);
+  // dtach, as a kept bottle's agent session runs it: a detached session holds its socket while its command runs.
+  const session = await inImage(img, 'dtach -n /tmp/s.sock sleep 30 && [ -S /tmp/s.sock ] && echo session', 'node');
+  assert.is(session.stdout.trim(), 'session', session.stderr);
   // tar as the exec agent and the workspace copy use it; runuser as a backend without the exec agent does.
   const tar = await inImage(img, 'cd /tmp && mkdir -p a/b && echo hi > a/b/f && tar -c -f t.tar a && mkdir x && tar -x -f t.tar -C x --no-same-owner && cat x/a/b/f && runuser -u node -- sh -c "id -un; echo \\$HOME"', 'root');
   assert.equal(tar.stdout.trim().split('\n'), ['hi', 'node', '/home/node'], tar.stderr);

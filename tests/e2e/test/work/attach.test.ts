@@ -1,9 +1,12 @@
 /**
- * `bottle attach`: a kept bottle's agent (Claude Code's real CLI, headless against the Messages API
- * stand-in) started again in the same bottle after it exited, and after the `bottle run` that
- * started it was killed; `bottle ls` says whether the agent runs.
+ * `bottle attach`: a kept bottle's agent (Claude Code's real CLI against the Messages API stand-in).
+ * Interactive, on a real pseudo-terminal: the terminal detaches with Ctrl-\ and the agent keeps
+ * running; attach joins the same running agent (its next model call carries the conversation so
+ * far), also after the `bottle run` that held it was killed; once it exited, attach starts it again.
+ * Headless: started again in the same bottle after it exited, and after the `bottle run` that
+ * started it was killed. `bottle ls` says which.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -36,6 +39,130 @@ test.after(async () => {
   await ctx.world?.cleanup();
 });
 
+/** A `bottle` command on a real pseudo-terminal (util-linux `script`): what is written is typed, the screen is read. */
+class Terminal {
+  readonly child: ChildProcessWithoutNullStreams;
+  screen = '';
+  readonly exited: Promise<number | null>;
+  constructor(args: string[]) {
+    const cmd = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    this.child = spawn('script', ['-qfec', `stty cols 160 rows 50; exec ${cmd}`, '/dev/null'], { env: { ...env(), TERM: 'xterm-256color' }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    this.child.stdout.on('data', (d: Buffer) => (this.screen += d.toString('utf8')));
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+  }
+  plain(): string {
+    return this.screen.replace(/\x1b\[[0-9;?<>=]*[A-Za-z~]/g, '').replace(/\x1b[\]P][^\x07\x1b]*(\x07|\x1b\\)/g, '');
+  }
+  async waitFor(re: RegExp, what: string, seconds = 120): Promise<RegExpExecArray> {
+    for (let i = 0; i < seconds * 10; i++) {
+      const m = re.exec(this.plain());
+      if (m) return m;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`the terminal never showed ${what}:\n${this.plain().slice(-4000)}`);
+  }
+  /** Types text as a person does: a key at a time. */
+  async type(text: string): Promise<void> {
+    for (const ch of text) {
+      this.child.stdin.write(ch);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+  }
+  kill(): void {
+    try {
+      process.kill(-this.child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** The model calls the stand-in saw after `from`, with the text of their messages. */
+async function modelCalls(from: number): Promise<string[]> {
+  return (await ctx.world!.upstream.requests()).slice(from).filter((q) => q.method === 'POST' && q.url.startsWith('/v1/messages') && q.body.includes('"tools"')).map((q) => q.body);
+}
+
+async function waitForCall(from: number, text: string): Promise<string> {
+  for (let i = 0; i < 1200; i++) {
+    const hit = (await modelCalls(from)).find((b) => b.includes(text));
+    if (hit) return hit;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no model call carried ${JSON.stringify(text)}`);
+}
+
+test('interactive: Ctrl-\\ detaches and the agent keeps running; attach joins the same agent (its conversation goes on); after it exits, ls says so', async () => {
+  const run = new Terminal(['run', 'demo', '--manifest', ctx.manifest!, '--keep']);
+  let slug: string;
+  try {
+    slug = (await run.waitFor(/ready: (demo-[a-z0-9]{5}) .*Ctrl-\\ detaches/, 'the ready line'))[1]!;
+    ctx.slugs.push(slug);
+    await run.waitFor(/for shortcuts|bypass permissions/i, "Claude Code's prompt");
+    const from = (await ctx.world!.upstream.requests()).length;
+    await run.type('first words\r');
+    await waitForCall(from, 'first words');
+    await run.waitFor(new RegExp(REPLY.replace(/ /g, '\\s*')), 'the reply'); // a terminal UI moves the cursor where a space would be
+    run.child.stdin.write('\x1c'); // Ctrl-\: detach
+    assert.is(await run.exited, 0, run.plain().slice(-2000));
+    assert.match(run.plain(), `detached: the agent of ${slug} still runs`);
+  } finally {
+    run.kill();
+  }
+  assert.match((await bottle(['ls'])).stdout, new RegExp(`${slug}.*agent running \\(bottle attach\\)`));
+
+  const a = new Terminal(['attach', slug]);
+  try {
+    await a.waitFor(new RegExp(`attaching to the agent of ${slug}`), 'the attach note');
+    await new Promise((r) => setTimeout(r, 1500));
+    const from = (await ctx.world!.upstream.requests()).length;
+    await a.type('second words\r');
+    const body = await waitForCall(from, 'second words');
+    assert.ok(body.includes('first words'), 'the same agent: its model call carries the conversation before the detach');
+    await a.waitFor(new RegExp(REPLY.replace(/ /g, '\\s*')), 'the second reply');
+    a.child.stdin.write('\x03');
+    await new Promise((r) => setTimeout(r, 500));
+    a.child.stdin.write('\x03'); // Ctrl-C twice: Claude Code exits
+    assert.is(await a.exited, 0, a.plain().slice(-2000));
+    assert.not.match(a.plain(), 'detached:');
+  } finally {
+    a.kill();
+  }
+  assert.match((await bottle(['ls'])).stdout, new RegExp(`${slug}.*agent exited \\(bottle attach\\)`));
+});
+
+test('interactive: after the `bottle run` holding it was killed, attach joins the agent that kept running', async () => {
+  const run = new Terminal(['run', 'demo', '--manifest', ctx.manifest!, '--keep']);
+  let slug: string;
+  try {
+    slug = (await run.waitFor(/ready: (demo-[a-z0-9]{5})/, 'the ready line'))[1]!;
+    ctx.slugs.push(slug);
+    await run.waitFor(/for shortcuts|bypass permissions/i, "Claude Code's prompt");
+    const from = (await ctx.world!.upstream.requests()).length;
+    await run.type('before the kill\r');
+    await waitForCall(from, 'before the kill');
+  } finally {
+    run.kill(); // the terminal and `bottle run` with it, at once
+  }
+  await run.exited;
+  const a = new Terminal(['attach', slug]);
+  try {
+    await a.waitFor(new RegExp(`attaching to the agent of ${slug}`), 'the attach note (the agent still runs)');
+    await new Promise((r) => setTimeout(r, 1500));
+    const from = (await ctx.world!.upstream.requests()).length;
+    await a.type('after the kill\r');
+    assert.ok((await waitForCall(from, 'after the kill')).includes('before the kill'), 'the same agent, its conversation intact');
+    a.child.stdin.write('\x1c');
+    assert.is(await a.exited, 0);
+    assert.match(a.plain(), `detached: the agent of ${slug} still runs`);
+  } finally {
+    a.kill();
+  }
+  // Not from a terminal: the running agent cannot be joined, and attach says why.
+  const refused = await bottle(['attach', slug]);
+  assert.is(refused.code, 2);
+  assert.match(refused.stderr, `attaching to the running agent of ${slug} needs a terminal`);
+});
+
 test('after the agent exited: attach starts it again in the same bottle; ls says it exited', async () => {
   const r = await bottle(['run', 'demo', '--manifest', ctx.manifest!, '--keep', '--print', 'say hi']);
   assert.is(r.code, 0, r.stderr);
@@ -61,7 +188,7 @@ test('after `bottle run` was killed: the kept bottle stays and its agent can be 
   const slug = /ready: (demo-[a-z0-9]{5})/.exec(err)![1]!;
   ctx.slugs.push(slug);
   let a = await bottle(['attach', slug]);
-  for (let i = 0; i < 60 && a.code === 2 && a.stderr.includes('still running'); i++) {
+  for (let i = 0; i < 60 && a.code === 2 && a.stderr.includes('running without a terminal session'); i++) {
     await new Promise((r) => setTimeout(r, 1000));
     a = await bottle(['attach', slug]);
   }
