@@ -39,6 +39,10 @@ export default defineAgent({
     // Telemetry, error reporting, update checks and other calls beyond the API, off.
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
     DISABLE_AUTOUPDATER: '1',
+    // Its interactive start fetches the official plugin marketplace (downloads.claude.ai, then
+    // github.com) and a model catalogue (downloads.claude.ai): neither is reachable, nor needed.
+    CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL: '1',
+    CLAUDE_CODE_MODEL_CATALOG: 'off',
   },
   skillsDir: '/home/node/.claude/skills',
   async configure(ctx: AgentConfigureContext): Promise<AgentConfigured> {

@@ -16,6 +16,8 @@ test('installs the pinned npm package; the API route is x-api-key on api.anthrop
   assert.equal(claude.install, { npm: '@anthropic-ai/claude-code', version: CLAUDE_CODE_VERSION, bin: 'claude' });
   assert.equal(claude.credentials, [{ host: 'api.anthropic.com', header: 'x-api-key', env: 'ANTHROPIC_API_KEY' }]);
   assert.is(claude.env?.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, '1');
+  assert.is(claude.env?.CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL, '1', 'no plugin marketplace fetched at start');
+  assert.is(claude.env?.CLAUDE_CODE_MODEL_CATALOG, 'off', 'no model catalogue fetched');
 });
 
 test('unattended by default: --dangerously-skip-permissions, interactive and headless, with the prompt file', async () => {

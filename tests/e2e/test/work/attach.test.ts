@@ -6,7 +6,7 @@
  * Headless: started again in the same bottle after it exited, and after the `bottle run` that
  * started it was killed. `bottle ls` says which.
  */
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startWorld, type World } from '../bundle/helpers.js';
+import { onScreen, Terminal } from '../helpers/terminal.js';
 
 const CLI = path.resolve(import.meta.dirname, '../../../../apps/cli/bin/run.js');
 const REPLY = 'Hello from the test upstream';
@@ -39,44 +40,6 @@ test.after(async () => {
   await ctx.world?.cleanup();
 });
 
-/** A `bottle` command on a real pseudo-terminal (util-linux `script`): what is written is typed, the screen is read. */
-class Terminal {
-  readonly child: ChildProcessWithoutNullStreams;
-  screen = '';
-  readonly exited: Promise<number | null>;
-  constructor(args: string[]) {
-    const cmd = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    this.child = spawn('script', ['-qfec', `stty cols 160 rows 50; exec ${cmd}`, '/dev/null'], { env: { ...env(), TERM: 'xterm-256color' }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-    this.child.stdout.on('data', (d: Buffer) => (this.screen += d.toString('utf8')));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
-  }
-  plain(): string {
-    return this.screen.replace(/\x1b\[[0-9;?<>=]*[A-Za-z~]/g, '').replace(/\x1b[\]P][^\x07\x1b]*(\x07|\x1b\\)/g, '');
-  }
-  async waitFor(re: RegExp, what: string, seconds = 120): Promise<RegExpExecArray> {
-    for (let i = 0; i < seconds * 10; i++) {
-      const m = re.exec(this.plain());
-      if (m) return m;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`the terminal never showed ${what}:\n${this.plain().slice(-4000)}`);
-  }
-  /** Types text as a person does: a key at a time. */
-  async type(text: string): Promise<void> {
-    for (const ch of text) {
-      this.child.stdin.write(ch);
-      await new Promise((r) => setTimeout(r, 30));
-    }
-  }
-  kill(): void {
-    try {
-      process.kill(-this.child.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
-
 /** The model calls the stand-in saw after `from`, with the text of their messages. */
 async function modelCalls(from: number): Promise<string[]> {
   return (await ctx.world!.upstream.requests()).slice(from).filter((q) => q.method === 'POST' && q.url.startsWith('/v1/messages') && q.body.includes('"tools"')).map((q) => q.body);
@@ -92,7 +55,7 @@ async function waitForCall(from: number, text: string): Promise<string> {
 }
 
 test('interactive: Ctrl-\\ detaches and the agent keeps running; attach joins the same agent (its conversation goes on); after it exits, ls says so', async () => {
-  const run = new Terminal(['run', 'demo', '--manifest', ctx.manifest!, '--keep']);
+  const run = new Terminal(env(), ['run', 'demo', '--manifest', ctx.manifest!, '--keep']);
   let slug: string;
   try {
     slug = (await run.waitFor(/ready: (demo-[a-z0-9]{5}) .*Ctrl-\\ detaches/, 'the ready line'))[1]!;
@@ -101,7 +64,7 @@ test('interactive: Ctrl-\\ detaches and the agent keeps running; attach joins th
     const from = (await ctx.world!.upstream.requests()).length;
     await run.type('first words\r');
     await waitForCall(from, 'first words');
-    await run.waitFor(new RegExp(REPLY.replace(/ /g, '\\s*')), 'the reply'); // a terminal UI moves the cursor where a space would be
+    await run.waitFor(onScreen(REPLY), 'the reply');
     run.child.stdin.write('\x1c'); // Ctrl-\: detach
     assert.is(await run.exited, 0, run.plain().slice(-2000));
     assert.match(run.plain(), `detached: the agent of ${slug} still runs`);
@@ -110,7 +73,7 @@ test('interactive: Ctrl-\\ detaches and the agent keeps running; attach joins th
   }
   assert.match((await bottle(['ls'])).stdout, new RegExp(`${slug}.*agent running \\(bottle attach\\)`));
 
-  const a = new Terminal(['attach', slug]);
+  const a = new Terminal(env(), ['attach', slug]);
   try {
     await a.waitFor(new RegExp(`attaching to the agent of ${slug}`), 'the attach note');
     await new Promise((r) => setTimeout(r, 1500));
@@ -118,7 +81,7 @@ test('interactive: Ctrl-\\ detaches and the agent keeps running; attach joins th
     await a.type('second words\r');
     const body = await waitForCall(from, 'second words');
     assert.ok(body.includes('first words'), 'the same agent: its model call carries the conversation before the detach');
-    await a.waitFor(new RegExp(REPLY.replace(/ /g, '\\s*')), 'the second reply');
+    await a.waitFor(onScreen(REPLY), 'the second reply');
     a.child.stdin.write('\x03');
     await new Promise((r) => setTimeout(r, 500));
     a.child.stdin.write('\x03'); // Ctrl-C twice: Claude Code exits
@@ -131,7 +94,7 @@ test('interactive: Ctrl-\\ detaches and the agent keeps running; attach joins th
 });
 
 test('interactive: after the `bottle run` holding it was killed, attach joins the agent that kept running', async () => {
-  const run = new Terminal(['run', 'demo', '--manifest', ctx.manifest!, '--keep']);
+  const run = new Terminal(env(), ['run', 'demo', '--manifest', ctx.manifest!, '--keep']);
   let slug: string;
   try {
     slug = (await run.waitFor(/ready: (demo-[a-z0-9]{5})/, 'the ready line'))[1]!;
@@ -144,7 +107,7 @@ test('interactive: after the `bottle run` holding it was killed, attach joins th
     run.kill(); // the terminal and `bottle run` with it, at once
   }
   await run.exited;
-  const a = new Terminal(['attach', slug]);
+  const a = new Terminal(env(), ['attach', slug]);
   try {
     await a.waitFor(new RegExp(`attaching to the agent of ${slug}`), 'the attach note (the agent still runs)');
     await new Promise((r) => setTimeout(r, 1500));
