@@ -6,7 +6,7 @@
  * address to aim at, the bottle cannot reach the host, other containers, other bottles or metadata
  * services, on a Linux engine and on Docker Desktop alike.
  */
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { spawn } from 'node:child_process';
 import { fstatSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
@@ -45,6 +45,8 @@ import {
   ownerId,
   prepareBundleFiles,
   readRecords,
+  portChannel,
+  portChannelCommand,
   reconcile,
   settleAll,
   removeBundle,
@@ -248,7 +250,7 @@ export class DockerBackend implements Backend {
     const name = containerName(slug);
     const r = await docker(['inspect', '--format', '{{.State.Running}}|{{index .Config.Labels "bot-bottle.slug"}}', name]);
     if (r.exitCode !== 0 || r.stdout.trim() !== `true|${slug}`) throw new BottleError('BOTTLE_NOT_FOUND', `no running bottle named ${slug}`, { suggestions: ['List bottles with `bottle ls`.'], exit: EXIT_USAGE });
-    return portChannel(name, port);
+    return portChannel(spawn(DOCKER, ['exec', '-i', '-u', 'node', name, ...portChannelCommand(port)], { stdio: ['pipe', 'pipe', 'pipe'] }));
   }
 
   async stop(slug: string): Promise<void> {
@@ -290,26 +292,6 @@ export async function removeBottle(slug: string, stateRoot: string): Promise<voi
   // The socket volume is the only volume a bottle has, and its name is known.
   await docker(['volume', 'rm', '-f', socketVolumeName(slug)], { timeoutMs: 60_000 });
   await rm(path.join(stateRoot, slug), { recursive: true, force: true });
-}
-
-/**
- * In the bottle, as node: a connection to 127.0.0.1:PORT with stdin and stdout piped through it,
- * run by bot-bottle's own Node (a bottle on a user's image has it under /opt/bot-bottle).
- */
-const PORT_PIPE = "const s=require('net').connect(+process.argv[1],'127.0.0.1');process.stdin.pipe(s);s.pipe(process.stdout);s.on('error',(e)=>{process.stderr.write('bottle port: '+e.message+'\\n');process.exit(1)});s.on('close',()=>process.exit(0));";
-const PORT_SH = 'if [ -x /opt/bot-bottle/node/run ]; then exec /opt/bot-bottle/node/run -e "$0" "$1"; else exec node -e "$0" "$1"; fi';
-
-/** One `docker exec -i` per connection: its stdio is the stream (docker's API carries it). */
-function portChannel(container: string, port: number): Duplex {
-  const child = spawn(DOCKER, ['exec', '-i', '-u', 'node', container, 'sh', '-c', PORT_SH, PORT_PIPE, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (b: Buffer) => (stderr += b));
-  const stream = Duplex.from({ writable: child.stdin, readable: child.stdout });
-  child.on('close', (code) => {
-    if (code !== 0) stream.destroy(new Error(stderr.trim() || `the channel into the bottle exited ${code}`));
-  });
-  stream.on('close', () => child.kill());
-  return stream;
 }
 
 /** True when stdin is something worth forwarding (a TTY, a pipe or a file; not /dev/null or closed). */

@@ -27,3 +27,4 @@ export { channelClosed, copyFailed, interrupted, requestFailed } from './target-
 export { launchedBottle, type LaunchedParts } from './launched.js';
 export * from './names.js';
 export { settleAll } from './settle.js';
+export { portChannel, portChannelCommand } from './port-channel.js';

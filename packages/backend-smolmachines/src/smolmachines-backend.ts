@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import { fstatSync } from 'node:fs';
 import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import {
   BottleError,
   EXIT_USAGE,
@@ -61,6 +62,8 @@ import {
   type Reconciled,
   type Resource,
   type StateRecord,
+  portChannel,
+  portChannelCommand,
 } from '@bot-bottle/backend-kit';
 import { agentImageSettings, ensureImages, type ImageSettings } from '@bot-bottle/images';
 import { HARDWARE_FIX, guestSupport, probeHost, type HostProbe } from './host-probe.js';
@@ -344,6 +347,18 @@ export class SmolmachinesBackend implements Backend {
   }
 
   async exec(slug: string, argv: readonly string[], options: { tty: boolean }): Promise<number> {
+    return attach(this.cli, await this.runningMachine(slug), argv, { tty: options.tty, env: {}, workdir: GUEST_WORKSPACE });
+  }
+
+  /** `bottle port`: one `machine exec --interactive` per connection, its stdio a connection to the port on the guest's loopback. */
+  async connect(slug: string, port: number): Promise<Duplex> {
+    const ref = await this.runningMachine(slug);
+    const args = targetExecArgs(ref, portChannelCommand(port), { user: GUEST_USER, cwd: GUEST_WORKSPACE, stdin: true }, GUEST_HOMES);
+    return portChannel(spawn(this.cli.bin, args, { stdio: ['pipe', 'pipe', 'pipe'] }));
+  }
+
+  /** The machine of a running bottle `slug`; a clear error when there is none or it is not running. */
+  private async runningMachine(slug: string): Promise<MachineRef> {
     const rec = await readSmolvmRecord(path.join(this.stateRoot(), slug));
     const ref = this.ref(rec?.machine ?? machineName(slug));
     const r = await smolvm(statusArgs(ref), { timeoutMs: 30_000 }, this.cli);
@@ -357,7 +372,7 @@ export class SmolmachinesBackend implements Backend {
       throw new BottleError('BOTTLE_NOT_FOUND', `no bottle named ${slug}`, { suggestions: ['List bottles with `bottle ls`.'], exit: EXIT_USAGE });
     }
     if (status.state !== 'running') throw new BottleError('BOTTLE_NOT_FOUND', `bottle ${slug} is not running (its machine is ${status.state ?? 'in an unknown state'})`, { suggestions: [`Remove it with \`bottle stop ${slug}\`.`] });
-    return attach(this.cli, ref, argv, { tty: options.tty, env: {}, workdir: GUEST_WORKSPACE });
+    return ref;
   }
 
   async stop(slug: string): Promise<void> {

@@ -142,6 +142,51 @@ export function lifecycleChecks(w: () => World): BackendCheck[] {
       },
     },
     {
+      name: 'port: Backend.connect carries a host connection to a server on the bottle\'s loopback, both ways and byte for byte; one to a port nothing serves fails; the bottle opens nothing',
+      async run() {
+        const backend = w().backend;
+        assert.equal(typeof backend.connect, 'function', 'the backend forwards ports (Backend.connect)');
+        const serve = "require('net').createServer((s)=>s.pipe(s)).listen(4321,'127.0.0.1',()=>console.log('listening'))";
+        const r = await session(w(), ['node', '-e', serve]);
+        try {
+          for (let i = 0; i < 600 && !r.child.stdout().includes('listening'); i++) await new Promise((res) => setTimeout(res, 100));
+          assert.match(r.child.stdout(), /listening/, `the server in the bottle: ${r.child.stderr()}`);
+          const sent = randomBytes(512 * 1024);
+          const echoed = await new Promise<Buffer>((resolve, reject) => {
+            void backend.connect!(r.slug, 4321).then((stream) => {
+              const got: Buffer[] = [];
+              let n = 0;
+              stream.on('data', (b: Buffer) => {
+                got.push(b);
+                n += b.length;
+                if (n >= sent.length) {
+                  stream.destroy();
+                  resolve(Buffer.concat(got));
+                }
+              });
+              stream.on('error', reject);
+              stream.write(sent);
+            }, reject);
+          });
+          assert.equal(createHash('sha256').update(echoed).digest('hex'), createHash('sha256').update(sent).digest('hex'), 'the bytes came back whole');
+          const refused = await backend.connect!(r.slug, 4322);
+          const outcome = await new Promise<string>((resolve) => {
+            refused.on('error', (e) => resolve(`error: ${e.message}`));
+            refused.on('data', () => resolve('data'));
+            refused.on('close', () => resolve('closed'));
+            refused.resume();
+          });
+          assert.notEqual(outcome, 'data', 'nothing answers on a port nothing serves');
+          const missing = await rejects(() => backend.connect!('nobottle-zzzzz', 4321));
+          assert.equal(missing.code, 'BOTTLE_NOT_FOUND');
+        } finally {
+          r.child.kill('SIGKILL');
+          await r.child.exited;
+        }
+        await gcUntilClean(w(), r.slug, r.child.pid);
+      },
+    },
+    {
       name: 'a killed owner: ls shows its bottle running while the owner lives and orphaned once it is killed; gc reclaims it and leaves nothing',
       async run() {
         const r = await session(w(), ['sleep', '600']);
