@@ -5,7 +5,6 @@
  * the manifest picks one (default claude).
  */
 import type { Config } from '@oclif/core';
-import type { Hooks } from '@oclif/core/interfaces';
 import {
   AGENT_HOOK,
   DEFAULT_AGENT_CLI,
@@ -14,16 +13,10 @@ import {
   formatPath,
   type AgentDefinition,
   type AgentRegistry,
-  type HookFailure,
-  type HookSuccess,
   type LoadedManifest,
   type RegisteredAgent,
 } from '@bot-bottle/core';
-import { HOOK_TIMEOUT_MS } from './provisioners.js';
-
-export type AgentHooks = Hooks & {
-  [AGENT_HOOK]: { options: Record<string, never>; return: AgentDefinition | AgentDefinition[] | undefined };
-};
+import { runRegistrationHook } from './registration-hook.js';
 
 const cache = new WeakMap<Config, Promise<AgentRegistry>>();
 
@@ -31,9 +24,7 @@ export function loadAgents(config: Config): Promise<AgentRegistry> {
   let r = cache.get(config);
   if (!r) {
     r = (async () => {
-      const { successes, failures } = await config.runHook<typeof AGENT_HOOK, AgentHooks>(AGENT_HOOK, {}, HOOK_TIMEOUT_MS);
-      const ok: HookSuccess[] = successes.map((s) => ({ plugin: { name: s.plugin.name, version: s.plugin.version, type: s.plugin.type }, result: s.result }));
-      const failed: HookFailure[] = failures.map((f) => ({ plugin: { name: f.plugin.name, version: f.plugin.version }, error: f.error }));
+      const { ok, failed } = await runRegistrationHook(config, AGENT_HOOK);
       return buildAgentRegistry(ok, failed);
     })();
     cache.set(config, r);

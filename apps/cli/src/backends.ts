@@ -8,7 +8,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Flags, type Config } from '@oclif/core';
-import type { Hooks } from '@oclif/core/interfaces';
 import {
   BACKEND_HOOK,
   BottleError,
@@ -19,18 +18,11 @@ import {
   collectWork,
   stateHome,
   type Backend,
-  type BackendDefinition,
   type BackendRegistry,
   type BottleStatus,
   type GcReport,
-  type HookFailure,
-  type HookSuccess,
 } from '@bot-bottle/core';
-import { HOOK_TIMEOUT_MS } from './provisioners.js';
-
-export type BackendHooks = Hooks & {
-  [BACKEND_HOOK]: { options: Record<string, never>; return: BackendDefinition | BackendDefinition[] | undefined };
-};
+import { runRegistrationHook } from './registration-hook.js';
 
 export const backendFlag = Flags.string({
   summary: 'The backend that runs the bottle (docker, smolmachines, or a plugin\'s). Default: BOT_BOTTLE_BACKEND, the bottle\'s "backend" key, docker.',
@@ -43,9 +35,7 @@ export function loadBackends(config: Config): Promise<BackendRegistry> {
   let r = cache.get(config);
   if (!r) {
     r = (async () => {
-      const { successes, failures } = await config.runHook<typeof BACKEND_HOOK, BackendHooks>(BACKEND_HOOK, {}, HOOK_TIMEOUT_MS);
-      const ok: HookSuccess[] = successes.map((s) => ({ plugin: { name: s.plugin.name, version: s.plugin.version, type: s.plugin.type }, result: s.result }));
-      const failed: HookFailure[] = failures.map((f) => ({ plugin: { name: f.plugin.name, version: f.plugin.version }, error: f.error }));
+      const { ok, failed } = await runRegistrationHook(config, BACKEND_HOOK);
       return buildBackendRegistry(ok, failed);
     })();
     cache.set(config, r);

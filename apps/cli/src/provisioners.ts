@@ -5,7 +5,6 @@
  * provisioners run in is the agent's list in the manifest.
  */
 import type { Config } from '@oclif/core';
-import type { Hooks } from '@oclif/core/interfaces';
 import {
   BottleError,
   DEFAULT_PROVISIONERS,
@@ -15,22 +14,13 @@ import {
   buildRegistry,
   checkSteps,
   formatPath,
-  type HookFailure,
-  type HookSuccess,
   type LoadedManifest,
-  type ProvisionerHookResult,
   type ProvisionerRegistry,
 } from '@bot-bottle/core';
+import { runRegistrationHook } from './registration-hook.js';
 
 // The hook name and keyword are the plugin contract's (@bot-bottle/core/provisioner), not the CLI's own.
 export { PROVISIONER_HOOK, PROVISIONER_KEYWORD };
-/** A plugin's hook that takes longer than this is reported as failed, so one broken plugin cannot hang the CLI. */
-export const HOOK_TIMEOUT_MS = 10_000;
-
-/** oclif's hook table with ours added (its `Hooks` is a type alias, so it is extended, not augmented). */
-export type BottleHooks = Hooks & {
-  [PROVISIONER_HOOK]: { options: Record<string, never>; return: ProvisionerHookResult | undefined };
-};
 
 /** The provisioner packages that ship with the CLI: its `oclif.plugins` entries that declare the hook. */
 export function corePluginNames(config: Config): Set<string> {
@@ -43,9 +33,7 @@ export function corePluginNames(config: Config): Set<string> {
 }
 
 export async function loadRegistry(config: Config): Promise<ProvisionerRegistry> {
-  const { successes, failures } = await config.runHook<typeof PROVISIONER_HOOK, BottleHooks>(PROVISIONER_HOOK, {}, HOOK_TIMEOUT_MS);
-  const ok: HookSuccess[] = successes.map((s) => ({ plugin: { name: s.plugin.name, version: s.plugin.version, type: s.plugin.type }, result: s.result }));
-  const failed: HookFailure[] = failures.map((f) => ({ plugin: { name: f.plugin.name, version: f.plugin.version }, error: f.error }));
+  const { ok, failed } = await runRegistrationHook(config, PROVISIONER_HOOK);
   return buildRegistry(ok, failed, corePluginNames(config));
 }
 
