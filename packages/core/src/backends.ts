@@ -8,6 +8,7 @@
 import type { Backend } from './backend.js';
 import { BottleError, EXIT_USAGE } from './errors.js';
 import type { HookFailure, HookSuccess } from './registry.js';
+import { buildPluginRegistry, type RegisteredDefinition } from './plugin-registry.js';
 
 export const BACKEND_HOOK = 'bottle:backends' as const;
 export const BACKEND_KEYWORD = 'bottle-backend';
@@ -22,11 +23,7 @@ export interface BackendDefinition {
   create(env: NodeJS.ProcessEnv): Backend;
 }
 
-export interface RegisteredBackend {
-  definition: BackendDefinition;
-  packageName: string;
-  packageVersion: string;
-}
+export type RegisteredBackend = RegisteredDefinition<BackendDefinition>;
 
 export type BackendRegistry = ReadonlyMap<string, RegisteredBackend>;
 
@@ -42,35 +39,20 @@ function checkDefinition(item: unknown): BackendDefinition {
 
 /** The registry from the hook's results: failures, invalid definitions and duplicate names are errors naming the plugin. */
 export function buildBackendRegistry(successes: readonly HookSuccess[], failures: readonly HookFailure[]): BackendRegistry {
-  const failure = [...failures].sort((a, b) => a.plugin.name.localeCompare(b.plugin.name))[0];
-  if (failure) {
-    const why = failure.error instanceof Error ? failure.error.message : String(failure.error);
-    throw new BottleError('BACKEND_HOOK_FAILED', `plugin ${failure.plugin.name} failed to register its backend: ${why}`, {
-      suggestions: [`Update or remove it: bottle plugins update, or bottle plugins uninstall ${failure.plugin.name}`],
-    });
-  }
-  const registry = new Map<string, RegisteredBackend>();
-  for (const { plugin, result } of [...successes].sort((a, b) => a.plugin.name.localeCompare(b.plugin.name))) {
-    if (result === undefined || result === null) continue;
-    for (const item of Array.isArray(result) ? result : [result]) {
-      let definition: BackendDefinition;
+  return buildPluginRegistry(successes, failures, {
+    what: 'backend',
+    failedCode: 'BACKEND_HOOK_FAILED',
+    duplicateCode: 'BACKEND_DUPLICATE',
+    check(item, plugin) {
       try {
-        definition = checkDefinition(item);
+        return checkDefinition(item);
       } catch (e) {
         throw new BottleError('BACKEND_HOOK_FAILED', `plugin ${plugin.name} registered an invalid backend: ${(e as Error).message}`, {
           suggestions: [`Update the plugin, or remove it: bottle plugins uninstall ${plugin.name}`],
         });
       }
-      const existing = registry.get(definition.name);
-      if (existing) {
-        throw new BottleError('BACKEND_DUPLICATE', `two plugins provide a backend named "${definition.name}": ${existing.packageName}@${existing.packageVersion} and ${plugin.name}@${plugin.version}`, {
-          suggestions: [`Uninstall one of them: bottle plugins uninstall ${plugin.name}`],
-        });
-      }
-      registry.set(definition.name, { definition, packageName: plugin.name, packageVersion: plugin.version });
-    }
-  }
-  return registry;
+    },
+  });
 }
 
 export type BackendSource = 'flag' | 'BOT_BOTTLE_BACKEND' | 'CLAUDE_BOTTLE_BACKEND' | 'manifest' | 'default';

@@ -5,47 +5,28 @@
  */
 import { BottleError, EXIT_USAGE } from '../errors.js';
 import type { HookFailure, HookSuccess } from '../registry.js';
+import { buildPluginRegistry, type RegisteredDefinition } from '../plugin-registry.js';
 import { AGENT_API_VERSION, agentDefinitionProblem, type AgentDefinition } from './definition.js';
 
-export interface RegisteredAgent {
-  definition: AgentDefinition;
-  packageName: string;
-  packageVersion: string;
-}
+export type RegisteredAgent = RegisteredDefinition<AgentDefinition>;
 
 export type AgentRegistry = ReadonlyMap<string, RegisteredAgent>;
 
 export function buildAgentRegistry(successes: readonly HookSuccess[], failures: readonly HookFailure[]): AgentRegistry {
-  const failure = [...failures].sort((a, b) => a.plugin.name.localeCompare(b.plugin.name))[0];
-  if (failure) {
-    const why = failure.error instanceof Error ? failure.error.message : String(failure.error);
-    throw new BottleError('AGENT_HOOK_FAILED', `plugin ${failure.plugin.name} failed to register its agent: ${why}`, {
-      suggestions: [`Update or remove it: bottle plugins update, or bottle plugins uninstall ${failure.plugin.name}`],
-    });
-  }
-  const registry = new Map<string, RegisteredAgent>();
-  for (const { plugin, result } of [...successes].sort((a, b) => a.plugin.name.localeCompare(b.plugin.name))) {
-    if (result === undefined || result === null) continue;
-    for (const item of Array.isArray(result) ? result : [result]) {
+  return buildPluginRegistry(successes, failures, {
+    what: 'agent',
+    failedCode: 'AGENT_HOOK_FAILED',
+    duplicateCode: 'AGENT_DUPLICATE',
+    check(item, plugin) {
       const problem = agentDefinitionProblem(item);
-      if (problem) {
-        const theirs = (item as { apiVersion?: unknown } | null)?.apiVersion;
-        const version = typeof theirs === 'number' && theirs !== AGENT_API_VERSION;
-        throw new BottleError('AGENT_HOOK_FAILED', `plugin ${plugin.name}@${plugin.version} registered an invalid agent: ${problem}`, {
-          suggestions: [version ? `It is made for agent API version ${theirs}; this CLI speaks ${AGENT_API_VERSION}. Install a matching version of the plugin or of the CLI.` : 'Update the plugin', `To run without it: bottle plugins uninstall ${plugin.name}`],
-        });
-      }
-      const definition = item as AgentDefinition;
-      const existing = registry.get(definition.name);
-      if (existing) {
-        throw new BottleError('AGENT_DUPLICATE', `two plugins provide an agent named "${definition.name}": ${existing.packageName}@${existing.packageVersion} and ${plugin.name}@${plugin.version}`, {
-          suggestions: [`Uninstall one of them: bottle plugins uninstall ${plugin.name}`],
-        });
-      }
-      registry.set(definition.name, { definition, packageName: plugin.name, packageVersion: plugin.version });
-    }
-  }
-  return registry;
+      if (!problem) return item as AgentDefinition;
+      const theirs = (item as { apiVersion?: unknown } | null)?.apiVersion;
+      const version = typeof theirs === 'number' && theirs !== AGENT_API_VERSION;
+      throw new BottleError('AGENT_HOOK_FAILED', `plugin ${plugin.name}@${plugin.version} registered an invalid agent: ${problem}`, {
+        suggestions: [version ? `It is made for agent API version ${theirs}; this CLI speaks ${AGENT_API_VERSION}. Install a matching version of the plugin or of the CLI.` : 'Update the plugin', `To run without it: bottle plugins uninstall ${plugin.name}`],
+      });
+    },
+  });
 }
 
 /** The registered agent `name` (an agent's `"cli"`), or one error listing the installed ones. */
