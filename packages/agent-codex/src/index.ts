@@ -72,10 +72,7 @@ export default defineAgent({
   async configure(ctx: AgentConfigureContext): Promise<AgentConfigured> {
     const dir = `${ctx.guest.home}/.codex`;
     await ctx.writeFile(`${dir}/config.toml`, codexConfig(ctx));
-    if (ctx.instructions) {
-      const r = await ctx.exec(['sh', '-c', 'cat -- "$1" > "$2" && chmod 600 "$2"', 'sh', ctx.instructions, `${dir}/AGENTS.md`]);
-      if (r.exitCode !== 0) throw new Error(`cannot write ${dir}/AGENTS.md (exit ${r.exitCode}): ${r.stderr.trim()}`);
-    }
+    if (ctx.instructions) await ctx.copyFile(ctx.instructions, `${dir}/AGENTS.md`);
     return {};
   },
   command({ mode, prompt, permissionPrompts, args }) {

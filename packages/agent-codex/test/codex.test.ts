@@ -52,9 +52,8 @@ test('MCP servers as [mcp_servers.NAME] url, approved when unattended; the promp
   const r = await configureForTest(codex, { mcpServers: [{ name: 'supervise', url: 'http://127.0.0.1:9100/mcp' }], instructions: ['/home/node/.claude-bottle-prompt.txt'] });
   const toml = r.files.get('/home/node/.codex/config.toml')!;
   assert.match(toml, /\[mcp_servers\.supervise\]\nurl = "http:\/\/127\.0\.0\.1:9100\/mcp"\ndefault_tools_approval_mode = "approve"/);
-  const copy = r.target.execs.find((c) => c.argv.includes('/home/node/.codex/AGENTS.md'))!;
-  assert.equal(copy.argv, ['sh', '-c', 'cat -- "$1" > "$2" && chmod 600 "$2"', 'sh', '/home/node/.claude-bottle-prompt.txt', '/home/node/.codex/AGENTS.md']);
-  assert.is(copy.options.user, 'node');
+  assert.is(r.copies.get('/home/node/.codex/AGENTS.md'), '/home/node/.claude-bottle-prompt.txt');
+  assert.is(r.target.execs.find((c) => c.argv.includes('/home/node/.codex/AGENTS.md'))!.options.user, 'node');
   assert.is(r.plan.guest.skillsDir, '/home/node/.codex/skills');
 });
 

@@ -42,10 +42,7 @@ export default defineAgent({
   async configure(ctx: AgentConfigureContext): Promise<AgentConfigured> {
     const dir = `${ctx.guest.home}/.gemini`;
     await ctx.writeFile(`${dir}/settings.json`, `${JSON.stringify(geminiSettings(ctx), null, 2)}\n`);
-    if (ctx.instructions) {
-      const r = await ctx.exec(['sh', '-c', 'cat -- "$1" > "$2" && chmod 600 "$2"', 'sh', ctx.instructions, `${dir}/GEMINI.md`]);
-      if (r.exitCode !== 0) throw new Error(`cannot write ${dir}/GEMINI.md (exit ${r.exitCode}): ${r.stderr.trim()}`);
-    }
+    if (ctx.instructions) await ctx.copyFile(ctx.instructions, `${dir}/GEMINI.md`);
     return {};
   },
   command({ mode, prompt, permissionPrompts, args }) {

@@ -31,6 +31,7 @@ test('settings.json: API-key auth, no usage statistics, telemetry, update checks
 test('--yolo unless "permissionPrompts"; headless is -p PROMPT; the prompt file becomes ~/.gemini/GEMINI.md', async () => {
   const r = await configureForTest(gemini, { headlessPrompt: 'fix it', instructions: ['/home/node/.claude-bottle-prompt.txt'] });
   assert.equal(r.argv, ['gemini', '--yolo', '-p', 'fix it']);
+  assert.is(r.copies.get('/home/node/.gemini/GEMINI.md'), '/home/node/.claude-bottle-prompt.txt');
   assert.ok(r.target.execs.some((c) => c.argv.at(-1) === '/home/node/.gemini/GEMINI.md' && c.options.user === 'node'));
   assert.equal((await configureForTest(gemini, { permissionPrompts: true })).argv, ['gemini']);
   assert.is(r.plan.guest.skillsDir, '/home/node/.gemini/skills');

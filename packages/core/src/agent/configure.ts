@@ -59,6 +59,15 @@ export async function configureAgent(o: {
     });
     if (r.exitCode !== 0) throw new BottleError('PROVISIONER_FAILED', `cannot write ${guestPath} in ${target.description} (exit ${r.exitCode})`, { details: [r.stderr.trim()].filter(Boolean) });
   };
+  const copyFile = async (from: string, to: string): Promise<void> => {
+    for (const p of [from, to]) if (!p.startsWith('/') || /[\0\n]/.test(p)) throw new BottleError('INTERNAL', `agent ${definition.name}: ${JSON.stringify(p)} is not an absolute guest path`);
+    const r = await target.exec(['sh', '-c', 'umask 077 && mkdir -p -- "$1" && cat -- "$2" > "$3" && chmod 600 "$3"', 'bot-bottle-copy', path.posix.dirname(to), from, to], {
+      user: guest.user,
+      env: { HOME: guest.home, USER: guest.user },
+      signal: o.signal,
+    });
+    if (r.exitCode !== 0) throw new BottleError('PROVISIONER_FAILED', `cannot copy ${from} to ${to} in ${target.description} (exit ${r.exitCode})`, { details: [r.stderr.trim()].filter(Boolean) });
+  };
   let configured;
   try {
     configured = await definition.configure({
@@ -69,6 +78,7 @@ export async function configureAgent(o: {
       permissionPrompts: plan.agent.permissionPrompts,
       env,
       writeFile,
+      copyFile,
       exec: (argv) => target.exec(argv, { user: guest.user, cwd: guest.workspace, env, signal: o.signal, timeoutMs: 120_000 }),
       log: o.log,
       warn: o.warn,

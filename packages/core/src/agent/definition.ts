@@ -65,6 +65,8 @@ export interface AgentConfigureContext {
   env: Readonly<Record<string, string>>;
   /** Writes a file in the guest as the agent user (mode 600, parent dirs made as that user). */
   writeFile(guestPath: string, content: string): Promise<void>;
+  /** Copies a guest file (the instructions file, say) to another guest path, as writeFile writes. */
+  copyFile(from: string, to: string): Promise<void>;
   /** Runs a command in the guest as the agent user, in the workspace, with `env`. */
   exec(argv: readonly string[]): Promise<ExecResult>;
   log(message: string): void;

@@ -59,5 +59,10 @@ export async function configureForTest(definition: AgentDefinition, o: Configure
   for (const c of target.execs) {
     if (c.argv[0] === 'sh' && c.argv[3] === 'bot-bottle-write') files.set(c.argv[5]!, String(c.options.stdin ?? ''));
   }
-  return { plan, target, warnings, files, ...configured };
+  /** The files copied as the agent user (copyFile): each destination and the guest file it is a copy of. */
+  const copies = new Map<string, string>();
+  for (const c of target.execs) {
+    if (c.argv[0] === 'sh' && c.argv[3] === 'bot-bottle-copy') copies.set(c.argv[6]!, c.argv[5]!);
+  }
+  return { plan, target, warnings, files, copies, ...configured };
 }
