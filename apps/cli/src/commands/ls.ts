@@ -14,17 +14,20 @@ export default class Ls extends BaseCommand {
   async run(): Promise<BottleStatus[]> {
     await this.parse(Ls);
     const bottles = await listAll(this.config, (m) => this.note(`warning: ${m}`));
-    for (const b of bottles) {
-      // A kept bottle's agent: running in its session (bottle attach joins it), running without one, or exited (bottle attach starts it again).
-      if (b.state === 'running' && existsSync(path.join(bottleStateDir(b.slug), AGENT_LAUNCH_FILE))) {
-        const backend = await backendOf(this.config, b.slug).catch(() => null);
-        const state = keptAgentState((await backend?.exec(b.slug, AGENT_STATE_COMMAND, { tty: false }).catch(() => -1)) ?? -1);
-        const agent = { attachable: 'agent running (bottle attach)', running: 'agent running', ended: 'agent exited (bottle attach)' }[state];
-        b.detail = [b.detail, agent].filter(Boolean).join('; ');
-      }
-      const ports = await forwardedPorts(b.slug);
-      if (ports.length) b.detail = [b.detail, `ports ${ports.join(', ')}`].filter(Boolean).join('; ');
-    }
+    // Each kept bottle's agent, asked of all of them at once: running in its session (bottle attach
+    // joins it), running without one, or exited (bottle attach starts it again).
+    await Promise.all(
+      bottles.map(async (b) => {
+        if (b.state === 'running' && existsSync(path.join(bottleStateDir(b.slug), AGENT_LAUNCH_FILE))) {
+          const backend = await backendOf(this.config, b.slug).catch(() => null);
+          const state = keptAgentState((await backend?.exec(b.slug, AGENT_STATE_COMMAND, { tty: false }).catch(() => -1)) ?? -1);
+          const agent = { attachable: 'agent running (bottle attach)', running: 'agent running', ended: 'agent exited (bottle attach)' }[state];
+          b.detail = [b.detail, agent].filter(Boolean).join('; ');
+        }
+        const ports = await forwardedPorts(b.slug);
+        if (ports.length) b.detail = [b.detail, `ports ${ports.join(', ')}`].filter(Boolean).join('; ');
+      }),
+    );
     if (bottles.length === 0) {
       this.note('no bottles');
       return bottles;
